@@ -1,0 +1,11 @@
+// Imports libfuse3's low-level API at version 3.14 (at 3.5+ fuse_session_loop_mt is a macro Swift cannot import).
+#ifndef CFUSE3_SHIM_H
+#define CFUSE3_SHIM_H
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <fcntl.h>
+#include <errno.h>
+#endif

@@ -1,0 +1,194 @@
+// The per-volume catalog's SQL: every statement the file-system core runs, on a GRDB Database.
+import Foundation
+import GRDB
+
+/// A stored block of a file: block `idx` covers bytes `[idx * blockSize, idx * blockSize + len)`;
+/// the rest of the block up to the file size reads as zeros, and so does a missing block.
+public struct BlockRef: Sendable, Equatable {
+    public var chunk: ChunkID
+    public var len: Int
+}
+
+/// Keys of the catalog's `meta` table.
+enum MetaKey: String {
+    case blockSize = "block_size"
+    case usageBytes = "usage_bytes"
+    case fileCount = "file_count"
+    case capBytes = "cap_bytes"
+    case changeSeq = "change_seq"
+}
+
+/// Stateless SQL helpers over one volume's catalog; callers own the transaction.
+enum Catalog {
+    static let rootIno: UInt64 = 1
+
+    /// Creates the root directory and the meta rows of a new catalog.
+    static func initialize(_ db: Database, blockSize: Int, capBytes: Int64, now: Nanos) throws {
+        guard try Int.fetchOne(db, sql: "SELECT count(*) FROM inode") == 0 else { return }
+        try db.execute(sql: """
+            INSERT INTO inode (ino, kind, mode, uid, gid, size, nlink, atime, mtime, ctime)
+            VALUES (1, 2, 493, 0, 0, 0, 2, ?, ?, ?)
+            """, arguments: [now, now, now])
+        for (k, v) in [(MetaKey.blockSize, Int64(blockSize)), (.usageBytes, 0), (.fileCount, 0), (.capBytes, capBytes), (.changeSeq, 0)] {
+            try db.execute(sql: "INSERT INTO meta (key, value) VALUES (?, ?)", arguments: [k.rawValue, v])
+        }
+    }
+
+    static func meta(_ db: Database, _ key: MetaKey) throws -> Int64 {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT value FROM meta WHERE key = ?"), arguments: [key.rawValue]) ?? 0
+    }
+
+    static func setMeta(_ db: Database, _ key: MetaKey, _ value: Int64) throws {
+        try db.cachedStatement(sql: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+            .execute(arguments: [key.rawValue, value])
+    }
+
+    static func addMeta(_ db: Database, _ key: MetaKey, _ delta: Int64) throws {
+        guard delta != 0 else { return }
+        try db.cachedStatement(sql: "UPDATE meta SET value = value + ? WHERE key = ?").execute(arguments: [delta, key.rawValue])
+    }
+
+    /// Bumps the change sequence other processes poll for coherence.
+    static func bumpChange(_ db: Database) throws { try addMeta(db, .changeSeq, 1) }
+
+    private static let attrColumns = "ino, kind, mode, uid, gid, size, nlink, atime, mtime, ctime, rdev"
+
+    static func attributes(from row: Row) -> Attributes {
+        Attributes(
+            ino: UInt64(row[0] as Int64), kind: FileKind(rawValue: row[1]) ?? .file, mode: UInt32(row[2] as Int64),
+            uid: UInt32(row[3] as Int64), gid: UInt32(row[4] as Int64), size: row[5], nlink: UInt32(row[6] as Int64),
+            atime: row[7], mtime: row[8], ctime: row[9], rdev: UInt64(row[10] as Int64))
+    }
+
+    static func attributes(_ db: Database, _ ino: UInt64) throws -> Attributes? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(attrColumns) FROM inode WHERE ino = ?"), arguments: [Int64(ino)])
+            .map(attributes(from:))
+    }
+
+    static func lookup(_ db: Database, parent: UInt64, name: Data) throws -> UInt64? {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT ino FROM dentry WHERE parent = ? AND name = ?"),
+                           arguments: [Int64(parent), name]).map(UInt64.init)
+    }
+
+    static func lookupAttributes(_ db: Database, parent: UInt64, name: Data) throws -> Attributes? {
+        try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT i.ino, i.kind, i.mode, i.uid, i.gid, i.size, i.nlink, i.atime, i.mtime, i.ctime, i.rdev
+            FROM dentry d JOIN inode i ON i.ino = d.ino WHERE d.parent = ? AND d.name = ?
+            """), arguments: [Int64(parent), name]).map(attributes(from:))
+    }
+
+    /// Entries of a directory in name order, starting after `after` (exclusive) when given.
+    static func children(_ db: Database, of parent: UInt64, after: Data? = nil, limit: Int = -1) throws -> [DirectoryEntry] {
+        let sql = """
+            SELECT i.ino, i.kind, i.mode, i.uid, i.gid, i.size, i.nlink, i.atime, i.mtime, i.ctime, i.rdev, d.name
+            FROM dentry d JOIN inode i ON i.ino = d.ino
+            WHERE d.parent = ? AND d.name > ? ORDER BY d.name LIMIT ?
+            """
+        let rows = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: [Int64(parent), after ?? Data(), limit])
+        var out: [DirectoryEntry] = []
+        while let row = try rows.next() {
+            out.append(DirectoryEntry(name: row[11], attributes: attributes(from: row)))
+        }
+        return out
+    }
+
+    static func hasChildren(_ db: Database, _ ino: UInt64) throws -> Bool {
+        try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM dentry WHERE parent = ? LIMIT 1"), arguments: [Int64(ino)]) != nil
+    }
+
+    /// The (parent, name) of a directory; directories have exactly one.
+    static func parentEntry(_ db: Database, of ino: UInt64) throws -> (parent: UInt64, name: Data)? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT parent, name FROM dentry WHERE ino = ? LIMIT 1"), arguments: [Int64(ino)])
+            .map { (UInt64($0[0] as Int64), $0[1]) }
+    }
+
+    static func insertInode(_ db: Database, kind: FileKind, mode: UInt32, caller: Caller, rdev: UInt64 = 0,
+                            target: Data? = nil, now: Nanos) throws -> UInt64 {
+        try db.cachedStatement(sql: """
+            INSERT INTO inode (kind, mode, uid, gid, size, nlink, atime, mtime, ctime, rdev, target)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [
+                kind.rawValue, Int64(mode & 0o7777), Int64(caller.uid), Int64(caller.gid),
+                Int64(target?.count ?? 0), kind == .directory ? 2 : 1, now, now, now, Int64(rdev), target,
+            ])
+        return UInt64(db.lastInsertedRowID)
+    }
+
+    static func insertEntry(_ db: Database, parent: UInt64, name: Data, ino: UInt64) throws {
+        try db.cachedStatement(sql: "INSERT INTO dentry (parent, name, ino) VALUES (?, ?, ?)")
+            .execute(arguments: [Int64(parent), name, Int64(ino)])
+    }
+
+    static func deleteEntry(_ db: Database, parent: UInt64, name: Data) throws {
+        try db.cachedStatement(sql: "DELETE FROM dentry WHERE parent = ? AND name = ?").execute(arguments: [Int64(parent), name])
+    }
+
+    static func updateEntry(_ db: Database, parent: UInt64, name: Data, ino: UInt64) throws {
+        try db.cachedStatement(sql: "UPDATE dentry SET ino = ? WHERE parent = ? AND name = ?")
+            .execute(arguments: [Int64(ino), Int64(parent), name])
+    }
+
+    static func addLinks(_ db: Database, _ ino: UInt64, _ delta: Int, now: Nanos) throws {
+        try db.cachedStatement(sql: "UPDATE inode SET nlink = nlink + ?, ctime = ? WHERE ino = ?")
+            .execute(arguments: [delta, now, Int64(ino)])
+    }
+
+    static func touch(_ db: Database, _ ino: UInt64, mtime: Bool = true, now: Nanos) throws {
+        if mtime {
+            try db.cachedStatement(sql: "UPDATE inode SET mtime = ?, ctime = ? WHERE ino = ?").execute(arguments: [now, now, Int64(ino)])
+        } else {
+            try db.cachedStatement(sql: "UPDATE inode SET ctime = ? WHERE ino = ?").execute(arguments: [now, Int64(ino)])
+        }
+    }
+
+    static func target(_ db: Database, _ ino: UInt64) throws -> Data? {
+        try Data.fetchOne(db.cachedStatement(sql: "SELECT target FROM inode WHERE ino = ?"), arguments: [Int64(ino)])
+    }
+
+    static func blocks(_ db: Database, _ ino: UInt64) throws -> [Int: BlockRef] {
+        var out: [Int: BlockRef] = [:]
+        let rows = try Row.fetchCursor(db.cachedStatement(sql: "SELECT idx, chunk, len FROM block WHERE ino = ?"),
+                                       arguments: [Int64(ino)])
+        while let r = try rows.next() {
+            out[r[0]] = BlockRef(chunk: ChunkID(bytes: r[1])!, len: r[2])
+        }
+        return out
+    }
+
+    static func block(_ db: Database, _ ino: UInt64, _ idx: Int) throws -> BlockRef? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT chunk, len FROM block WHERE ino = ? AND idx = ?"),
+                         arguments: [Int64(ino), idx]).map { BlockRef(chunk: ChunkID(bytes: $0[0])!, len: $0[1]) }
+    }
+
+    static func setBlock(_ db: Database, _ ino: UInt64, _ idx: Int, _ ref: BlockRef) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO block (ino, idx, chunk, len) VALUES (?, ?, ?, ?)
+            ON CONFLICT(ino, idx) DO UPDATE SET chunk = excluded.chunk, len = excluded.len
+            """).execute(arguments: [Int64(ino), idx, ref.chunk.bytes, ref.len])
+    }
+
+    static func deleteBlock(_ db: Database, _ ino: UInt64, _ idx: Int) throws {
+        try db.cachedStatement(sql: "DELETE FROM block WHERE ino = ? AND idx = ?").execute(arguments: [Int64(ino), idx])
+    }
+
+    static func deleteBlocks(_ db: Database, _ ino: UInt64, from idx: Int) throws {
+        try db.cachedStatement(sql: "DELETE FROM block WHERE ino = ? AND idx >= ?").execute(arguments: [Int64(ino), idx])
+    }
+
+    static func setSize(_ db: Database, _ ino: UInt64, _ size: Int64, now: Nanos) throws {
+        try db.cachedStatement(sql: "UPDATE inode SET size = ?, mtime = ?, ctime = ? WHERE ino = ?")
+            .execute(arguments: [size, now, now, Int64(ino)])
+    }
+
+    /// Deletes an inode with its blocks and xattrs, and takes it out of the usage figures.
+    static func deleteInode(_ db: Database, _ attrs: Attributes) throws {
+        try db.cachedStatement(sql: "DELETE FROM inode WHERE ino = ?").execute(arguments: [Int64(attrs.ino)])
+        try addMeta(db, .usageBytes, -usage(of: attrs))
+        if attrs.kind == .file { try addMeta(db, .fileCount, -1) }
+    }
+
+    /// What an inode counts against the cap: a file's or symlink's apparent size.
+    static func usage(of attrs: Attributes) -> Int64 {
+        attrs.kind == .file || attrs.kind == .symlink ? attrs.size : 0
+    }
+}

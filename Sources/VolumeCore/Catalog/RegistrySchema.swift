@@ -1,0 +1,29 @@
+// The registry database's schema: tenants and volumes (later issues append leases, keys and uploads).
+import GRDB
+
+/// Migrations of the registry database. Never edit a registered migration; append a new one.
+enum RegistrySchema {
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1-tenants-volumes") { db in
+            try db.execute(sql: """
+                CREATE TABLE tenant (
+                  id TEXT PRIMARY KEY NOT NULL CHECK (length(id) BETWEEN 1 AND 128),
+                  quota_bytes INTEGER CHECK (quota_bytes IS NULL OR quota_bytes > 0),
+                  created_at REAL NOT NULL
+                );
+                CREATE TABLE volume (
+                  id TEXT PRIMARY KEY NOT NULL CHECK (id LIKE 'vol-%'),
+                  owner_id TEXT NOT NULL REFERENCES tenant(id),
+                  name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 255),
+                  metadata TEXT NOT NULL DEFAULT '{}',
+                  quota_bytes INTEGER CHECK (quota_bytes IS NULL OR quota_bytes > 0),
+                  created_at REAL NOT NULL,
+                  state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'deleting'))
+                );
+                CREATE INDEX volume_by_owner ON volume(owner_id, created_at);
+                """)
+        }
+        return m
+    }
+}

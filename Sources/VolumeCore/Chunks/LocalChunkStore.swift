@@ -1,0 +1,215 @@
+// The local-directory chunk store: large chunks as files in 256 sharded folders, small ones packed in SQLite.
+import Foundation
+import GRDB
+import SystemPackage
+import CSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Chunks on a local disk.
+///
+/// - Chunks larger than `smallLimit` are files `chunks/ab/abcd…` (written to `tmp/`, then renamed
+///   into place, so a reader never sees a partial chunk and a crash leaves at most a temp file).
+/// - Chunks up to `smallLimit` live as rows of `small.sqlite` (WAL), so a volume of a million tiny
+///   files is one database file on disk, not a million files.
+///
+/// Durability: `put` does not fsync; `sync()` flushes the whole store with one `syncfs(2)`.
+public final class LocalChunkStore: ChunkStore {
+    /// Chunks of at most this many bytes are packed into SQLite.
+    public static let defaultSmallLimit = 64 * 1024
+
+    public let root: URL
+    public let smallLimit: Int
+    private let small: DatabasePool
+    private let rootFD: FileDescriptor
+    private let now: @Sendable () -> Date
+
+    /// Opens (creating if needed) a store in `root`.
+    public init(root: URL, smallLimit: Int = LocalChunkStore.defaultSmallLimit,
+                now: @escaping @Sendable () -> Date = { Date() }) throws {
+        self.root = root
+        self.smallLimit = smallLimit
+        self.now = now
+        let fm = FileManager.default
+        do {
+            try fm.createDirectory(at: root.appendingPathComponent("chunks"), withIntermediateDirectories: true)
+            try fm.createDirectory(at: root.appendingPathComponent("tmp"), withIntermediateDirectories: true)
+            for i in 0..<256 {
+                let shard = root.appendingPathComponent("chunks").appendingPathComponent(String(format: "%02x", i))
+                if !fm.fileExists(atPath: shard.path) { try fm.createDirectory(at: shard, withIntermediateDirectories: true) }
+            }
+            // Temp files left by a crash are never referenced: remove them.
+            for leftover in try fm.contentsOfDirectory(atPath: root.appendingPathComponent("tmp").path) {
+                try? fm.removeItem(at: root.appendingPathComponent("tmp").appendingPathComponent(leftover))
+            }
+        } catch {
+            throw VolumeError.io("cannot prepare chunk store at \(root.path): \(error.localizedDescription)", errno: EIO)
+        }
+        var config = Configuration()
+        config.journalMode = .wal
+        config.busyMode = .timeout(30)
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        small = try DatabasePool(path: root.appendingPathComponent("small.sqlite").path, configuration: config)
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-small-chunks") { db in
+            try db.execute(sql: """
+                CREATE TABLE chunk (
+                  id BLOB NOT NULL UNIQUE CHECK (length(id) = 32),
+                  data BLOB NOT NULL,
+                  touched INTEGER NOT NULL
+                )
+                """)
+        }
+        try migrator.migrate(small)
+        do {
+            rootFD = try FileDescriptor.open(FilePath(root.path), .readOnly, options: [.directory])
+        } catch let e as Errno {
+            throw VolumeError.from(e, "open \(root.path)")
+        }
+    }
+
+    deinit { try? rootFD.close() }
+
+    private func path(_ id: ChunkID) -> String {
+        let hex = id.hex
+        return root.path + "/chunks/" + hex.prefix(2) + "/" + hex
+    }
+
+    public func put(_ data: Data) throws -> ChunkID {
+        try put(batch: [data])[0]
+    }
+
+    /// Stores several chunks; the small ones in one SQLite transaction.
+    public func put(batch: [Data]) throws -> [ChunkID] {
+        var ids: [ChunkID] = []
+        ids.reserveCapacity(batch.count)
+        var smallOnes: [(ChunkID, Data)] = []
+        for data in batch {
+            let id = ChunkID.of(data)
+            ids.append(id)
+            if data.count <= smallLimit { smallOnes.append((id, data)) } else { try putFile(id, data) }
+        }
+        if !smallOnes.isEmpty {
+            let t = Int64(now().timeIntervalSince1970)
+            try small.write { db in
+                let stmt = try db.cachedStatement(sql: """
+                    INSERT INTO chunk (id, data, touched) VALUES (?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET touched = excluded.touched
+                    """)
+                for (id, data) in smallOnes { try stmt.execute(arguments: [id.bytes, data, t]) }
+            }
+        }
+        return ids
+    }
+
+    private func putFile(_ id: ChunkID, _ data: Data) throws {
+        let final = path(id)
+        // Dedup hit: refresh the time so gc's grace period protects it until our catalog commits.
+        if utimensat(AT_FDCWD, final, nil, 0) == 0 { return }
+        let tmp = root.path + "/tmp/" + id.hex + "." + UUID().uuidString
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(FilePath(tmp), .writeOnly, options: [.create, .exclusiveCreate],
+                                         permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        } catch let e as Errno { throw VolumeError.from(e, "create chunk \(tmp)") }
+        do {
+            try fd.closeAfter { try fd.writeAll(data) }
+        } catch {
+            unlink(tmp)
+            if let e = error as? Errno { throw VolumeError.io("write chunk \(id.short)", errno: e.rawValue) }
+            throw error
+        }
+        try syscall("rename chunk \(id.short)") { rename(tmp, final) }
+    }
+
+    public func read(_ id: ChunkID) throws -> Data {
+        let data: Data
+        if let s = try small.read({ db in try Data.fetchOne(db, sql: "SELECT data FROM chunk WHERE id = ?", arguments: [id.bytes]) }) {
+            data = s
+        } else {
+            data = try readFile(id, offset: 0, count: Int.max)
+        }
+        guard ChunkID.of(data) == id else { throw VolumeError.corrupt("chunk \(id.short) does not match its hash") }
+        return data
+    }
+
+    public func read(_ id: ChunkID, offset: Int, count: Int) throws -> Data {
+        if let fileData = try? readFile(id, offset: offset, count: count) { return fileData }
+        guard let s = try small.read({ db in
+            try Data.fetchOne(db, sql: "SELECT substr(data, ?, ?) FROM chunk WHERE id = ?", arguments: [offset + 1, count, id.bytes])
+        }) else { throw VolumeError.corrupt("chunk \(id.short) is missing") }
+        return s
+    }
+
+    private func readFile(_ id: ChunkID, offset: Int, count: Int) throws -> Data {
+        let fd: FileDescriptor
+        do { fd = try FileDescriptor.open(FilePath(path(id)), .readOnly) } catch let e as Errno {
+            if e == .noSuchFileOrDirectory { throw VolumeError.corrupt("chunk \(id.short) is missing") }
+            throw VolumeError.from(e, "open chunk \(id.short)")
+        }
+        return try fd.closeAfter {
+            var n = count
+            if n == Int.max {
+                var st = stat()
+                try syscall("stat chunk") { fstat(fd.rawValue, &st) }
+                n = max(0, Int(st.st_size) - offset)
+            }
+            do { return try fd.read(count: n, at: Int64(offset)) } catch let e as Errno {
+                throw VolumeError.io("read chunk \(id.short)", errno: e.rawValue)
+            }
+        }
+    }
+
+    public func contains(_ id: ChunkID) throws -> Bool { try size(of: id) != nil }
+
+    public func size(of id: ChunkID) throws -> Int? {
+        var st = stat()
+        if stat(path(id), &st) == 0 { return Int(st.st_size) }
+        return try small.read { db in
+            try Int.fetchOne(db, sql: "SELECT length(data) FROM chunk WHERE id = ?", arguments: [id.bytes])
+        }
+    }
+
+    public func delete(_ id: ChunkID) throws {
+        if unlink(path(id)) != 0, errno != ENOENT { throw VolumeError.io("delete chunk \(id.short)", errno: errno) }
+        try small.write { db in try db.execute(sql: "DELETE FROM chunk WHERE id = ?", arguments: [id.bytes]) }
+    }
+
+    public func forEach(_ body: (StoredChunk) throws -> Void) throws {
+        let fm = FileManager.default
+        for i in 0..<256 {
+            let dir = root.path + "/chunks/" + String(format: "%02x", i)
+            for name in (try? fm.contentsOfDirectory(atPath: dir)) ?? [] {
+                guard let id = ChunkID(hex: name) else { continue }
+                var st = stat()
+                guard stat(dir + "/" + name, &st) == 0 else { continue }
+                let t = Date(timeIntervalSince1970: TimeInterval(st.st_mtim.tv_sec) + TimeInterval(st.st_mtim.tv_nsec) / 1e9)
+                try body(StoredChunk(id: id, size: Int(st.st_size), touched: t))
+            }
+        }
+        let rows = try small.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, length(data) AS size, touched FROM chunk")
+        }
+        for row in rows {
+            guard let id = ChunkID(bytes: row["id"]) else { continue }
+            try body(StoredChunk(id: id, size: row["size"], touched: Date(timeIntervalSince1970: TimeInterval(row["touched"] as Int64))))
+        }
+    }
+
+    public func sync() throws {
+        try syscall("syncfs \(root.path)") { csupport_syncfs(rootFD.rawValue) }
+    }
+
+    public func stats() throws -> ChunkStoreStats {
+        var s = ChunkStoreStats(chunks: 0, bytes: 0)
+        try forEach { s.chunks += 1; s.bytes += Int64($0.size) }
+        return s
+    }
+}
+
+extension ChunkStore {
+    /// Stores several chunks; backends that can batch (SQLite) override it.
+    public func put(batch: [Data]) throws -> [ChunkID] { try batch.map { try put($0) } }
+}

@@ -1,0 +1,49 @@
+// Write-back state of one open file, shared by every handle on that inode in this process.
+import Foundation
+import Synchronization
+
+/// The buffered, not yet committed state of an open file.
+///
+/// Writes land in `dirty` (the full new content of each touched block). A block that is complete is
+/// stored as a chunk at once and moves to `staged`; commit (flush, fsync, release) stores the rest
+/// and writes every staged block, the size and mtime in one catalog transaction.
+final class OpenFile: Sendable {
+    struct State {
+        var refs = 0
+        /// Whether `committedSize` and `blocks` reflect the catalog as of `loadedEpoch`.
+        var loadedEpoch = -1
+        var committedSize: Int64 = 0
+        /// Logical size including buffered writes.
+        var size: Int64 = 0
+        var blocks: [Int: BlockRef] = [:]
+        var dirty: [Int: Data] = [:]
+        var staged: [Int: BlockRef] = [:]
+        /// Bytes this file holds in the volume's `reserved` total.
+        var reserved: Int64 = 0
+        /// The mtime of the last buffered write, until committed.
+        var pendingMtime: Nanos?
+        var origin = 0
+
+        var hasPending: Bool { !dirty.isEmpty || !staged.isEmpty || size != committedSize || pendingMtime != nil }
+    }
+
+    let ino: UInt64
+    let state = Mutex(State())
+    /// Bumped when another writer changes the inode; the state reloads before its next use.
+    private let epoch = Atomic<Int>(0)
+
+    init(ino: UInt64) { self.ino = ino }
+
+    var currentEpoch: Int { epoch.load(ordering: .acquiring) }
+
+    func invalidateCache(except origin: Int) { epoch.add(1, ordering: .releasing) }
+
+    /// Shows buffered size and mtime in attributes read from the catalog.
+    func overlay(_ a: inout Attributes) {
+        state.withLock { st in
+            guard st.hasPending else { return }
+            a.size = st.size
+            if let m = st.pendingMtime { a.mtime = m; a.ctime = max(a.ctime, m) }
+        }
+    }
+}

@@ -1,0 +1,212 @@
+// One open volume: its catalog, the shared chunk store, the cap, open-file state and change observers.
+import Foundation
+import GRDB
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How hard a commit works to survive a power loss.
+public enum Durability: String, Sendable, Codable {
+    /// Every committing operation syncs chunks, then commits the catalog with a synced WAL.
+    case full
+    /// Commits are safe against a process crash (kill -9) but only `sync()` makes them survive a power loss.
+    case relaxed
+}
+
+/// An open volume: POSIX semantics over its catalog and the chunk store, with no FUSE or HTTP in sight.
+///
+/// Thread-safe. Inode-level operations (`lookup`, `create`, `write`, `rename`, ...) serve the FUSE
+/// adapter; path-level operations (`VolumeFiles`) serve the files API and the CLI. One `Volume`
+/// object exists per volume per process (the store caches it), so every mount and the files API in a
+/// process share open-file state and hear each other's changes.
+public final class Volume: Sendable {
+    /// The volume's ID (`vol-...`).
+    public let id: String
+    /// Bytes per block: a file is a list of blocks, each one chunk.
+    public let blockSize: Int
+    public let durability: Durability
+    let pool: DatabasePool
+    let chunks: any ChunkStore
+    let openFiles = Mutex<[UInt64: OpenFile]>([:])
+    /// Bytes reserved against the cap by writes not yet committed.
+    let reserved = Mutex<Int64>(0)
+    private let observers = Mutex<(next: Int, list: [Int: @Sendable (ChangeEvent, Int) -> Void])>((0, [:]))
+
+    /// Opens (and if new, initialises) the catalog at `catalogPath`.
+    init(id: String, catalogPath: String, chunks: any ChunkStore, durability: Durability,
+         blockSize: Int = 1 << 20, capBytes: Int64) throws {
+        self.id = id
+        self.chunks = chunks
+        self.durability = durability
+        var config = Configuration()
+        config.journalMode = .wal
+        config.busyMode = .timeout(30)
+        config.foreignKeysEnabled = true
+        config.maximumReaderCount = 8
+        let sync = durability == .full ? "FULL" : "NORMAL"
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(sync); PRAGMA cache_size = -16000")
+        }
+        pool = try DatabasePool(path: catalogPath, configuration: config)
+        try CatalogSchema.migrator.migrate(pool)
+        let bs = try pool.write { db -> Int in
+            try Catalog.initialize(db, blockSize: blockSize, capBytes: capBytes, now: .now())
+            return Int(try Catalog.meta(db, .blockSize))
+        }
+        self.blockSize = bs
+        try reapOrphans()
+    }
+
+    /// Closes the catalog's connections.
+    func close() throws { try pool.close() }
+
+    // MARK: Observers
+
+    /// Registers a callback for changes made through this object; returns a token for `removeObserver`.
+    /// The second argument is the `origin` of the caller that made the change.
+    public func addObserver(_ body: @escaping @Sendable (ChangeEvent, Int) -> Void) -> Int {
+        observers.withLock { o in
+            o.next += 1
+            o.list[o.next] = body
+            return o.next
+        }
+    }
+
+    public func removeObserver(_ token: Int) { _ = observers.withLock { $0.list.removeValue(forKey: token) } }
+
+    func notify(_ events: [ChangeEvent], origin: Int) {
+        guard !events.isEmpty else { return }
+        for ev in events {
+            if case .inode(let ino) = ev, let f = openFiles.withLock({ $0[ino] }) { f.invalidateCache(except: origin) }
+        }
+        let list = observers.withLock { Array($0.list.values) }
+        for body in list { for ev in events { body(ev, origin) } }
+    }
+
+    // MARK: Transactions
+
+    /// Runs `body` in one write transaction, bumps the change sequence, then tells observers.
+    func mutate<T>(origin: Int, _ body: (Database, inout [ChangeEvent]) throws -> T) throws -> T {
+        var events: [ChangeEvent] = []
+        let result = try pool.write { db -> T in
+            events = []
+            let r = try body(db, &events)
+            try Catalog.bumpChange(db)
+            return r
+        }
+        notify(events, origin: origin)
+        return result
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T { try pool.read(body) }
+
+    /// Fails with `quotaExceeded` when adding `delta` bytes would pass the cap.
+    /// `ownReservation` is what the caller itself already holds in `reserved`.
+    func checkQuota(_ db: Database, adding delta: Int64, ownReservation: Int64 = 0) throws {
+        guard delta > 0 else { return }
+        let usage = try Catalog.meta(db, .usageBytes)
+        let cap = try Catalog.meta(db, .capBytes)
+        let others = reserved.withLock { $0 } - ownReservation
+        if usage + others + delta > cap {
+            throw VolumeError.quotaExceeded(volume: id, usage: usage + others, cap: cap, requested: delta)
+        }
+    }
+
+    // MARK: Reading the tree
+
+    /// The attributes of an inode, including writes buffered but not yet committed.
+    public func getattr(_ ino: UInt64) throws -> Attributes {
+        guard var a = try read({ try Catalog.attributes($0, ino) }) else { throw VolumeError.notFound("inode \(ino)") }
+        if let f = openFiles.withLock({ $0[ino] }) { f.overlay(&a) }
+        return a
+    }
+
+    /// Finds `name` in directory `parent`.
+    public func lookup(parent: UInt64, name: Data) throws -> Attributes {
+        let found = try read { db -> Attributes? in
+            if let a = try Catalog.lookupAttributes(db, parent: parent, name: name) { return a }
+            guard let p = try Catalog.attributes(db, parent) else { throw VolumeError.notFound("inode \(parent)") }
+            guard p.kind == .directory else { throw VolumeError.notADirectory("inode \(parent)") }
+            return nil
+        }
+        guard var a = found else { throw VolumeError.notFound(String(decoding: name, as: UTF8.self)) }
+        if let f = openFiles.withLock({ $0[a.ino] }) { f.overlay(&a) }
+        return a
+    }
+
+    /// Directory entries in name order, after `after` (exclusive), at most `limit` (-1: all).
+    public func readdir(_ ino: UInt64, after: Data? = nil, limit: Int = -1) throws -> [DirectoryEntry] {
+        try read { db in
+            guard let a = try Catalog.attributes(db, ino) else { throw VolumeError.notFound("inode \(ino)") }
+            guard a.kind == .directory else { throw VolumeError.notADirectory("inode \(ino)") }
+            return try Catalog.children(db, of: ino, after: after, limit: limit)
+        }
+    }
+
+    /// The directory containing directory `ino` (the root's parent is the root).
+    public func parent(of ino: UInt64) throws -> UInt64 {
+        if ino == Catalog.rootIno { return ino }
+        return try read { try Catalog.parentEntry($0, of: ino)?.parent } ?? Catalog.rootIno
+    }
+
+    /// A symlink's target.
+    public func readlink(_ ino: UInt64) throws -> Data {
+        guard let t = try read({ try Catalog.target($0, ino) }) else { throw VolumeError.invalidArgument("inode \(ino) is not a symlink") }
+        return t
+    }
+
+    /// Cap, usage and file count.
+    public func statfs() throws -> FileSystemStats {
+        let pending = reserved.withLock { $0 }
+        return try read { db in
+            FileSystemStats(capBytes: try Catalog.meta(db, .capBytes), usedBytes: try Catalog.meta(db, .usageBytes) + pending,
+                            files: try Catalog.meta(db, .fileCount), blockSize: blockSize)
+        }
+    }
+
+    /// The change sequence: bumped by every commit from any process. Poll it to notice other writers.
+    public func changeSequence() throws -> Int64 { try read { try Catalog.meta($0, .changeSeq) } }
+
+    /// Makes everything committed so far durable (chunks and catalog).
+    public func sync() throws {
+        try flushAll()
+        try chunks.sync()
+        _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+    }
+
+    /// Sets the cap recorded in the catalog (the store keeps it equal to the effective quota).
+    func setCap(_ bytes: Int64) throws {
+        try pool.write { db in try Catalog.setMeta(db, .capBytes, bytes) }
+    }
+
+    // MARK: Orphans
+
+    /// Deletes inodes that were unlinked while open by a process that is gone.
+    private func reapOrphans() throws {
+        let me = Int64(getpid())
+        try pool.write { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT ino, pid FROM orphan")
+            for r in rows {
+                let pid: Int64 = r["pid"]
+                let alive = pid != me && (kill(pid_t(pid), 0) == 0 || errno == EPERM)
+                if alive { continue }
+                let ino = UInt64(r["ino"] as Int64)
+                try db.execute(sql: "DELETE FROM orphan WHERE ino = ?", arguments: [Int64(ino)])
+                if let a = try Catalog.attributes(db, ino), a.nlink == 0 { try Catalog.deleteInode(db, a) }
+            }
+        }
+    }
+
+    /// Called when an inode's link count may have reached zero: deletes it now, or marks it an
+    /// orphan when a handle in this process still has it open.
+    func dropIfUnlinked(_ db: Database, _ ino: UInt64) throws {
+        guard let a = try Catalog.attributes(db, ino), a.nlink == 0 || (a.kind == .directory && a.nlink <= 1) else { return }
+        if openFiles.withLock({ $0[ino] != nil }) {
+            try db.execute(sql: "INSERT OR REPLACE INTO orphan (ino, pid) VALUES (?, ?)", arguments: [Int64(ino), Int64(getpid())])
+        } else {
+            try Catalog.deleteInode(db, a)
+        }
+    }
+}

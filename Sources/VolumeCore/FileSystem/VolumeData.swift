@@ -1,0 +1,362 @@
+// The data path of the core: open, read, write, flush, fsync, release and truncate of regular files.
+import Foundation
+import GRDB
+
+extension Volume {
+    /// Largest file offset accepted (1 PiB).
+    public static let maxFileSize: Int64 = 1 << 50
+    /// Buffered blocks per open file before they are stored as chunks.
+    static let maxDirtyBlocks = 16
+
+    // MARK: Handles
+
+    /// Opens regular file `ino`: one more handle on its shared write-back state.
+    public func open(_ ino: UInt64) throws {
+        let a = try getattr(ino)
+        guard a.kind == .file else {
+            throw a.kind == .directory ? VolumeError.isADirectory("inode \(ino)") : VolumeError.invalidArgument("inode \(ino) is not a regular file")
+        }
+        openFiles.withLock { map in
+            let f = map[ino] ?? OpenFile(ino: ino)
+            f.state.withLock { $0.refs += 1 }
+            map[ino] = f
+        }
+    }
+
+    /// Commits buffered writes of `ino` (close-to-open: visible to every other reader afterwards).
+    public func flush(_ ino: UInt64, caller: Caller) throws {
+        guard let f = openFiles.withLock({ $0[ino] }) else { return }
+        try f.commit(volume: self, durable: false, origin: caller.origin)
+    }
+
+    /// Commits buffered writes and returns when they and the catalog are on stable storage.
+    public func fsync(_ ino: UInt64, caller: Caller) throws {
+        if let f = openFiles.withLock({ $0[ino] }) {
+            try f.commit(volume: self, durable: true, origin: caller.origin)
+        }
+        try chunks.sync()
+    }
+
+    /// Drops one handle: commits, and when it was the last one of an unlinked file, deletes the file.
+    public func release(_ ino: UInt64, caller: Caller) throws {
+        guard let f = openFiles.withLock({ $0[ino] }) else { return }
+        var failure: Error?
+        do { try f.commit(volume: self, durable: false, origin: caller.origin) } catch { failure = error }
+        let last = openFiles.withLock { map -> Bool in
+            let refs = f.state.withLock { st -> Int in st.refs -= 1; return st.refs }
+            if refs <= 0 { map[ino] = nil; return true }
+            return false
+        }
+        if last {
+            f.discard(volume: self)
+            try mutate(origin: caller.origin) { db, _ in
+                if try Int.fetchOne(db, sql: "SELECT 1 FROM orphan WHERE ino = ?", arguments: [Int64(ino)]) != nil {
+                    try db.execute(sql: "DELETE FROM orphan WHERE ino = ?", arguments: [Int64(ino)])
+                    try dropIfUnlinked(db, ino)
+                }
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Commits every open file's buffered writes.
+    public func flushAll() throws {
+        for f in openFiles.withLock({ Array($0.values) }) { try f.commit(volume: self, durable: false, origin: 0) }
+    }
+
+    // MARK: Read and write
+
+    /// Reads up to `count` bytes at `offset`; fewer at end of file, none past it.
+    public func read(_ ino: UInt64, offset: Int64, count: Int) throws -> Data {
+        guard offset >= 0, count >= 0 else { throw VolumeError.invalidArgument("negative offset or count") }
+        let plan: [ReadSegment]
+        if let f = openFiles.withLock({ $0[ino] }) {
+            plan = try f.state.withLock { st in
+                try f.ensureLoaded(&st, volume: self)
+                return f.plan(st, offset: offset, count: count, blockSize: blockSize)
+            }
+        } else {
+            plan = try read { db -> [ReadSegment] in
+                guard let a = try Catalog.attributes(db, ino) else { throw VolumeError.notFound("inode \(ino)") }
+                guard a.kind == .file else { throw VolumeError.isADirectory("inode \(ino)") }
+                let end = min(a.size, offset + Int64(count))
+                guard end > offset else { return [] }
+                let first = Int(offset / Int64(blockSize)), last = Int((end - 1) / Int64(blockSize))
+                var blocks: [Int: BlockRef] = [:]
+                let rows = try Row.fetchCursor(db.cachedStatement(sql: "SELECT idx, chunk, len FROM block WHERE ino = ? AND idx BETWEEN ? AND ?"),
+                                               arguments: [Int64(ino), first, last])
+                while let r = try rows.next() { blocks[r[0]] = BlockRef(chunk: ChunkID(bytes: r[1])!, len: r[2]) }
+                return ReadSegment.plan(offset: offset, end: end, blockSize: blockSize) { idx in blocks[idx].map { .chunk($0) } }
+            }
+        }
+        return try ReadSegment.execute(plan, chunks: chunks)
+    }
+
+    /// Writes `data` at `offset` into the write-back buffer of `ino`. Fails with `quotaExceeded`
+    /// (EDQUOT) before changing anything when the file would grow past the cap.
+    @discardableResult
+    public func write(_ ino: UInt64, offset: Int64, data: Data, caller: Caller) throws -> Int {
+        guard offset >= 0, offset + Int64(data.count) <= Self.maxFileSize else {
+            throw VolumeError.outOfRange("offset \(offset) is past the largest file size")
+        }
+        guard let f = openFiles.withLock({ $0[ino] }) else {
+            try open(ino)
+            defer { try? release(ino, caller: caller) }
+            try write(ino, offset: offset, data: data, caller: caller)
+            try flush(ino, caller: caller)
+            return data.count
+        }
+        try f.write(volume: self, offset: offset, data: data, origin: caller.origin)
+        return data.count
+    }
+
+    /// Sets the size of regular file `ino`: cuts blocks past the end, or grows with zeros (sparse).
+    public func truncate(_ ino: UInt64, to size: Int64, caller: Caller) throws {
+        guard size >= 0, size <= Self.maxFileSize else { throw VolumeError.outOfRange("size \(size)") }
+        let f = openFiles.withLock { $0[ino] }
+        if let f { try f.commit(volume: self, durable: false, origin: caller.origin) }
+        let apply = {
+            try self.mutate(origin: caller.origin) { db, events in
+                guard let a = try Catalog.attributes(db, ino) else { throw VolumeError.notFound("inode \(ino)") }
+                guard a.kind == .file else {
+                    throw a.kind == .directory ? VolumeError.isADirectory("inode \(ino)") : VolumeError.invalidArgument("not a regular file")
+                }
+                try self.checkQuota(db, adding: size - a.size)
+                if size < a.size { try self.cutBlocks(db, ino, to: size) }
+                try Catalog.setSize(db, ino, size, now: .now())
+                try Catalog.addMeta(db, .usageBytes, size - a.size)
+                events.append(.inode(ino))
+            }
+        }
+        if let f {
+            try f.state.withLock { st in
+                try apply()
+                st.loadedEpoch = -1
+                try f.ensureLoaded(&st, volume: self)
+                st.size = st.committedSize
+            }
+        } else {
+            try apply()
+        }
+    }
+
+    /// Removes blocks past `size` and shortens the block that holds the new end.
+    func cutBlocks(_ db: Database, _ ino: UInt64, to size: Int64) throws {
+        let bs = Int64(blockSize)
+        try Catalog.deleteBlocks(db, ino, from: Int((size + bs - 1) / bs))
+        let keep = Int(size % bs)
+        guard keep != 0, let ref = try Catalog.block(db, ino, Int(size / bs)), ref.len > keep else { return }
+        let id = try chunks.put(try chunks.read(ref.chunk).prefix(keep))
+        if durability == .full { try chunks.sync() }
+        try Catalog.setBlock(db, ino, Int(size / bs), BlockRef(chunk: id, len: keep))
+    }
+
+    /// Runs a catalog write that is durable on return even in relaxed mode.
+    func mutateDurably<T>(origin: Int, _ body: (Database, inout [ChangeEvent]) throws -> T) throws -> T {
+        if durability == .full { return try mutate(origin: origin, body) }
+        var events: [ChangeEvent] = []
+        let r = try pool.writeWithoutTransaction { db -> T in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            defer { try? db.execute(sql: "PRAGMA synchronous = NORMAL") }
+            var result: T?
+            try db.inTransaction {
+                events = []
+                result = try body(db, &events)
+                try Catalog.bumpChange(db)
+                return .commit
+            }
+            return result!
+        }
+        notify(events, origin: origin)
+        return r
+    }
+}
+
+/// One piece of a read: bytes in memory, a range of a chunk, or a hole.
+enum ReadSegment {
+    case bytes(Data)
+    case chunk(ChunkID, offset: Int, count: Int)
+    case zeros(Int)
+
+    /// Where a block's content comes from when planning a read.
+    enum Source { case buffer(Data), chunk(BlockRef) }
+
+    /// Splits `[offset, end)` into segments, asking `source` for each block.
+    static func plan(offset: Int64, end: Int64, blockSize: Int, source: (Int) -> Source?) -> [ReadSegment] {
+        var out: [ReadSegment] = []
+        var pos = offset
+        let bs = Int64(blockSize)
+        while pos < end {
+            let idx = Int(pos / bs)
+            let inOff = Int(pos % bs)
+            let n = Int(min(bs - Int64(inOff), end - pos))
+            switch source(idx) {
+            case .buffer(let d):
+                let avail = max(0, min(n, d.count - inOff))
+                if avail > 0 { out.append(.bytes(d.subdata(in: (d.startIndex + inOff)..<(d.startIndex + inOff + avail)))) }
+                if n > avail { out.append(.zeros(n - avail)) }
+            case .chunk(let ref):
+                let avail = max(0, min(n, ref.len - inOff))
+                if avail > 0 { out.append(.chunk(ref.chunk, offset: inOff, count: avail)) }
+                if n > avail { out.append(.zeros(n - avail)) }
+            case nil:
+                out.append(.zeros(n))
+            }
+            pos += Int64(n)
+        }
+        return out
+    }
+
+    static func execute(_ plan: [ReadSegment], chunks: any ChunkStore) throws -> Data {
+        if plan.count == 1, case .bytes(let d) = plan[0] { return d }
+        var out = Data()
+        for seg in plan {
+            switch seg {
+            case .bytes(let d): out.append(d)
+            case .zeros(let n): out.append(Data(count: n))
+            case let .chunk(id, off, n):
+                let d = try chunks.read(id, offset: off, count: n)
+                guard d.count == n else { throw VolumeError.corrupt("chunk \(id.short) is shorter than its block says") }
+                if plan.count == 1 { return d }
+                out.append(d)
+            }
+        }
+        return out
+    }
+}
+
+extension OpenFile {
+    /// Reloads size and block map from the catalog when another writer changed the file.
+    func ensureLoaded(_ st: inout State, volume: Volume) throws {
+        let e = currentEpoch
+        guard st.loadedEpoch != e else { return }
+        let (attrs, blocks) = try volume.read { db -> (Attributes?, [Int: BlockRef]) in
+            (try Catalog.attributes(db, ino), try Catalog.blocks(db, ino))
+        }
+        guard let attrs else { throw VolumeError.notFound("inode \(ino)") }
+        let hadPending = st.hasPending
+        st.committedSize = attrs.size
+        st.blocks = blocks
+        if !hadPending { st.size = attrs.size }
+        st.loadedEpoch = e
+    }
+
+    func plan(_ st: State, offset: Int64, count: Int, blockSize: Int) -> [ReadSegment] {
+        let end = min(st.size, offset + Int64(count))
+        guard end > offset else { return [] }
+        return ReadSegment.plan(offset: offset, end: end, blockSize: blockSize) { idx in
+            if let d = st.dirty[idx] { return .buffer(d) }
+            if let r = st.staged[idx] ?? st.blocks[idx] { return .chunk(r) }
+            return nil
+        }
+    }
+
+    /// The current content of block `idx` (buffered, staged or committed), without trailing holes.
+    private func content(_ st: State, _ idx: Int, volume: Volume) throws -> Data {
+        if let d = st.dirty[idx] { return d }
+        guard let r = st.staged[idx] ?? st.blocks[idx] else { return Data() }
+        // Only the part inside the file's current size is content.
+        let limit = Int(max(0, min(Int64(r.len), st.size - Int64(idx) * Int64(volume.blockSize))))
+        return limit == 0 ? Data() : try volume.chunks.read(r.chunk).prefix(limit)
+    }
+
+    func write(volume: Volume, offset: Int64, data: Data, origin: Int) throws {
+        try state.withLock { st in
+            try ensureLoaded(&st, volume: volume)
+            let end = offset + Int64(data.count)
+            let newSize = max(st.size, end)
+            let need = max(0, newSize - st.committedSize)
+            if need > st.reserved {
+                let more = need - st.reserved
+                try volume.read { db in try volume.checkQuota(db, adding: more, ownReservation: 0) }
+                volume.reserved.withLock { $0 += more }
+                st.reserved = need
+            }
+            let bs = volume.blockSize
+            var pos = offset
+            var src = data.startIndex
+            var full: [Int] = []
+            while src < data.endIndex {
+                let idx = Int(pos / Int64(bs))
+                let inOff = Int(pos % Int64(bs))
+                let n = min(bs - inOff, data.endIndex - src)
+                var buf: Data
+                if let d = st.dirty[idx] { buf = d } else if inOff == 0 && n == bs { buf = Data() } else {
+                    buf = try content(st, idx, volume: volume)
+                }
+                if buf.count < inOff + n { buf.append(Data(count: inOff + n - buf.count)) }
+                buf.replaceSubrange(inOff..<(inOff + n), with: data[src..<(src + n)])
+                st.dirty[idx] = buf
+                if buf.count == bs && inOff + n == bs { full.append(idx) }
+                pos += Int64(n)
+                src += n
+            }
+            st.size = newSize
+            st.pendingMtime = .now()
+            st.origin = origin
+            if !full.isEmpty { try spill(&st, full, volume: volume) }
+            if st.dirty.count > Volume.maxDirtyBlocks { try spill(&st, Array(st.dirty.keys), volume: volume) }
+        }
+    }
+
+    /// Stores buffered blocks as chunks (not yet referenced by the catalog).
+    private func spill(_ st: inout State, _ idxs: [Int], volume: Volume) throws {
+        let bufs = idxs.map { st.dirty[$0]! }
+        let ids = try volume.chunks.put(batch: bufs)
+        for (i, idx) in idxs.enumerated() {
+            if bufs[i].isEmpty { st.staged[idx] = nil } else { st.staged[idx] = BlockRef(chunk: ids[i], len: bufs[i].count) }
+            st.dirty[idx] = nil
+        }
+    }
+
+    /// Makes buffered writes part of the catalog in one transaction.
+    func commit(volume: Volume, durable: Bool, origin: Int) throws {
+        try state.withLock { st in
+            guard st.hasPending else { return }
+            try spill(&st, Array(st.dirty.keys), volume: volume)
+            if durable || volume.durability == .full { try volume.chunks.sync() }
+            let size = st.size
+            let staged = st.staged
+            let mtime = st.pendingMtime ?? .now()
+            let own = st.reserved
+            let ino = self.ino
+            let body = { (db: Database, events: inout [ChangeEvent]) throws -> Bool in
+                guard let a = try Catalog.attributes(db, ino) else { return false }
+                try volume.checkQuota(db, adding: size - a.size, ownReservation: own)
+                for (idx, ref) in staged where Int64(idx) * Int64(volume.blockSize) < size {
+                    try Catalog.setBlock(db, ino, idx, ref)
+                }
+                try Catalog.setSize(db, ino, size, now: mtime)
+                try Catalog.addMeta(db, .usageBytes, size - a.size)
+                events.append(.inode(ino))
+                return true
+            }
+            do {
+                _ = durable ? try volume.mutateDurably(origin: origin, body) : try volume.mutate(origin: origin, body)
+            } catch let e as VolumeError {
+                if case .quotaExceeded = e { drop(&st, volume: volume) }
+                throw e
+            }
+            for (idx, ref) in staged { st.blocks[idx] = ref }
+            st.staged = [:]
+            st.committedSize = size
+            st.pendingMtime = nil
+            volume.reserved.withLock { $0 -= st.reserved }
+            st.reserved = 0
+            st.loadedEpoch = currentEpoch
+        }
+    }
+
+    /// Forgets buffered writes and returns their reservation.
+    private func drop(_ st: inout State, volume: Volume) {
+        st.dirty = [:]
+        st.staged = [:]
+        st.size = st.committedSize
+        st.pendingMtime = nil
+        volume.reserved.withLock { $0 -= st.reserved }
+        st.reserved = 0
+    }
+
+    /// Called on the last release: returns any reservation still held.
+    func discard(volume: Volume) { state.withLock { drop(&$0, volume: volume) } }
+}

@@ -1,0 +1,54 @@
+// The public description of a volume and of its quota, as the API, the CLI and the client show them.
+import Foundation
+
+/// A volume's metadata and usage.
+public struct VolumeInfo: Codable, Sendable, Equatable {
+    public var volumeId: String
+    public var ownerId: String
+    public var name: String
+    /// Logical bytes stored (what `du --apparent-size` would say).
+    public var sizeBytes: Int64
+    public var fileCount: Int64
+    /// The cap in force.
+    public var quotaBytes: Int64
+    public var metadata: [String: String]
+    /// ISO-8601, UTC.
+    public var createdAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case volumeId = "volume_id", ownerId = "owner_id", name, sizeBytes = "size_bytes", fileCount = "file_count"
+        case quotaBytes = "quota_bytes", metadata, createdAt = "created_at"
+    }
+}
+
+/// Where a volume's cap comes from.
+public struct QuotaInfo: Codable, Sendable, Equatable {
+    public var volumeId: String
+    /// The cap in force: the volume's override, else the tenant's, else the default.
+    public var capBytes: Int64
+    public var usedBytes: Int64
+    /// "volume", "tenant" or "default".
+    public var source: String
+    public var volumeOverride: Int64?
+    public var tenantOverride: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case volumeId = "volume_id", capBytes = "cap_bytes", usedBytes = "used_bytes", source
+        case volumeOverride = "volume_override", tenantOverride = "tenant_override"
+    }
+}
+
+/// Options of a store.
+public struct StoreOptions: Sendable {
+    /// The cap of a volume with no override: 2 GiB.
+    public static let defaultCap: Int64 = 2 << 30
+    public var defaultCapBytes: Int64 = StoreOptions.defaultCap
+    public var durability: Durability = .full
+    /// Bytes per file block (one chunk each) for new volumes.
+    public var blockSize: Int = 1 << 20
+    public init(defaultCapBytes: Int64 = StoreOptions.defaultCap, durability: Durability = .full, blockSize: Int = 1 << 20) {
+        self.defaultCapBytes = defaultCapBytes
+        self.durability = durability
+        self.blockSize = blockSize
+    }
+}

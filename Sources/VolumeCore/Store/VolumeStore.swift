@@ -1,0 +1,235 @@
+// The store: a data directory holding the registry, one catalog per volume, and the shared chunk store.
+import Foundation
+import GRDB
+import Synchronization
+
+/// All volumes of one data directory.
+///
+/// Layout: `registry.sqlite` (tenants, volumes, quotas), `volumes/<id>.sqlite` (one catalog per
+/// volume), `chunks/` (the local chunk store). Every method that takes `owner` scopes to that
+/// tenant: another tenant's volume is "not found". `owner: nil` is the operator, who sees all.
+public final class VolumeStore: Sendable {
+    public let dataDir: URL
+    public let options: StoreOptions
+    public let chunks: any ChunkStore
+    let registry: DatabasePool
+    private let open = Mutex<[String: Volume]>([:])
+
+    /// Opens (creating if needed) the store in `dataDir`. `chunks` defaults to a local store in `dataDir/chunks`.
+    public init(dataDir: URL, options: StoreOptions = StoreOptions(), chunks: (any ChunkStore)? = nil) throws {
+        self.dataDir = dataDir
+        self.options = options
+        do {
+            try FileManager.default.createDirectory(at: dataDir.appendingPathComponent("volumes"), withIntermediateDirectories: true)
+        } catch {
+            throw VolumeError.io("cannot create data directory \(dataDir.path): \(error.localizedDescription)", errno: EACCES)
+        }
+        self.chunks = try chunks ?? LocalChunkStore(root: dataDir.appendingPathComponent("chunks"))
+        var config = Configuration()
+        config.journalMode = .wal
+        config.busyMode = .timeout(30)
+        config.foreignKeysEnabled = true
+        registry = try DatabasePool(path: dataDir.appendingPathComponent("registry.sqlite").path, configuration: config)
+        try RegistrySchema.migrator.migrate(registry)
+    }
+
+    func catalogPath(_ id: String) -> String { dataDir.appendingPathComponent("volumes/\(id).sqlite").path }
+
+    // MARK: Volumes
+
+    /// Creates an empty volume owned by `owner` and returns it.
+    public func createVolume(owner: String, name: String, metadata: [String: String] = [:]) throws -> VolumeInfo {
+        try Self.validate(owner: owner)
+        let trimmed = name.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty, name.utf8.count <= 255, !name.contains("\0") else {
+            throw VolumeError.invalidArgument("volume name must be 1 to 255 bytes of text")
+        }
+        guard metadata.count <= 64, metadata.allSatisfy({ $0.key.utf8.count <= 128 && !$0.key.isEmpty && $0.value.utf8.count <= 1024 }) else {
+            throw VolumeError.invalidArgument("metadata takes at most 64 keys of up to 128 bytes, values up to 1 KiB")
+        }
+        let id = "vol-" + Self.randomID()
+        let now = Date()
+        let cap = try registry.write { db -> Int64 in
+            try db.execute(sql: "INSERT OR IGNORE INTO tenant (id, created_at) VALUES (?, ?)", arguments: [owner, now.timeIntervalSince1970])
+            let tenantCap = try Int64.fetchOne(db, sql: "SELECT quota_bytes FROM tenant WHERE id = ?", arguments: [owner])
+            try db.execute(sql: "INSERT INTO volume (id, owner_id, name, metadata, created_at) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [id, owner, name, try Self.encode(metadata), now.timeIntervalSince1970])
+            return tenantCap ?? options.defaultCapBytes
+        }
+        do {
+            let v = try Volume(id: id, catalogPath: catalogPath(id), chunks: chunks, durability: options.durability,
+                               blockSize: options.blockSize, capBytes: cap)
+            open.withLock { $0[id] = v }
+        } catch {
+            _ = try? registry.write { db in try db.execute(sql: "DELETE FROM volume WHERE id = ?", arguments: [id]) }
+            removeCatalogFiles(id)
+            throw error
+        }
+        return try info(id, owner: owner)
+    }
+
+    /// The caller's volumes, newest first (`owner: nil`: every volume).
+    public func listVolumes(owner: String?) throws -> [VolumeInfo] {
+        let rows = try registry.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM volume WHERE state = 'active' AND (? IS NULL OR owner_id = ?)
+                ORDER BY created_at DESC, id
+                """, arguments: [owner, owner])
+        }
+        return try rows.map { try info(from: $0) }
+    }
+
+    /// One volume; `notFound` when it does not exist or is another tenant's.
+    public func info(_ id: String, owner: String?) throws -> VolumeInfo {
+        try info(from: try row(id, owner: owner))
+    }
+
+    /// Resolves a volume ID or a name that is unique among the caller's volumes to an ID.
+    public func resolve(_ ref: String, owner: String?) throws -> String {
+        let ids = try registry.read { db in
+            try String.fetchAll(db, sql: """
+                SELECT id FROM volume WHERE state = 'active' AND (id = ? OR name = ?) AND (? IS NULL OR owner_id = ?)
+                ORDER BY id = ? DESC
+                """, arguments: [ref, ref, owner, owner, ref])
+        }
+        guard let first = ids.first else { throw VolumeError.notFound("volume '\(ref)'; list volumes with 'volumectl volume list'") }
+        if first == ref || ids.count == 1 { return first }
+        throw VolumeError.invalidArgument("the name '\(ref)' matches \(ids.count) volumes (\(ids.joined(separator: ", "))); use the volume ID")
+    }
+
+    /// The open volume, for file operations. `notFound` for another tenant's.
+    public func volume(_ id: String, owner: String?) throws -> Volume {
+        let r = try row(id, owner: owner)
+        if let v = open.withLock({ $0[id] }) { return v }
+        let cap = try effectiveCap(volumeOverride: r["quota_bytes"], owner: r["owner_id"])
+        let v = try Volume(id: id, catalogPath: catalogPath(id), chunks: chunks, durability: options.durability,
+                           blockSize: options.blockSize, capBytes: cap)
+        return open.withLock { map in
+            if let existing = map[id] { return existing }
+            map[id] = v
+            return v
+        }
+    }
+
+    /// Deletes a volume and its catalog; its chunks become garbage for `gc`.
+    public func deleteVolume(_ id: String, owner: String?) throws {
+        _ = try row(id, owner: owner)
+        try registry.write { db in try db.execute(sql: "UPDATE volume SET state = 'deleting' WHERE id = ?", arguments: [id]) }
+        if let v = open.withLock({ $0.removeValue(forKey: id) }) { try? v.close() }
+        removeCatalogFiles(id)
+        try registry.write { db in try db.execute(sql: "DELETE FROM volume WHERE id = ?", arguments: [id]) }
+    }
+
+    /// Every volume ID, including ones half-deleted by a crash (for gc and fsck).
+    func allVolumeIDs() throws -> [String] {
+        try registry.read { db in try String.fetchAll(db, sql: "SELECT id FROM volume WHERE state = 'active' ORDER BY id") }
+    }
+
+    /// Finishes deletions a crash interrupted.
+    func finishDeletions() throws {
+        let ids = try registry.read { db in try String.fetchAll(db, sql: "SELECT id FROM volume WHERE state = 'deleting'") }
+        for id in ids {
+            removeCatalogFiles(id)
+            try registry.write { db in try db.execute(sql: "DELETE FROM volume WHERE id = ?", arguments: [id]) }
+        }
+    }
+
+    /// Closes every open volume (commits buffered writes first).
+    public func close() throws {
+        let all = open.withLock { map -> [Volume] in let v = Array(map.values); map = [:]; return v }
+        for v in all {
+            try v.flushAll()
+            try v.close()
+        }
+    }
+
+    // MARK: Quotas
+
+    /// Sets (or with nil clears) a volume's cap override. Fails when the volume already uses more.
+    public func setVolumeQuota(_ id: String, bytes: Int64?) throws -> QuotaInfo {
+        if let b = bytes, b <= 0 { throw VolumeError.invalidArgument("a cap must be positive") }
+        let r = try row(id, owner: nil)
+        let cap = try effectiveCap(volumeOverride: bytes, owner: r["owner_id"])
+        let v = try volume(id, owner: nil)
+        let used = try v.statfs().usedBytes
+        if cap < used {
+            throw VolumeError.invalidArgument("volume \(id) already uses \(ByteSize.format(used)); a cap of \(ByteSize.format(cap)) would be below that")
+        }
+        try registry.write { db in try db.execute(sql: "UPDATE volume SET quota_bytes = ? WHERE id = ?", arguments: [bytes, id]) }
+        try v.setCap(cap)
+        return try quota(id)
+    }
+
+    /// Sets (or clears) a tenant's cap override; volumes without their own override follow it.
+    public func setTenantQuota(_ tenant: String, bytes: Int64?) throws {
+        try Self.validate(owner: tenant)
+        if let b = bytes, b <= 0 { throw VolumeError.invalidArgument("a cap must be positive") }
+        try registry.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO tenant (id, created_at) VALUES (?, ?)", arguments: [tenant, Date().timeIntervalSince1970])
+            try db.execute(sql: "UPDATE tenant SET quota_bytes = ? WHERE id = ?", arguments: [bytes, tenant])
+        }
+        let ids = try registry.read { db in
+            try String.fetchAll(db, sql: "SELECT id FROM volume WHERE owner_id = ? AND quota_bytes IS NULL AND state = 'active'", arguments: [tenant])
+        }
+        for id in ids { try volume(id, owner: nil).setCap(bytes ?? options.defaultCapBytes) }
+    }
+
+    /// The cap of a volume and where it comes from.
+    public func quota(_ id: String) throws -> QuotaInfo {
+        let r = try row(id, owner: nil)
+        let owner: String = r["owner_id"]
+        let vo: Int64? = r["quota_bytes"]
+        let to = try registry.read { db in try Int64.fetchOne(db, sql: "SELECT quota_bytes FROM tenant WHERE id = ?", arguments: [owner]) }
+        let used = try volume(id, owner: nil).statfs().usedBytes
+        return QuotaInfo(volumeId: id, capBytes: vo ?? to ?? options.defaultCapBytes, usedBytes: used,
+                         source: vo != nil ? "volume" : (to != nil ? "tenant" : "default"), volumeOverride: vo, tenantOverride: to)
+    }
+
+    // MARK: Helpers
+
+    private func effectiveCap(volumeOverride: Int64?, owner: String) throws -> Int64 {
+        if let v = volumeOverride { return v }
+        let t = try registry.read { db in try Int64.fetchOne(db, sql: "SELECT quota_bytes FROM tenant WHERE id = ?", arguments: [owner]) }
+        return t ?? options.defaultCapBytes
+    }
+
+    private func row(_ id: String, owner: String?) throws -> Row {
+        guard let r = try registry.read({ db in
+            try Row.fetchOne(db, sql: "SELECT * FROM volume WHERE id = ? AND state = 'active' AND (? IS NULL OR owner_id = ?)",
+                             arguments: [id, owner, owner])
+        }) else { throw VolumeError.notFound("volume '\(id)'") }
+        return r
+    }
+
+    private func info(from r: Row) throws -> VolumeInfo {
+        let id: String = r["id"]
+        let stats = try volume(id, owner: nil).statfs()
+        let created = Date(timeIntervalSince1970: r["created_at"])
+        return VolumeInfo(volumeId: id, ownerId: r["owner_id"], name: r["name"], sizeBytes: stats.usedBytes,
+                          fileCount: stats.files, quotaBytes: stats.capBytes,
+                          metadata: (try? JSONDecoder().decode([String: String].self, from: Data((r["metadata"] as String).utf8))) ?? [:],
+                          createdAt: ISO8601DateFormatter().string(from: created))
+    }
+
+    private func removeCatalogFiles(_ id: String) {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: catalogPath(id) + suffix) }
+    }
+
+    static func validate(owner: String) throws {
+        guard !owner.isEmpty, owner.utf8.count <= 128, owner.allSatisfy({ $0.isLetter || $0.isNumber || "-_.@".contains($0) }) else {
+            throw VolumeError.invalidArgument("tenant '\(owner)' must be 1 to 128 letters, digits, '-', '_', '.' or '@'")
+        }
+    }
+
+    static func randomID() -> String {
+        let alphabet = Array("0123456789abcdefghijklmnopqrstuvwxyz")
+        var rng = SystemRandomNumberGenerator()
+        return String((0..<20).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] })
+    }
+
+    static func encode(_ m: [String: String]) throws -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = .sortedKeys
+        return String(decoding: try enc.encode(m), as: UTF8.self)
+    }
+}
