@@ -41,9 +41,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "VolumeCoreTests", dependencies: ["VolumeCore"]),
-        .testTarget(name: "VolumeFUSETests", dependencies: ["VolumeFUSE", "VolumeCore"]),
-        .testTarget(name: "VolumectlTests", dependencies: ["VolumeCore"]),
+        .target(name: "VolumeTestSupport", dependencies: ["VolumeCore"]),
+        .testTarget(name: "VolumeCoreTests", dependencies: ["VolumeCore", "VolumeTestSupport"]),
+        .testTarget(name: "VolumeFUSETests", dependencies: ["VolumeFUSE", "VolumeCore", "VolumeTestSupport"]),
+        .testTarget(name: "VolumectlTests", dependencies: ["VolumeCore", "VolumeTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,43 @@
+// Helpers every test target shares: temporary directories that always go away, and ready-made stores.
+import Foundation
+import VolumeCore
+
+/// A directory under the system temp folder, removed by `remove()` (call it in a `defer`).
+public struct TemporaryDirectory: Sendable {
+    public let url: URL
+    public var path: String { url.path }
+
+    public init(_ label: String = "vol") throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    public func remove() { try? FileManager.default.removeItem(at: url) }
+}
+
+/// A store in a fresh temporary data directory, with one volume owned by tenant "t1".
+public struct TestStore: Sendable {
+    public let dir: TemporaryDirectory
+    public let store: VolumeStore
+    public let volumeID: String
+    public let volume: Volume
+
+    /// `cap` overrides the default 2 GiB; `chunks` replaces the local chunk store (e.g. a fault-injecting one).
+    public init(cap: Int64? = nil, durability: Durability = .relaxed, blockSize: Int = 1 << 20,
+                chunks: (any ChunkStore)? = nil) throws {
+        dir = try TemporaryDirectory("store")
+        store = try VolumeStore(dataDir: dir.url,
+                                options: StoreOptions(defaultCapBytes: cap ?? StoreOptions.defaultCap, durability: durability, blockSize: blockSize),
+                                chunks: chunks)
+        volumeID = try store.createVolume(owner: "t1", name: "test").volumeId
+        volume = try store.volume(volumeID, owner: "t1")
+    }
+
+    /// Runs fsck on every volume and returns the problems (empty when clean).
+    public func fsckProblems() throws -> [String] { try store.fsck().flatMap(\.problems) }
+
+    public func remove() {
+        try? store.close()
+        dir.remove()
+    }
+}
