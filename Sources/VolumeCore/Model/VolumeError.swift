@@ -137,15 +137,17 @@ public enum VolumeError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// The CLI's exit code: 2 usage, 3 not found, 4 conflict, 5 quota, 1 anything else.
+    /// The CLI's exit code: 64 usage, 3 not found, 4 conflict, 5 over the cap, 6 not permitted, 70 internal.
     public var exitCode: Int32 {
         switch self {
         case .notFound, .noSuchAttribute: return 3
-        case .invalidPath, .nameTooLong, .invalidArgument: return 2
-        case .alreadyExists, .directoryNotEmpty, .editConflict, .notADirectory, .isADirectory: return 4
+        case .invalidPath, .nameTooLong, .invalidArgument, .outOfRange: return 64
+        case .alreadyExists, .directoryNotEmpty, .editConflict, .notADirectory, .isADirectory, .crossDevice,
+             .tooManyLinks, .symlinkLoop:
+            return 4
         case .quotaExceeded: return 5
         case .readOnly, .permissionDenied, .forbidden: return 6
-        default: return 1
+        case .corrupt, .io, .interrupted: return 70
         }
     }
 }
