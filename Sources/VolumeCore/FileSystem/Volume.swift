@@ -33,6 +33,8 @@ public final class Volume: Sendable {
     /// Bytes reserved against the cap by writes not yet committed.
     let reserved = Mutex<Int64>(0)
     private let observers = Mutex<(next: Int, list: [Int: @Sendable (ChangeEvent, Int) -> Void])>((0, [:]))
+    /// Which change sequence numbers this process committed, to tell other processes' commits apart.
+    let changes = Mutex(ChangeTracker())
 
     /// Opens (and if new, initialises) the catalog at `catalogPath`.
     init(id: String, catalogPath: String, chunks: any ChunkStore, durability: Durability,
@@ -56,6 +58,8 @@ public final class Volume: Sendable {
             return Int(try Catalog.meta(db, .blockSize))
         }
         self.blockSize = bs
+        let seq = try pool.read { try Catalog.meta($0, .changeSeq) }
+        changes.withLock { $0.known = seq }
         try reapOrphans()
     }
 
@@ -90,12 +94,14 @@ public final class Volume: Sendable {
     /// Runs `body` in one write transaction, bumps the change sequence, then tells observers.
     func mutate<T>(origin: Int, _ body: (Database, inout [ChangeEvent]) throws -> T) throws -> T {
         var events: [ChangeEvent] = []
+        var seq: Int64 = 0
         let result = try pool.write { db -> T in
             events = []
             let r = try body(db, &events)
-            try Catalog.bumpChange(db)
+            seq = try Catalog.bumpChange(db)
             return r
         }
+        noteLocalCommit(seq)
         notify(events, origin: origin)
         return result
     }

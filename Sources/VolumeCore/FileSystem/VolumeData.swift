@@ -155,6 +155,7 @@ extension Volume {
     func mutateDurably<T>(origin: Int, _ body: (Database, inout [ChangeEvent]) throws -> T) throws -> T {
         if durability == .full { return try mutate(origin: origin, body) }
         var events: [ChangeEvent] = []
+        var seq: Int64 = 0
         let r = try pool.writeWithoutTransaction { db -> T in
             try db.execute(sql: "PRAGMA synchronous = FULL")
             defer { try? db.execute(sql: "PRAGMA synchronous = NORMAL") }
@@ -162,11 +163,12 @@ extension Volume {
             try db.inTransaction {
                 events = []
                 result = try body(db, &events)
-                try Catalog.bumpChange(db)
+                seq = try Catalog.bumpChange(db)
                 return .commit
             }
             return result!
         }
+        noteLocalCommit(seq)
         notify(events, origin: origin)
         return r
     }
