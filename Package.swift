@@ -42,6 +42,10 @@ let package = Package(
             ]
         ),
         .target(name: "VolumeTestSupport", dependencies: ["VolumeCore"]),
+        .executableTarget(
+            name: "volume-torture",
+            dependencies: ["VolumeCore", "VolumeTestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .testTarget(name: "VolumeCoreTests", dependencies: ["VolumeCore", "VolumeTestSupport"]),
         .testTarget(name: "VolumeFUSETests", dependencies: ["VolumeFUSE", "VolumeCore", "VolumeTestSupport"]),
         .testTarget(name: "VolumectlTests", dependencies: ["VolumeCore", "VolumeTestSupport"]),
