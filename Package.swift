@@ -43,6 +43,10 @@ let package = Package(
         ),
         .target(name: "VolumeTestSupport", dependencies: ["VolumeCore"]),
         .executableTarget(
+            name: "volumebench",
+            dependencies: ["VolumeCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
             name: "volume-torture",
             dependencies: ["VolumeCore", "VolumeTestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
