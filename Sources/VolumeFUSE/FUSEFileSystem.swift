@@ -274,6 +274,15 @@ final class FUSEFileSystem: Sendable {
         for fh in handles.all() { releaseHandle(fh, caller: Caller(uid: 0, gid: 0, origin: origin)) }
     }
 
+    /// Commits the buffered writes of every file open on this mount.
+    func flushAll() {
+        for ino in handles.openInodes() {
+            do { try view.flush(ino, caller: Caller(uid: 0, gid: 0, origin: origin)) } catch {
+                logger.error("commit of inode \(ino) failed: \(error)")
+            }
+        }
+    }
+
     func fallocate(_ req: fuse_req_t, _ ino: UInt64, _ mode: Int32, _ off: Int64, _ len: Int64) {
         // Mode 0 grows the file (blocks are not preallocated: the volume counts apparent size);
         // FALLOC_FL_KEEP_SIZE alone changes nothing visible; other modes are not supported.
@@ -489,6 +498,11 @@ final class HandleTable: Sendable {
     }
 
     var openFileCount: Int { all().count }
+
+    /// The inodes of the files open on this mount.
+    func openInodes() -> Set<UInt64> {
+        state.withLock { s in Set(s.map.values.compactMap { if case .file(let ino) = $0 { return ino } else { return nil } }) }
+    }
 
     /// The name listed at readdir offset `off` of directory handle `fh`.
     func directoryName(_ fh: UInt64, at off: Int64) -> Data? {

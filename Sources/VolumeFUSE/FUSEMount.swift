@@ -58,6 +58,10 @@ public final class FUSEMount: Sendable {
     /// The kernel's FUSE connection number (the mount's minor device number), for aborting.
     private let connection: UInt32?
     private let loopEnded = Latch()
+    /// Opened when `stop` has finished its work.
+    private let stopFinished = Latch()
+    /// Opened by whichever comes first: the loop ending or `stop` finishing.
+    private let over = Latch()
     private let stopped = Mutex(false)
     private let logger: Logger
 
@@ -83,6 +87,9 @@ public final class FUSEMount: Sendable {
         guard FileManager.default.fileExists(atPath: "/dev/fuse") else {
             throw VolumeError.io("/dev/fuse is missing: this host cannot mount FUSE file systems", errno: ENODEV)
         }
+        var tuned = logger
+        if options.debug { tuned.logLevel = .debug }
+        let logger = tuned
         let view = try MountView(volume: volume, subpath: options.subpath, readOnly: options.readOnly)
         let path = try MountTable.prepare(mountpoint, logger: logger)
         let origin = origins.add(1, ordering: .relaxed).newValue
@@ -130,7 +137,7 @@ public final class FUSEMount: Sendable {
                               connection: MountTable.entry(at: path)?.minor, logger: logger)
         fs.invalidator.start(session: session)
         let threads = UInt32(max(1, options.maxThreads))
-        let ended = mount.loopEnded
+        let ended = mount.loopEnded, over = mount.over
         let thread = Thread {
             let cfg = fuse_loop_cfg_create()
             fuse_loop_cfg_set_max_threads(cfg, threads)
@@ -139,6 +146,7 @@ public final class FUSEMount: Sendable {
             fuse_loop_cfg_destroy(cfg)
             if rc != 0 { logger.warning("FUSE session loop for \(path) ended with \(rc)") }
             ended.open()
+            over.open()
         }
         thread.name = "fuse-loop"
         thread.stackSize = 1 << 20
@@ -150,8 +158,9 @@ public final class FUSEMount: Sendable {
     /// Whether the session still serves (false once unmounted, by `stop` or from outside).
     public var isServing: Bool { !loopEnded.isOpen }
 
-    /// Blocks until the mount ends: `stop()` from another thread, or an unmount from outside.
-    public func waitUntilUnmounted() { loopEnded.wait() }
+    /// Blocks until the mount ends: an unmount from outside, or `stop()` (which may return while
+    /// processes still hold files open under a lazily detached mount).
+    public func wait() { over.wait() }
 
     /// Waits until every change made elsewhere in this process so far has reached this mount's
     /// kernel caches (for tests that check coherence step by step).
@@ -165,19 +174,24 @@ public final class FUSEMount: Sendable {
             return !s
         }
         guard first else {
-            loopEnded.wait()
+            stopFinished.wait()
             return
+        }
+        defer {
+            stopFinished.open()
+            over.open()
         }
         fs.invalidator.stop()
         volume.removeObserver(observer)
+        // Commit what open files buffered before anything else can go wrong.
+        fs.flushAll()
         if !loopEnded.isOpen {
             MountTable.unmount(mountpoint, lazy: true, logger: logger)
             if !loopEnded.wait(timeout: timeout) {
                 logger.warning("\(mountpoint): files are still open after unmount; aborting the FUSE connection")
-                if let c = connection { MountTable.abortConnection(c) }
+                if let c = connection { MountTable.abortConnection(c, logger: logger) }
                 if !loopEnded.wait(timeout: timeout) {
-                    // No way to abort: commit what is buffered, and let the session end when the last file closes.
-                    try? volume.flushAll()
+                    // No way to abort: the session ends when the last file is closed (buffered writes are committed).
                     logger.warning("\(mountpoint): the session ends when its last open file is closed")
                     let fs = self.fs, session = self.session, userdata = self.userdata, ended = self.loopEnded
                     Thread { ended.wait(); Self.finish(fs, session, userdata) }.start()

@@ -134,10 +134,20 @@ public enum MountTable {
         return entry(at: path) == nil
     }
 
-    /// Aborts FUSE connection `id` through fusectl, when it is mounted.
-    static func abortConnection(_ id: UInt32) {
-        let path = "/sys/fs/fuse/connections/\(id)/abort"
-        guard let fd = Optional(open(path, O_WRONLY)), fd >= 0 else { return }
+    /// Aborts FUSE connection `id` through fusectl (mounting fusectl at its usual place first when
+    /// it is not, as root): every request in flight fails and the session ends.
+    static func abortConnection(_ id: UInt32, logger: Logger? = nil) {
+        let dir = "/sys/fs/fuse/connections"
+        if !entries().contains(where: { $0.fsType == "fusectl" }), getuid() == 0 {
+            if mount("fusectl", dir, "fusectl", 0, nil) != 0 {
+                logger?.debug("cannot mount fusectl on \(dir): \(String(cString: strerror(errno)))")
+            }
+        }
+        let fd = open("\(dir)/\(id)/abort", O_WRONLY)
+        guard fd >= 0 else {
+            logger?.warning("cannot abort FUSE connection \(id): \(String(cString: strerror(errno)))")
+            return
+        }
         _ = write(fd, "1", 1)
         close(fd)
     }

@@ -15,6 +15,8 @@ struct Volumectl: ParsableCommand {
             """,
         subcommands: [
             // Command groups register here, one line each.
+            MountCommand.self,
+            UnmountCommand.self,
         ]
     )
 }
