@@ -202,7 +202,10 @@ final class FUSEFileSystem: Sendable {
         let flags = fi.pointee.flags
         let acc = flags & O_ACCMODE
         do {
-            try view.open(ino, write: acc != O_RDONLY, read: acc != O_WRONLY, truncate: flags & O_TRUNC != 0, caller: caller(req))
+            let touched = try view.open(ino, write: acc != O_RDONLY, read: acc != O_WRONLY, truncate: flags & O_TRUNC != 0,
+                                        caller: caller(req))
+            // relatime changed the atime: the kernel's cached attributes are stale (never notify from here).
+            if touched { invalidator.enqueue(.attributes(ino)) }
             fi.pointee.fh = handles.addFile(ino)
             fi.pointee.keep_cache = options.keepCache ? 1 : 0
             if fuse_reply_open(req, fi) != 0 { releaseHandle(fi.pointee.fh, caller: caller(req)) }
@@ -304,7 +307,7 @@ final class FUSEFileSystem: Sendable {
 
     func opendir(_ req: fuse_req_t, _ ino: UInt64, _ fi: UnsafeMutablePointer<fuse_file_info>) {
         do {
-            try view.openDirectory(ino)
+            if try view.openDirectory(ino) { invalidator.enqueue(.attributes(ino)) }
             fi.pointee.fh = handles.addDirectory(ino)
             if fuse_reply_open(req, fi) != 0 { _ = handles.remove(fi.pointee.fh) }
         } catch { fail(req, error) }

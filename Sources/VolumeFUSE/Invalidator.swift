@@ -22,7 +22,10 @@ struct SessionHandle: @unchecked Sendable {
 ///   the names cached in changed directories) and invalidates what differs.
 final class Invalidator: @unchecked Sendable {
     enum Item: Sendable {
+        /// Attributes and cached data.
         case inode(UInt64)
+        /// Attributes only.
+        case attributes(UInt64)
         case entry(parent: UInt64, name: Data)
     }
 
@@ -134,15 +137,21 @@ final class Invalidator: @unchecked Sendable {
     private func deliver(_ batch: [Item], _ session: SessionHandle) {
         guard !batch.isEmpty else { return }
         var inodes = Set<UInt64>()
+        var attributes = Set<UInt64>()
         var entries = Set<EntryKey>()
         for item in batch {
             switch item {
             case .inode(let ino): inodes.insert(ino)
+            case .attributes(let ino): attributes.insert(ino)
             case let .entry(parent, name): entries.insert(EntryKey(parent: parent, name: name))
             }
         }
         for e in entries where nodes.isKnown(e.parent) { invalidateEntry(session, e.parent, e.name) }
         for ino in inodes where nodes.isKnown(ino) { invalidateInode(session, ino) }
+        for ino in attributes.subtracting(inodes) where nodes.isKnown(ino) {
+            _ = fuse_lowlevel_notify_inval_inode(session.raw, ino, -1, 0)
+            sent.add(1, ordering: .relaxed)
+        }
     }
 
     private struct EntryKey: Hashable {

@@ -222,27 +222,30 @@ public final class MountView: Sendable {
 
     /// Opens regular file `ino`. `write` asks for write access (EROFS on a read-only view);
     /// `truncate` empties the file (O_TRUNC). Reading access marks the atime (relatime) on a
-    /// read-write view.
-    public func open(_ ino: UInt64, write: Bool, read: Bool = true, truncate: Bool = false, caller: Caller) throws {
+    /// read-write view; returns whether it did (a cache of the attributes is then stale).
+    @discardableResult
+    public func open(_ ino: UInt64, write: Bool, read: Bool = true, truncate: Bool = false, caller: Caller) throws -> Bool {
         if write || truncate { try writable("open for writing") }
         let r = real(ino)
         try volume.open(r)
         do {
             if truncate && write { try volume.truncate(r, to: 0, caller: caller) }
-            if read && !readOnly { try volume.markAccessed(r) }
+            return read && !readOnly ? try volume.markAccessed(r) : false
         } catch {
             try? volume.release(r, caller: caller)
             throw error
         }
     }
 
-    /// Marks directory `ino` as read (relatime) on a read-write view.
-    public func openDirectory(_ ino: UInt64) throws {
+    /// Checks that `ino` is a directory and marks it read (relatime) on a read-write view;
+    /// returns whether the atime changed.
+    @discardableResult
+    public func openDirectory(_ ino: UInt64) throws -> Bool {
         let r = real(ino)
         try checkInside(r)
         let a = try volume.getattr(r)
         guard a.kind == .directory else { throw VolumeError.notADirectory("inode \(ino)") }
-        if !readOnly { try volume.markAccessed(r) }
+        return readOnly ? false : try volume.markAccessed(r)
     }
 
     public func read(_ ino: UInt64, offset: Int64, count: Int) throws -> Data {

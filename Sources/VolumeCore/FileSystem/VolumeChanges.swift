@@ -45,13 +45,16 @@ extension Volume {
 
     /// Relatime: sets the atime of `ino` to now when it is not newer than its mtime or ctime, or is
     /// more than a day old. Emits no change event (nothing a cache must drop) but bumps the sequence.
-    public func markAccessed(_ ino: UInt64) throws {
+    /// Returns whether the atime changed.
+    @discardableResult
+    public func markAccessed(_ ino: UInt64) throws -> Bool {
         let a = try getattr(ino)
         let now = Nanos.now()
-        guard a.atime <= a.mtime || a.atime <= a.ctime || now - a.atime >= 86_400 * 1_000_000_000 else { return }
+        guard a.atime <= a.mtime || a.atime <= a.ctime || now - a.atime >= 86_400 * 1_000_000_000 else { return false }
         try mutate(origin: 0) { db, _ in
             try db.cachedStatement(sql: "UPDATE inode SET atime = ? WHERE ino = ?").execute(arguments: [now, Int64(ino)])
         }
+        return true
     }
 
     /// The ctime of each inode that exists, in one read (for comparing with what a cache holds).

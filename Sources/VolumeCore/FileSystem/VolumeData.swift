@@ -49,12 +49,17 @@ extension Volume {
         }
         if last {
             f.discard(volume: self)
-            try mutate(origin: caller.origin) { db, _ in
+            // Only a file unlinked while open needs a write (the orphan row was committed before
+            // the file left `openFiles`, so this read cannot miss it).
+            let orphaned = try read { db in
+                try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM orphan WHERE ino = ?"), arguments: [Int64(ino)]) != nil
+            }
+            if orphaned { try mutate(origin: caller.origin) { db, _ in
                 if try Int.fetchOne(db, sql: "SELECT 1 FROM orphan WHERE ino = ?", arguments: [Int64(ino)]) != nil {
                     try db.execute(sql: "DELETE FROM orphan WHERE ino = ?", arguments: [Int64(ino)])
                     try dropIfUnlinked(db, ino)
                 }
-            }
+            } }
         }
         if let failure { throw failure }
     }
