@@ -9,7 +9,6 @@ import Synchronization
 /// and writes every staged block, the size and mtime in one catalog transaction.
 final class OpenFile: Sendable {
     struct State {
-        var refs = 0
         /// Whether `committedSize` and `blocks` reflect the catalog as of `loadedEpoch`.
         var loadedEpoch = -1
         var committedSize: Int64 = 0
@@ -29,6 +28,10 @@ final class OpenFile: Sendable {
 
     let ino: UInt64
     let state = Mutex(State())
+    /// Open handles, changed only under the volume's `openFiles` lock. Not part of `state`: a
+    /// commit holds `state` while it notifies observers, which takes `openFiles`, so taking `state`
+    /// under `openFiles` would be the other lock order.
+    let refs = Atomic<Int>(0)
     /// Bumped when another writer changes the inode; the state reloads before its next use.
     private let epoch = Atomic<Int>(0)
 

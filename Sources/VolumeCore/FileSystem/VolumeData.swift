@@ -18,7 +18,7 @@ extension Volume {
         }
         openFiles.withLock { map in
             let f = map[ino] ?? OpenFile(ino: ino)
-            f.state.withLock { $0.refs += 1 }
+            f.refs.add(1, ordering: .relaxed)
             map[ino] = f
         }
     }
@@ -43,7 +43,7 @@ extension Volume {
         var failure: Error?
         do { try f.commit(volume: self, durable: false, origin: caller.origin) } catch { failure = error }
         let last = openFiles.withLock { map -> Bool in
-            let refs = f.state.withLock { st -> Int in st.refs -= 1; return st.refs }
+            let refs = f.refs.subtract(1, ordering: .relaxed).newValue
             if refs <= 0 { map[ino] = nil; return true }
             return false
         }
