@@ -146,7 +146,13 @@ final class Invalidator: @unchecked Sendable {
             case let .entry(parent, name): entries.insert(EntryKey(parent: parent, name: name))
             }
         }
-        for e in entries where nodes.isKnown(e.parent) { invalidateEntry(session, e.parent, e.name) }
+        for e in entries where nodes.isKnown(e.parent) {
+            // A directory that may have left a subpath takes its cached names with it.
+            if view.isSubpath, let child = nodes.child(e.parent, e.name) {
+                for sub in nodes.subtreeEntries(of: child).reversed() { invalidateEntry(session, sub.parent, sub.name) }
+            }
+            invalidateEntry(session, e.parent, e.name)
+        }
         for ino in inodes where nodes.isKnown(ino) { invalidateInode(session, ino) }
         for ino in attributes.subtracting(inodes) where nodes.isKnown(ino) {
             _ = fuse_lowlevel_notify_inval_inode(session.raw, ino, -1, 0)

@@ -67,6 +67,26 @@ final class NodeTable: Sendable {
         }
     }
 
+    /// The cached entries below directory `ino`, depth first (for a directory that left a subpath).
+    func subtreeEntries(of ino: UInt64) -> [(parent: UInt64, name: Data)] {
+        nodes.withLock { map in
+            var out: [(UInt64, Data)] = []
+            var stack = [ino]
+            var seen: Set<UInt64> = [ino]
+            while let d = stack.popLast() {
+                guard let n = map[d] else { continue }
+                for (name, child) in n.children where map[child] != nil {
+                    out.append((d, name))
+                    if map[child]?.isDirectory == true, seen.insert(child).inserted { stack.append(child) }
+                }
+            }
+            return out
+        }
+    }
+
+    /// The node the kernel may cache as `parent/name`.
+    func child(_ parent: UInt64, _ name: Data) -> UInt64? { nodes.withLock { $0[parent]?.children[name] } }
+
     /// Forgets that the kernel may cache `parent/name` (after invalidating it).
     func dropEntry(parent: UInt64, name: Data) {
         nodes.withLock { map in _ = map[parent]?.children.removeValue(forKey: name) }

@@ -32,7 +32,7 @@ func withMount<T>(_ volume: Volume, options: MountOptions = MountOptions(), file
         throw error
     }
     defer {
-        mount.stop()
+        mount.stop(timeout: 2)
         if MountTable.entry(at: mount.mountpoint) != nil {
             XCTFail("\(mount.mountpoint) is still mounted after stop()", file: file, line: line)
             MountTable.unmount(mount.mountpoint, lazy: true)
