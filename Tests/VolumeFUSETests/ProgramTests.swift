@@ -116,8 +116,10 @@ final class ProgramTests: MountTestCase {
                            "wal\nok\n18183\n")
             // Two processes at once: a writer and a reader.
             try sh("""
-                (for i in $(seq 1 50); do sqlite3 db.sqlite "INSERT INTO t (v) VALUES ('w$i');"; done) &
-                for i in $(seq 1 50); do sqlite3 db.sqlite 'SELECT count(*) FROM t;' > /dev/null; done; wait
+                (for i in $(seq 1 50); do sqlite3 -cmd '.timeout 10000' db.sqlite "INSERT INTO t (v) VALUES ('w$i');" || exit 1; done) &
+                w=$!
+                for i in $(seq 1 50); do sqlite3 -cmd '.timeout 10000' db.sqlite 'SELECT count(*) FROM t;' > /dev/null || exit 1; done
+                wait $w
                 """, cwd: mnt)
             XCTAssertEqual(try sh("sqlite3 db.sqlite 'PRAGMA integrity_check; SELECT count(*) FROM t;'", cwd: mnt).stdout, "ok\n18233\n")
         }
