@@ -7,6 +7,10 @@ import Synchronization
 /// Writes land in `dirty` (the full new content of each touched block). A block that is complete is
 /// stored as a chunk at once and moves to `staged`; commit (flush, fsync, release) stores the rest
 /// and writes every staged block, the size and mtime in one catalog transaction.
+///
+/// A small write into a block that already has stored content becomes a `patch` instead: the block
+/// is read (and verified) only when it is needed whole, so many random writes into one block cost
+/// one read-modify-write, not one each.
 final class OpenFile: Sendable {
     struct State {
         /// Whether `committedSize` and `blocks` reflect the catalog as of `loadedEpoch`.
@@ -16,6 +20,10 @@ final class OpenFile: Sendable {
         var size: Int64 = 0
         var blocks: [Int: BlockRef] = [:]
         var dirty: [Int: Data] = [:]
+        /// Writes into stored blocks not yet read: (offset in the block, bytes), in write order.
+        var patches: [Int: [(offset: Int, bytes: Data)]] = [:]
+        /// Bytes held in `patches`.
+        var patchBytes = 0
         var staged: [Int: BlockRef] = [:]
         /// Bytes this file holds in the volume's `reserved` total.
         var reserved: Int64 = 0
@@ -23,7 +31,9 @@ final class OpenFile: Sendable {
         var pendingMtime: Nanos?
         var origin = 0
 
-        var hasPending: Bool { !dirty.isEmpty || !staged.isEmpty || size != committedSize || pendingMtime != nil }
+        var hasPending: Bool {
+            !dirty.isEmpty || !patches.isEmpty || !staged.isEmpty || size != committedSize || pendingMtime != nil
+        }
     }
 
     let ino: UInt64
