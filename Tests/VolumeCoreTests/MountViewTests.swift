@@ -147,6 +147,23 @@ final class MountViewTests: XCTestCase {
         XCTAssertEqual(try ts.volume.readFile("/f"), Data())
     }
 
+    func testAFileOpenedAsCreatedTakesWritesAndAnUnlinkWhileOpen() throws {
+        let ts = try TestStore()
+        defer { ts.remove() }
+        let v = try MountView(volume: ts.volume)
+        let a = try v.create(parent: 1, name: Data("new".utf8), kind: .file, mode: 0o644, caller: root)
+        try v.openCreated(a)
+        try v.write(a.ino, offset: 3, data: Data("abc".utf8), caller: root)
+        XCTAssertEqual(try v.getattr(a.ino).size, 6)
+        try v.unlink(parent: 1, name: Data("new".utf8), caller: root)
+        XCTAssertEqual(try v.read(a.ino, offset: 0, count: 10), Data([0, 0, 0]) + Data("abc".utf8))
+        try v.release(a.ino, caller: root)
+        XCTAssertThrowsError(try v.getattr(a.ino)) { XCTAssertEqual(($0 as? VolumeError)?.errno, ENOENT) }
+        XCTAssertEqual(try ts.fsckProblems(), [])
+        let ro = try MountView(volume: ts.volume, readOnly: true)
+        XCTAssertThrowsError(try ro.openCreated(a)) { XCTAssertEqual(($0 as? VolumeError)?.errno, EROFS) }
+    }
+
     func testForeignChangesCountOnlyOtherProcessesCommits() throws {
         let ts = try TestStore()
         defer { ts.remove() }

@@ -237,6 +237,14 @@ public final class MountView: Sendable {
         }
     }
 
+    /// Opens for writing a file `create` just returned (`a` as the view sees it): no read back.
+    public func openCreated(_ a: Attributes) throws {
+        try writable("open for writing")
+        var r = a
+        r.ino = real(a.ino)
+        try volume.openCreated(r)
+    }
+
     /// Checks that `ino` is a directory and marks it read (relatime) on a read-write view;
     /// returns whether the atime changed.
     @discardableResult

@@ -61,7 +61,7 @@ extension Volume {
     public func changeTimes(_ inos: [UInt64]) throws -> [UInt64: Nanos] {
         var out: [UInt64: Nanos] = [:]
         out.reserveCapacity(inos.count)
-        try read { db in
+        try quickRead { db in
             var i = 0
             while i < inos.count {
                 let part = inos[i..<min(i + 500, inos.count)]

@@ -26,6 +26,19 @@ extension Volume {
         }
     }
 
+    /// Opens a regular file `create` just made, from its attributes: nothing to read back, and
+    /// the write-back state starts loaded (empty, no blocks).
+    public func openCreated(_ a: Attributes) throws {
+        guard a.kind == .file, a.size == 0 else { return try open(a.ino) }
+        let fresh = OpenFile(ino: a.ino)
+        fresh.state.withLock { st in st.loadedEpoch = fresh.currentEpoch }
+        openFiles.withLock { map in
+            let f = map[a.ino] ?? fresh
+            f.refs.add(1, ordering: .relaxed)
+            map[a.ino] = f
+        }
+    }
+
     /// Commits buffered writes of `ino` (close-to-open: visible to every other reader afterwards).
     public func flush(_ ino: UInt64, caller: Caller) throws {
         guard let f = openFiles.withLock({ $0[ino] }) else { return }
@@ -52,11 +65,9 @@ extension Volume {
         }
         if last {
             f.discard(volume: self)
-            // Only a file unlinked while open needs a write (the orphan row was committed before
-            // the file left `openFiles`, so this read cannot miss it).
-            let orphaned = try read { db in
-                try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM orphan WHERE ino = ?"), arguments: [Int64(ino)]) != nil
-            }
+            // Only a file unlinked while open here needs a write (the orphan row and its note in
+            // `localOrphans` were made before the file left `openFiles`).
+            let orphaned = localOrphans.withLock { $0.remove(ino) != nil }
             if orphaned { try mutate(origin: caller.origin) { db, _ in
                 if try Int.fetchOne(db, sql: "SELECT 1 FROM orphan WHERE ino = ?", arguments: [Int64(ino)]) != nil {
                     try db.execute(sql: "DELETE FROM orphan WHERE ino = ?", arguments: [Int64(ino)])
@@ -274,7 +285,7 @@ extension OpenFile {
             let need = max(0, newSize - st.committedSize)
             if need > st.reserved {
                 let more = need - st.reserved
-                try volume.read { db in try volume.checkQuota(db, adding: more, ownReservation: 0) }
+                try volume.quickRead { db in try volume.checkQuota(db, adding: more, ownReservation: 0) }
                 volume.reserved.withLock { $0 += more }
                 st.reserved = need
             }
