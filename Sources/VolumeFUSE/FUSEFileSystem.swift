@@ -218,7 +218,7 @@ final class FUSEFileSystem: Sendable {
         let who = caller(req)
         do {
             let a = try view.create(parent: parent, name: n, kind: .file, mode: UInt32(mode) & 0o7777, caller: who)
-            try view.open(a.ino, write: true, read: false, caller: who)
+            try view.openCreated(a)
             fi.pointee.fh = handles.addFile(a.ino)
             fi.pointee.keep_cache = options.keepCache ? 1 : 0
             nodes.entered(a, parent: parent, name: n)
