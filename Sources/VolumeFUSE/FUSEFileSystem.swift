@@ -326,61 +326,58 @@ final class FUSEFileSystem: Sendable {
     }
 
     /// readdir and readdirplus. Offsets are per-handle sequence numbers: 1 is ".", 2 is "..", then
-    /// each listed name gets the next number, and a request at offset `n` continues after entry `n`
-    /// by name, so entries added or removed meanwhile never shift what comes next.
+    /// each listed name gets the next number when it is fetched; a request at offset `n` continues
+    /// after entry `n` by name, so entries added or removed meanwhile never shift what comes next.
+    /// Entries are fetched a thousand at a time and served from the handle (the kernel asks for a
+    /// page of entries per request).
     func readdir(_ req: fuse_req_t, _ ino: UInt64, _ size: Int, _ off: Int64, _ fh: UInt64, plus: Bool) {
+        guard let cursor = handles.cursor(fh) else { fuse_reply_err(req, EBADF); return }
         let buf = UnsafeMutablePointer<CChar>.allocate(capacity: max(size, 1))
         defer { buf.deallocate() }
         var used = 0
-        var after: Data?
-        var seq = off
-        do {
-            if off >= 3 {
-                guard let name = handles.directoryName(fh, at: off) else { throw VolumeError.invalidArgument("readdir offset \(off)") }
-                after = name
-            }
-            // Adds one entry; false when the buffer is full.
-            func add(_ name: Data, _ a: Attributes, offset: Int64, counted: Bool) -> Bool {
-                var n = name
-                n.append(0)
-                let room = size - used
-                let need: Int = n.withUnsafeBytes { nb in
-                    let cname = nb.baseAddress!.assumingMemoryBound(to: CChar.self)
-                    if plus {
-                        var e = entryParam(a)
-                        if !counted { e.ino = 0 }
-                        return fuse_add_direntry_plus(req, buf + used, room, cname, &e, off_t(offset))
-                    }
-                    var st = a.stat
-                    return fuse_add_direntry(req, buf + used, room, cname, &st, off_t(offset))
+        // Adds one entry; false when the buffer is full.
+        func add(_ name: Data, _ a: Attributes, offset: Int64, counted: Bool) -> Bool {
+            var n = name
+            n.append(0)
+            let room = size - used
+            let need: Int = n.withUnsafeBytes { nb in
+                let cname = nb.baseAddress!.assumingMemoryBound(to: CChar.self)
+                if plus {
+                    var e = entryParam(a)
+                    if !counted { e.ino = 0 }
+                    return fuse_add_direntry_plus(req, buf + used, room, cname, &e, off_t(offset))
                 }
-                guard need <= room else { return false }
-                used += need
-                return true
+                var st = a.stat
+                return fuse_add_direntry(req, buf + used, room, cname, &st, off_t(offset))
             }
-            if seq < 1 {
+            guard need <= room else { return false }
+            used += need
+            return true
+        }
+        do {
+            if off < 1 {
                 var dot = try view.getattr(ino)
                 dot.ino = ino
-                if add(Data(".".utf8), dot, offset: 1, counted: false) { seq = 1 } else { throw FullBuffer() }
+                guard add(Data(".".utf8), dot, offset: 1, counted: false) else { throw FullBuffer() }
             }
-            if seq < 2 {
-                var dotdot = try view.getattr(try view.parent(of: ino))
-                dotdot.ino = try view.parent(of: ino)
-                if add(Data("..".utf8), dotdot, offset: 2, counted: false) { seq = 2 } else { throw FullBuffer() }
+            if off < 2 {
+                let p = try view.parent(of: ino)
+                var dotdot = try view.getattr(p)
+                dotdot.ino = p
+                guard add(Data("..".utf8), dotdot, offset: 2, counted: false) else { throw FullBuffer() }
             }
-            let batch = max(16, min(4096, size / (plus ? 160 : 32)))
-            outer: while true {
-                let entries = try view.readdir(ino, after: after, limit: batch)
-                for e in entries {
-                    let s = handles.assignOffset(fh, name: e.name)
+            var next = off
+            while true {
+                let entries = try cursor.entries(after: next) { after in try view.readdir(ino, after: after, limit: 1024) }
+                if entries.isEmpty { break }
+                for (offset, e) in entries {
                     if plus { nodes.entered(e.attributes, parent: ino, name: e.name) }
-                    if !add(e.name, e.attributes, offset: s, counted: true) {
+                    guard add(e.name, e.attributes, offset: offset, counted: true) else {
                         if plus { nodes.forget(e.attributes.ino, 1) }
-                        break outer
+                        throw FullBuffer()
                     }
-                    after = e.name
+                    next = offset
                 }
-                if entries.count < batch { break }
             }
         } catch is FullBuffer {
         } catch {
@@ -476,13 +473,13 @@ final class FUSEFileSystem: Sendable {
 final class HandleTable: Sendable {
     enum Handle {
         case file(UInt64)
-        case directory(ino: UInt64, names: [Int64: Data], next: Int64)
+        case directory(DirectoryCursor)
     }
 
     private let state = Mutex<(next: UInt64, map: [UInt64: Handle])>((1, [:]))
 
     func addFile(_ ino: UInt64) -> UInt64 { add(.file(ino)) }
-    func addDirectory(_ ino: UInt64) -> UInt64 { add(.directory(ino: ino, names: [:], next: 3)) }
+    func addDirectory(_ ino: UInt64) -> UInt64 { add(.directory(DirectoryCursor())) }
 
     private func add(_ h: Handle) -> UInt64 {
         state.withLock { s in
@@ -507,22 +504,58 @@ final class HandleTable: Sendable {
         state.withLock { s in Set(s.map.values.compactMap { if case .file(let ino) = $0 { return ino } else { return nil } }) }
     }
 
-    /// The name listed at readdir offset `off` of directory handle `fh`.
-    func directoryName(_ fh: UInt64, at off: Int64) -> Data? {
-        state.withLock { s in
-            guard case .directory(_, let names, _)? = s.map[fh] else { return nil }
-            return names[off]
-        }
+    /// The listing state of directory handle `fh`.
+    func cursor(_ fh: UInt64) -> DirectoryCursor? {
+        state.withLock { s in if case .directory(let c)? = s.map[fh] { return c } else { return nil } }
+    }
+}
+
+/// Where a directory handle is in its listing: the names handed out by offset, and entries
+/// fetched ahead.
+final class DirectoryCursor: Sendable {
+    private struct State {
+        /// The name at each offset handed out (for a seek back to it).
+        var names: [Int64: Data] = [:]
+        /// Fetched entries not yet passed, in name order, with their offsets.
+        var ahead: [(offset: Int64, entry: DirectoryEntry)] = []
+        /// Whether `ahead` runs to the end of the directory.
+        var complete = false
+        var nextOffset: Int64 = 3
     }
 
-    /// Gives `name` the next readdir offset of directory handle `fh`.
-    func assignOffset(_ fh: UInt64, name: Data) -> Int64 {
-        state.withLock { s in
-            guard case .directory(let ino, var names, let next)? = s.map[fh] else { return 0 }
-            s.map[fh] = nil // avoid a copy of `names` while it changes
-            names[next] = name
-            s.map[fh] = .directory(ino: ino, names: names, next: next + 1)
-            return next
+    private let state = Mutex(State())
+
+    /// The entries that follow offset `off` (2 or less: from the first name), fetching with
+    /// `fetch(after name)` when none are buffered. Empty at the end of the directory.
+    func entries(after off: Int64, fetch: (Data?) throws -> [DirectoryEntry]) throws -> [(Int64, DirectoryEntry)] {
+        let cached: [(Int64, DirectoryEntry)]? = state.withLock { s in
+            guard let first = s.ahead.first, off + 1 >= first.offset, off < s.ahead.last!.offset else {
+                if off > 2, s.complete, let last = s.ahead.last, off == last.offset { return [] }
+                return nil
+            }
+            s.ahead.removeFirst(s.ahead.firstIndex { $0.offset > off } ?? s.ahead.count)
+            return s.ahead.map { ($0.offset, $0.entry) }
+        }
+        if let cached, !cached.isEmpty || state.withLock({ $0.complete }) { return cached }
+        let after: Data?
+        if off <= 2 {
+            after = nil
+        } else {
+            guard let name = state.withLock({ $0.names[off] }) else { throw VolumeError.invalidArgument("readdir offset \(off)") }
+            after = name
+        }
+        let fetched = try fetch(after)
+        return state.withLock { s in
+            var out: [(Int64, DirectoryEntry)] = []
+            out.reserveCapacity(fetched.count)
+            for e in fetched {
+                out.append((s.nextOffset, e))
+                s.names[s.nextOffset] = e.name
+                s.nextOffset += 1
+            }
+            s.ahead = out.map { (offset: $0.0, entry: $0.1) }
+            s.complete = fetched.count < 1024
+            return out
         }
     }
 }
