@@ -180,6 +180,12 @@ public final class LocalChunkStore: ChunkStore {
                 var st = stat()
                 try syscall("stat chunk") { fstat(fd.rawValue, &st) }
                 n = max(0, Int(st.st_size) - offset)
+            } else if offset == 0 {
+                // The start of a chunk read piece by piece (a file read sequentially): ask for the
+                // whole chunk now, so the pieces that follow find it in the page cache instead of
+                // each waiting for the disk (every piece opens the file anew, so the kernel's
+                // readahead never warms up on its own).
+                _ = posix_fadvise(fd.rawValue, 0, 0, POSIX_FADV_WILLNEED)
             }
             do { return try fd.read(count: n, at: Int64(offset)) } catch let e as Errno {
                 throw VolumeError.io("read chunk \(id.short)", errno: e.rawValue)
