@@ -30,6 +30,9 @@ public struct MountOptions: Sendable {
     public var maxThreads = 8
     /// Have `fusermount3` unmount the mount if this process dies without unmounting.
     public var autoUnmount = true
+    /// Kernel readahead for files of the mount, in KiB (0: the kernel's default, 128). Chunks are a
+    /// megabyte, so reading ahead a megabyte lets one request fetch a whole chunk.
+    public var readaheadKB = 1024
     /// Print libfuse's request trace to stderr.
     public var debug = false
 
@@ -140,9 +143,13 @@ public final class FUSEMount: Sendable {
                 fs.invalidator.enqueue(.entry(parent: fs.view.view(parent), name: name))
             }
         }
+        let entry = MountTable.entry(at: path)
+        if let entry, options.readaheadKB > 0 {
+            MountTable.setReadahead(major: entry.major, minor: entry.minor, kilobytes: options.readaheadKB)
+        }
         let mount = FUSEMount(mountpoint: path, volume: volume, options: options, fs: fs, session: session,
                               userdata: SessionHandle(raw: OpaquePointer(userdata.toOpaque())), observer: token,
-                              connection: MountTable.entry(at: path)?.minor, logger: logger)
+                              connection: entry?.minor, logger: logger)
         fs.invalidator.start(session: session)
         let threads = UInt32(max(1, options.maxThreads))
         let ended = mount.loopEnded, over = mount.over

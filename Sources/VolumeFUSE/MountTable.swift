@@ -134,6 +134,11 @@ public enum MountTable {
         return entry(at: path) == nil
     }
 
+    /// Sets the readahead of a mount's backing device info (its `major:minor`), when permitted.
+    static func setReadahead(major: UInt32, minor: UInt32, kilobytes: Int) {
+        try? "\(kilobytes)".write(toFile: "/sys/class/bdi/\(major):\(minor)/read_ahead_kb", atomically: false, encoding: .utf8)
+    }
+
     /// Aborts FUSE connection `id` through fusectl (mounting fusectl at its usual place first when
     /// it is not, as root): every request in flight fails and the session ends.
     static func abortConnection(_ id: UInt32, logger: Logger? = nil) {
