@@ -57,26 +57,31 @@ trap cleanup EXIT
 cleanup
 mkdir -p "$W"/{plain,bindfs-src,mnt-bindfs,mnt-juicefs,mnt-volume,jfs-bucket,vol-data,src}
 
-# --- Mounts ---------------------------------------------------------------------------------
-declare -A DIR
-DIR[plain]="$W/plain"
-if [[ " $TARGETS " == *" bindfs "* ]]; then
-    bindfs "$W/bindfs-src" "$W/mnt-bindfs"
-    DIR[bindfs]="$W/mnt-bindfs"
-fi
-if [[ " $TARGETS " == *" juicefs "* ]]; then
-    juicefs format --storage file --bucket "$W/jfs-bucket/" "sqlite3://$W/jfs.db" bench >/dev/null 2>&1
-    juicefs mount -d --cache-dir "$W/jfs-cache" --log "$W/juicefs.log" "sqlite3://$W/jfs.db" "$W/mnt-juicefs" >/dev/null 2>&1
-    DIR[juicefs]="$W/mnt-juicefs"
-fi
+# --- Targets: each is mounted for its own workloads only, then unmounted, so that no peer's
+# background work (JuiceFS uploads, writeback) runs during another's measurements -------------
+declare -A DIR=([plain]="$W/plain" [bindfs]="$W/mnt-bindfs" [juicefs]="$W/mnt-juicefs" [volume]="$W/mnt-volume")
 VOL_PID=""
-if [[ " $TARGETS " == *" volume "* ]]; then
-    export VOLUMES_DATA_DIR="$W/vol-data"
-    VOL=$("$VOLUMECTL" volume create bench --quiet)
-    "$VOLUMECTL" quota set "$VOL" 8GiB >/dev/null 2>&1 || "$VOLUMECTL" quota set "$VOL" --bytes $((8 << 30)) >/dev/null 2>&1 || true
-    VOL_PID=$("$VOLUMECTL" mount --json --log-file "$W/volume.log" "$VOL" "$W/mnt-volume" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
-    DIR[volume]="$W/mnt-volume"
-fi
+mount_target() {
+    case $1 in
+    bindfs) bindfs "$W/bindfs-src" "$W/mnt-bindfs" ;;
+    juicefs)
+        juicefs format --storage file --bucket "$W/jfs-bucket/" "sqlite3://$W/jfs.db" bench >/dev/null 2>&1
+        juicefs mount -d --cache-dir "$W/jfs-cache" --log "$W/juicefs.log" "sqlite3://$W/jfs.db" "$W/mnt-juicefs" >/dev/null 2>&1 ;;
+    volume)
+        export VOLUMES_DATA_DIR="$W/vol-data"
+        VOL=$("$VOLUMECTL" volume create bench --quiet)
+        "$VOLUMECTL" quota set "$VOL" 8GiB >/dev/null
+        VOL_PID=$("$VOLUMECTL" mount --json --log-file "$W/volume.log" "$VOL" "$W/mnt-volume" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])') ;;
+    esac
+}
+unmount_target() {
+    case $1 in
+    bindfs) fusermount3 -u "$W/mnt-bindfs" ;;
+    juicefs) juicefs umount "$W/mnt-juicefs" >/dev/null ;;
+    volume) "$VOLUMECTL" unmount "$W/mnt-volume" >/dev/null; while kill -0 "$VOL_PID" 2>/dev/null; do sleep 0.2; done ;;
+    esac
+    sync; sleep 2
+}
 
 drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 
@@ -92,8 +97,22 @@ fio_run() { # target name extra-args... ; prints the JSON result file
 fio_bw() { python3 -c "import json,sys; j=json.load(open(sys.argv[1]))['jobs'][0]; print(round(j[sys.argv[2]]['bw_bytes']/1048576,1))" "$1" "$2"; }
 fio_iops() { python3 -c "import json,sys; j=json.load(open(sys.argv[1]))['jobs'][0]; print(round(j[sys.argv[2]]['iops']))" "$1" "$2"; }
 
+echo "== preparing a git repository of $GIT_FILES files" >&2
+python3 - "$W/src/repo" "$GIT_FILES" <<'EOF'
+import os, sys, random
+root, n = sys.argv[1], int(sys.argv[2])
+rnd = random.Random(7)
+for i in range(n):
+    d = os.path.join(root, "dir%02d" % (i % 40), "sub%d" % (i % 7))
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "file%05d.txt" % i), "w") as f:
+        f.write("".join(rnd.choice("abcdefghij \n") for _ in range(rnd.randint(200, 6000))))
+EOF
+(cd "$W/src/repo" && git init -q && git add -A && git -c user.email=b@b -c user.name=bench commit -qm init)
+
 # --- Workloads ------------------------------------------------------------------------------
 for t in $TARGETS; do
+    mount_target "$t"
     echo "== $t: sequential write" >&2
     if [ "$t" = volume ] && [ -n "$VOL_PID" ]; then echo 5 > "/proc/$VOL_PID/clear_refs"; fi
     f=$(fio_run "$t" seqwrite --rw=write --bs=1M --size="${SIZE_MB}M" --end_fsync=1)
@@ -116,6 +135,7 @@ for t in $TARGETS; do
     f=$(fio_run "$t" randwrite --rw=randwrite --bs=4k --size="${SIZE_MB}M" --time_based --runtime="$RUNTIME" --end_fsync=1 --randrepeat=1)
     record rand_write_4k "$t" "$(fio_iops "$f" write)" IOPS
     rm -f "${DIR[$t]}/big"
+    sync; sleep 2
 
     echo "== $t: metadata ($FILES files)" >&2
     python3 - "${DIR[$t]}/meta" "$FILES" "$t" >> "$RESULTS" <<'EOF'
@@ -143,29 +163,15 @@ print(f"meta_readdir\t{t}\t{n / dt:.0f}\tentries/s")
 phase("meta_unlink", unlink)
 os.rmdir(d)
 EOF
-done
 
-echo "== preparing a git repository of $GIT_FILES files" >&2
-python3 - "$W/src/repo" "$GIT_FILES" <<'EOF'
-import os, sys, random
-root, n = sys.argv[1], int(sys.argv[2])
-rnd = random.Random(7)
-for i in range(n):
-    d = os.path.join(root, "dir%02d" % (i % 40), "sub%d" % (i % 7))
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "file%05d.txt" % i), "w") as f:
-        f.write("".join(rnd.choice("abcdefghij \n") for _ in range(rnd.randint(200, 6000))))
-EOF
-(cd "$W/src/repo" && git init -q && git add -A && git -c user.email=b@b -c user.name=bench commit -qm init)
-for t in $TARGETS; do
     echo "== $t: git clone" >&2
     drop_caches
     s=$(date +%s.%N)
     git clone -q --no-hardlinks "$W/src/repo" "${DIR[$t]}/clone"
-    sync -f "${DIR[$t]}/clone" 2>/dev/null || true
     e=$(date +%s.%N)
     record git_clone "$t" "$(python3 -c "print(round($GIT_FILES / ($e - $s)))")" files/s
     rm -rf "${DIR[$t]}/clone"
+    unmount_target "$t"
 done
 
 # --- Report ---------------------------------------------------------------------------------
