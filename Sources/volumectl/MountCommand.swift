@@ -52,6 +52,9 @@ struct MountCommand: ParsableCommand {
           help: "Have fusermount3 detach the mount if the server dies.")
     var autoUnmount = true
 
+    @Option(name: .customLong("cache-timeout"), help: "Seconds the kernel may cache attributes and names (changes made elsewhere invalidate them sooner).")
+    var cacheTimeout: Double = MountOptions().attrTimeout
+
     @Flag(help: "Print libfuse's request trace (with --foreground).")
     var debug = false
 
@@ -91,6 +94,8 @@ struct MountCommand: ParsableCommand {
             var options = MountOptions(readOnly: readOnly, subpath: subpath)
             options.debug = debug
             options.autoUnmount = autoUnmount
+            options.attrTimeout = cacheTimeout
+            options.entryTimeout = cacheTimeout
             mount = try FUSEMount.start(volume: v, mountpoint: mountpoint, options: options)
         } catch {
             if let fd = readyFD { Self.report(fd, "error: \(error)") }
