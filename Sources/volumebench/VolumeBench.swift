@@ -8,7 +8,7 @@ struct VolumeBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "volumebench",
         abstract: "Benchmarks of the volume store, each next to its peer in the same run. Run tools/bench-core.sh.",
-        subcommands: [Throughput.self, Dedup.self, Scale.self]
+        subcommands: [Throughput.self, Dedup.self, Scale.self, RandomWrite.self]
     )
 }
 
@@ -173,6 +173,40 @@ struct Scale: ParsableCommand {
         print(String(format: "  create %d files: %.1f s (%.0f files/s; bar < 120 s) %@", made, create, Double(made) / create, (create < 120 ? "ok" : "BELOW BAR") as NSString))
         print(String(format: "  list a %d-entry directory: %.3f s (bar < 1 s) %@", listed, list, (list < 1 ? "ok" : "BELOW BAR") as NSString))
         print(String(format: "  stat median over %d paths: %.3f ms (bar < 1 ms) %@", stats1.count, median, (median < 1 ? "ok" : "BELOW BAR") as NSString))
+        if !opts.keep { try? FileManager.default.removeItem(at: URL(fileURLWithPath: opts.dir)) }
+    }
+}
+
+struct RandomWrite: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "randomwrite", abstract: "Random 4 KiB writes into a large file: how many bytes each one re-stores.")
+    @OptionGroup var opts: BenchOptions
+    @Option(help: "MiB in the file.") var mib = 1024
+    @Option(help: "Random writes, each committed on its own.") var writes = 100
+
+    func run() throws {
+        let data = try opts.scratch("randomwrite")
+        let store = try VolumeStore(dataDir: data, options: StoreOptions(defaultCapBytes: 1 << 40, durability: .full))
+        let v = try store.volume(try store.createVolume(owner: "bench", name: "rw").volumeId, owner: nil)
+        let f = try v.create(parent: 1, name: Data("big".utf8), kind: .file, mode: 0o644, caller: .root)
+        try v.open(f.ino)
+        for i in 0..<mib { try v.write(f.ino, offset: Int64(i) << 20, data: content(i, size: 1 << 20), caller: .root) }
+        try v.release(f.ino, caller: .root)
+        let before = try store.chunks.stats()
+        var rng = SystemRandomNumberGenerator()
+        let elapsed = try time {
+            for i in 0..<writes {
+                try v.open(f.ino)
+                let off = Int64.random(in: 0..<(Int64(mib) << 20 - 4096), using: &rng) & ~4095
+                try v.write(f.ino, offset: off, data: content(1_000_000 + i, size: 4096), caller: .root)
+                try v.fsync(f.ino, caller: .root)
+                try v.release(f.ino, caller: .root)
+            }
+        }
+        let after = try store.chunks.stats()
+        print(String(format: "randomwrite: %d random 4 KiB writes into a %d MiB file, each fsynced: %d new chunks, %@ stored (%@ per write; the file is %@); %.2f ms per write",
+                     writes, mib, after.chunks - before.chunks, ByteSize.format(after.bytes - before.bytes) as NSString,
+                     ByteSize.format((after.bytes - before.bytes) / Int64(writes)) as NSString, ByteSize.format(Int64(mib) << 20) as NSString,
+                     elapsed / Double(writes) * 1000))
         if !opts.keep { try? FileManager.default.removeItem(at: URL(fileURLWithPath: opts.dir)) }
     }
 }
