@@ -1,6 +1,7 @@
 // The local-directory chunk store: large chunks as files in 256 sharded folders, small ones packed in SQLite.
 import Foundation
 import GRDB
+import Synchronization
 import SystemPackage
 import CSupport
 
@@ -87,9 +88,13 @@ public final class LocalChunkStore: ChunkStore {
         ids.reserveCapacity(batch.count)
         var smallOnes: [(ChunkID, Data)] = []
         for data in batch {
-            let id = ChunkID.of(data)
-            ids.append(id)
-            if data.count <= smallLimit { smallOnes.append((id, data)) } else { try putFile(id, data) }
+            if data.count <= smallLimit {
+                let id = ChunkID.of(data)
+                ids.append(id)
+                smallOnes.append((id, data))
+            } else {
+                ids.append(try putFile(data))
+            }
         }
         if !smallOnes.isEmpty {
             let t = Int64(now().timeIntervalSince1970)
@@ -104,24 +109,41 @@ public final class LocalChunkStore: ChunkStore {
         return ids
     }
 
-    private func putFile(_ id: ChunkID, _ data: Data) throws {
-        let final = path(id)
-        // Dedup hit: refresh the time so gc's grace period protects it until our catalog commits.
-        if utimensat(AT_FDCWD, final, nil, 0) == 0 { return }
-        let tmp = root.path + "/tmp/" + id.hex + "." + UUID().uuidString
+    /// Writes a large chunk to a temp file while hashing it on another core, then renames it to its
+    /// hash (or drops the copy when that chunk already exists, refreshing its time for gc's grace).
+    private func putFile(_ data: Data) throws -> ChunkID {
+        let tmp = root.path + "/tmp/" + UUID().uuidString
         let fd: FileDescriptor
         do {
             fd = try FileDescriptor.open(FilePath(tmp), .writeOnly, options: [.create, .exclusiveCreate],
                                          permissions: [.ownerReadWrite, .groupRead, .otherRead])
         } catch let e as Errno { throw VolumeError.from(e, "create chunk \(tmp)") }
-        do {
-            try fd.closeAfter { try fd.writeAll(data) }
-        } catch {
+        let hashed = Mutex<ChunkID?>(nil)
+        let failed = Mutex<Errno?>(nil)
+        DispatchQueue.concurrentPerform(iterations: 2) { part in
+            if part == 0 {
+                let id = ChunkID.of(data)
+                hashed.withLock { $0 = id }
+            } else {
+                do { try fd.writeAll(data) } catch { failed.withLock { $0 = (error as? Errno) ?? .ioError } }
+            }
+        }
+        try? fd.close()
+        if let e = failed.withLock({ $0 }) {
             unlink(tmp)
-            if let e = error as? Errno { throw VolumeError.io("write chunk \(id.short)", errno: e.rawValue) }
+            throw VolumeError.io("write chunk", errno: e.rawValue)
+        }
+        let id = hashed.withLock { $0 }!
+        let final = path(id)
+        if utimensat(AT_FDCWD, final, nil, 0) == 0 {
+            unlink(tmp)
+            return id
+        }
+        do { try syscall("rename chunk \(id.short)") { rename(tmp, final) } } catch {
+            unlink(tmp)
             throw error
         }
-        try syscall("rename chunk \(id.short)") { rename(tmp, final) }
+        return id
     }
 
     public func read(_ id: ChunkID) throws -> Data {
