@@ -15,6 +15,11 @@ struct Volumectl: ParsableCommand {
             """,
         subcommands: [
             // Command groups register here, one line each.
+            VolumeCommand.self,
+            FilesCommand.self,
+            QuotaCommand.self,
+            FsckCommand.self,
+            GCCommand.self,
         ]
     )
 }
