@@ -215,7 +215,8 @@ public final class VolumeStore: Sendable {
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: catalogPath(id) + suffix) }
     }
 
-    static func validate(owner: String) throws {
+    /// Checks a tenant ID: 1 to 128 letters, digits, '-', '_', '.' or '@'.
+    public static func validate(owner: String) throws {
         guard !owner.isEmpty, owner.utf8.count <= 128, owner.allSatisfy({ $0.isLetter || $0.isNumber || "-_.@".contains($0) }) else {
             throw VolumeError.invalidArgument("tenant '\(owner)' must be 1 to 128 letters, digits, '-', '_', '.' or '@'")
         }
