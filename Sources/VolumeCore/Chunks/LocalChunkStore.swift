@@ -48,11 +48,6 @@ public final class LocalChunkStore: ChunkStore {
         } catch {
             throw VolumeError.io("cannot prepare chunk store at \(root.path): \(error.localizedDescription)", errno: EIO)
         }
-        var config = Configuration()
-        config.journalMode = .wal
-        config.busyMode = .timeout(30)
-        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-        small = try DatabasePool(path: root.appendingPathComponent("small.sqlite").path, configuration: config)
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-small-chunks") { db in
             try db.execute(sql: """
@@ -63,7 +58,8 @@ public final class LocalChunkStore: ChunkStore {
                 )
                 """)
         }
-        try migrator.migrate(small)
+        small = try DatabaseOpening.pool(at: root.appendingPathComponent("small.sqlite").path, foreignKeys: false,
+                                         migrator: migrator)
         do {
             rootFD = try FileDescriptor.open(FilePath(root.path), .readOnly, options: [.directory])
         } catch let e as Errno {

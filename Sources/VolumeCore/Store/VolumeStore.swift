@@ -25,12 +25,8 @@ public final class VolumeStore: Sendable {
             throw VolumeError.io("cannot create data directory \(dataDir.path): \(error.localizedDescription)", errno: EACCES)
         }
         self.chunks = try chunks ?? LocalChunkStore(root: dataDir.appendingPathComponent("chunks"))
-        var config = Configuration()
-        config.journalMode = .wal
-        config.busyMode = .timeout(30)
-        config.foreignKeysEnabled = true
-        registry = try DatabasePool(path: dataDir.appendingPathComponent("registry.sqlite").path, configuration: config)
-        try RegistrySchema.migrator.migrate(registry)
+        registry = try DatabaseOpening.pool(at: dataDir.appendingPathComponent("registry.sqlite").path, synchronous: "FULL",
+                                            readers: 4, migrator: RegistrySchema.migrator)
     }
 
     func catalogPath(_ id: String) -> String { dataDir.appendingPathComponent("volumes/\(id).sqlite").path }
