@@ -15,6 +15,10 @@ struct Volumectl: ParsableCommand {
             """,
         subcommands: [
             // Command groups register here, one line each.
+            ImportCommand.self,
+            ExportCommand.self,
+            UploadCommand.self,
+            DownloadCommand.self,
         ]
     )
 }
