@@ -62,6 +62,8 @@ public final class TarArchiveSource: ImportSource {
     }
 
     public var bytesConsumed: Int64 { gzip.compressedBytes }
+    /// Bytes inflated so far (the tar stream read).
+    public var uncompressedBytes: Int64 { gzip.uncompressedBytes }
 
     private static func key(_ comps: ArraySlice<String>) -> Int {
         var h = Hasher()

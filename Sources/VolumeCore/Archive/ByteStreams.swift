@@ -80,6 +80,8 @@ public final class FileByteSource: ByteSource {
         while true {
             if isCancelled() { throw VolumeError.interrupted("reading \(name) was interrupted") }
             let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            // A signal may have been delivered to another thread while this one waited.
+            if isCancelled() { throw VolumeError.interrupted("reading \(name) was interrupted") }
             if n >= 0 {
                 bytesRead += Int64(n)
                 if let limit, bytesRead > limit {

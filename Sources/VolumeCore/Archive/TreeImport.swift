@@ -32,101 +32,58 @@ final class BoundedQueue<T: Sendable>: Sendable {
     }
 }
 
-/// Work the reading thread hands the storing thread.
-enum StoreWork: Sendable {
-    case directory(ImportMeta)
-    case fileStart(ImportMeta)
-    case block(index: Int64, data: Data)
-    case fileEnd(size: Int64)
-}
-
+/// Chunks the reading thread hands the storing thread, with the entries they belong to (for messages).
 struct StoreBatch: Sendable {
-    var work: [StoreWork]
-    var last: Bool
+    var chunks: [Data] = []
+    var ids: [ChunkID] = []
+    var bytes = 0
+    var first: String?
+    var last: String?
+    var end = false
 }
 
-/// The storing side: hashes and stores blocks (all-zero blocks become holes), writes records.
+/// The storing side: puts chunks into the chunk store (existing content costs nothing).
 /// Owned by the storing thread until it signals `done`; the importer reads it only after that.
 final class ImportStorer: @unchecked Sendable {
-    let log: RecordLog
     let chunks: any ChunkStore
     let failed = Atomic<Bool>(false)
     let done = DispatchSemaphore(value: 0)
     var error: Error?
-    private var file: ImportMeta?
-    private var refs: [(index: Int64, id: ChunkID, len: Int)] = []
-    /// Bytes of new chunk data handed to the store (before dedup).
-    var storedBlocks = 0
+    /// Seconds spent storing (for VOLUMES_TRACE_IMPORT).
+    var busy: Double = 0
 
-    init(log: RecordLog, chunks: any ChunkStore) {
-        self.log = log
-        self.chunks = chunks
-    }
+    init(chunks: any ChunkStore) { self.chunks = chunks }
 
     func run(_ queue: BoundedQueue<StoreBatch>) {
+        // Signals go to the reading thread, whose blocking reads they interrupt.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &set, nil)
         while true {
             let batch = queue.receive()
-            if error == nil {
-                do { try process(batch) } catch {
+            if error == nil && !batch.chunks.isEmpty {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                do {
+                    if let local = chunks as? LocalChunkStore {
+                        try local.put(hashed: batch.ids, batch.chunks)
+                    } else {
+                        _ = try chunks.put(batch: batch.chunks)
+                    }
+                } catch let e as VolumeError {
+                    let a = batch.first ?? "?", b = batch.last ?? "?"
+                    error = e.prefixed(a == b ? "storing the data of \(a)" : "storing the data of \(a) to \(b)")
+                    failed.store(true, ordering: .releasing)
+                } catch {
                     self.error = error
                     failed.store(true, ordering: .releasing)
                 }
+                busy += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             }
-            if batch.last { break }
+            if batch.end { break }
         }
         done.signal()
-    }
-
-    private func process(_ batch: StoreBatch) throws {
-        var datas: [Data] = []
-        var zero: [Bool] = []
-        var first: ImportMeta?
-        var last: ImportMeta?
-        var cur = file
-        for w in batch.work {
-            switch w {
-            case .fileStart(let m): cur = m
-            case .block(_, let d):
-                let z = isAllZero(d)
-                zero.append(z)
-                if !z {
-                    datas.append(d)
-                    if first == nil { first = cur }
-                    last = cur
-                }
-            default: break
-            }
-        }
-        let ids: [ChunkID]
-        do {
-            ids = datas.isEmpty ? [] : try chunks.put(batch: datas)
-        } catch let e as VolumeError {
-            let a = first.map { "entry \($0.entry) '\($0.path)'" } ?? "?"
-            let b = last.map { "entry \($0.entry) '\($0.path)'" } ?? "?"
-            throw e.prefixed(a == b ? "storing the data of \(a)" : "storing the data of \(a) to \(b)")
-        }
-        storedBlocks += ids.count
-        var k = 0
-        var z = 0
-        for w in batch.work {
-            switch w {
-            case .directory(let m):
-                try log.directory(m)
-            case .fileStart(let m):
-                file = m
-                refs.removeAll(keepingCapacity: true)
-            case .block(let index, let d):
-                if !zero[z] {
-                    refs.append((index, ids[k], d.count))
-                    k += 1
-                }
-                z += 1
-            case .fileEnd(let size):
-                try log.file(file!, size: size, blocks: refs)
-                file = nil
-                refs.removeAll(keepingCapacity: true)
-            }
-        }
     }
 }
 
@@ -150,21 +107,29 @@ func isAllZero(_ d: Data) -> Bool {
 }
 
 extension Volume {
-    /// Bytes of block data the reader hands over at once, and batches in flight.
+    /// Bytes of chunk data handed to the storing thread at once, and batches in flight.
     static let importBatchBytes = 4 << 20
-    static let importBatchItems = 2048
+    static let importBatchChunks = 1024
     static let importQueueDepth = 3
+    /// The catalog's page cache during an import transaction, KiB.
+    static let importCacheKiB = Int(ProcessInfo.processInfo.environment["VOLUMES_IMPORT_CACHE_KIB"] ?? "") ?? 49152
 
     /// Imports a tree into directory `destination` (created when missing), atomically.
     ///
-    /// Two threads: the caller's reads the source (inflating an archive) and checks the cap as
-    /// entries arrive — a file whose declared size would pass the cap stops the import before its
-    /// bytes are read, and streamed bytes are counted as they come; the other hashes blocks and
-    /// stores them as chunks (existing content costs nothing; all-zero blocks become holes) and
-    /// writes one compact record per entry. Then, after syncing the chunks, one catalog
-    /// transaction creates every directory and file. Until that commit nothing in the volume
-    /// changes: an error, the cap, a full disk or `options.isCancelled` leave it as it was (the
-    /// chunks already stored are unreferenced and gc collects them after its grace period).
+    /// Two threads. The caller's reads the source (inflating an archive), checks the cap as entries
+    /// arrive (a file whose declared size would pass the cap stops the import before its bytes are
+    /// read; streamed bytes are counted as they come), cuts files into blocks and hashes them
+    /// (all-zero blocks become holes), and writes the catalog side; the other stores the blocks as
+    /// chunks (existing content costs nothing). The catalog side depends on the volume:
+    ///
+    /// - into an empty volume (`volumectl import --create`), the rows are written while streaming,
+    ///   inside one write transaction held until the end: no one else has work in an empty volume;
+    /// - into a volume with content, compact records are kept (spilled to an unlinked file past a
+    ///   few MiB) and written in one final transaction, so the write lock is held only for that.
+    ///
+    /// Either way the chunks are synced before the transaction commits, and until it commits nothing
+    /// in the volume changes: an error, the cap, a full disk or `options.isCancelled` leave it as it
+    /// was (chunks already stored are unreferenced, and gc collects them after its grace period).
     ///
     /// Existing files at imported paths are replaced (unlinked first, as tar does), existing
     /// directories are merged (an archive's directory entry sets their mode and mtime), a file
@@ -173,14 +138,16 @@ extension Volume {
     public func importTree(from source: ImportSource, into destination: String = "/",
                            options: TransferOptions = TransferOptions()) throws -> ImportReport {
         let dest = try VolumePath(destination)
+        let tStart = DispatchTime.now().uptimeNanoseconds
         var report = ImportReport(volumeId: id, destination: dest.description)
-        // Where we start: usage, cap, and whether the destination already holds anything.
-        let (base, cap, destNonEmpty) = try read { db -> (Int64, Int64, Bool) in
+        // Where we start: usage, cap, whether the destination holds anything, whether the volume is empty.
+        let (base, cap, destNonEmpty, volumeEmpty) = try read { db -> (Int64, Int64, Bool, Bool) in
             let usage = try Catalog.meta(db, .usageBytes) + reserved.withLock { $0 }
             let cap = try Catalog.meta(db, .capBytes)
+            let empty = try !Catalog.hasChildren(db, Catalog.rootIno)
             var ino = Catalog.rootIno
             for c in dest.components {
-                guard let a = try Catalog.lookupAttributes(db, parent: ino, name: Data(c.utf8)) else { return (usage, cap, false) }
+                guard let a = try Catalog.lookupAttributes(db, parent: ino, name: Data(c.utf8)) else { return (usage, cap, false, empty) }
                 guard a.kind == .directory else {
                     throw a.kind == .symlink
                         ? VolumeError.invalidArgument("the destination \(dest) passes through a symbolic link; give the real directory")
@@ -188,31 +155,35 @@ extension Volume {
                 }
                 ino = a.ino
             }
-            return (usage, cap, try Catalog.hasChildren(db, ino))
+            return (usage, cap, try Catalog.hasChildren(db, ino), empty)
         }
 
-        let spillDir = (pool.path as NSString).deletingLastPathComponent
-        let storer = ImportStorer(log: RecordLog(spillDir: spillDir), chunks: chunks)
+        let storer = ImportStorer(chunks: chunks)
         let queue = BoundedQueue<StoreBatch>(capacity: Self.importQueueDepth)
         let thread = Thread { storer.run(queue) }
         thread.name = "volume-import-store"
         thread.start()
+        var storerRunning = true
+        func stopStorer(_ last: StoreBatch) {
+            guard storerRunning else { return }
+            storerRunning = false
+            var b = last
+            b.end = true
+            queue.send(b)
+            storer.done.wait()
+        }
+        defer { stopStorer(StoreBatch()) }
 
-        var pending: [StoreWork] = []
-        var pendingBytes = 0
+        var batch = StoreBatch()
         var growth: Int64 = 0
         var bytesOut: Int64 = 0
         var current = ""
+        var tStream: UInt64 = 0, tSync: UInt64 = 0
         let bs = blockSize
 
         func progress(_ phase: String = "streaming") {
             options.progress?(TransferProgress(bytesIn: source.bytesConsumed, totalIn: source.totalBytes, bytesOut: bytesOut,
                                                entries: report.entries, current: current, phase: phase))
-        }
-        func flush(last: Bool) {
-            queue.send(StoreBatch(work: pending, last: last))
-            pending = []
-            pendingBytes = 0
         }
         func checkCap(adding extra: Int64, _ m: ImportMeta) throws {
             if base + growth + extra > cap {
@@ -226,14 +197,26 @@ extension Volume {
                 throw VolumeError.interrupted("import interrupted\(at); the volume is unchanged")
             }
         }
+        func checkStorer() throws {
+            if storer.failed.load(ordering: .acquiring) {
+                stopStorer(StoreBatch())
+                throw storer.error ?? VolumeError.io("storing chunks failed", errno: EIO)
+            }
+        }
+        func send() throws {
+            try checkStorer()
+            queue.send(batch)
+            batch = StoreBatch()
+        }
         /// The size of the file an entry would replace (only when the destination held something).
         func replacedSize(_ m: ImportMeta) throws -> Int64 {
             guard destNonEmpty else { return 0 }
             return try read { db -> Int64 in
                 var ino = Catalog.rootIno
-                for c in dest.components + m.components {
+                let all = dest.components + m.components
+                for (i, c) in all.enumerated() {
                     guard let a = try Catalog.lookupAttributes(db, parent: ino, name: Data(c.utf8)) else { return 0 }
-                    if c == m.components.last { return a.kind == .file ? a.size : 0 }
+                    if i == all.count - 1 { return a.kind == .file ? a.size : 0 }
                     guard a.kind == .directory else { return 0 }
                     ino = a.ino
                 }
@@ -247,11 +230,13 @@ extension Volume {
             options.onDrop?(d)
         }
 
-        var readerError: Error?
-        do {
+        /// Reads the whole source, handing each directory and file (with its stored blocks) to `sink`,
+        /// then waits for every chunk to be stored and syncs them.
+        func stream(_ sink: (ImportMeta, Int64?, [(index: Int64, id: ChunkID, len: Int)]) throws -> Void) throws {
             progress()
+            var blocks: [(index: Int64, id: ChunkID, len: Int)] = []
             while let item = try source.next() {
-                if storer.failed.load(ordering: .acquiring) { break }
+                try checkStorer()
                 report.entries += 1
                 switch item {
                 case .dropped(let d):
@@ -259,24 +244,19 @@ extension Volume {
                 case .directory(let m):
                     try checkCancelled(m)
                     current = m.path
-                    pending.append(.directory(m))
-                    report.directories += 1
+                    try sink(m, nil, [])
                 case .file(let m, let declared):
                     try checkCancelled(m)
                     current = m.path
+                    let label = "entry \(m.entry) '\(m.path)'"
                     let replaced = try replacedSize(m)
                     if let declared { try checkCap(adding: declared - replaced, m) }
-                    pending.append(.fileStart(m))
+                    blocks.removeAll(keepingCapacity: true)
                     var size: Int64 = 0
                     var index: Int64 = 0
                     while true {
-                        let want: Int
-                        if let declared {
-                            want = Int(min(Int64(bs), declared - size))
-                            if want == 0 { break }
-                        } else {
-                            want = bs
-                        }
+                        let want = declared.map { Int(min(Int64(bs), $0 - size)) } ?? bs
+                        if want == 0 { break }
                         var data = Data(count: want)
                         let got = try data.withUnsafeMutableBytes { raw -> Int in
                             var got = 0
@@ -288,247 +268,141 @@ extension Volume {
                             return got
                         }
                         if got < want {
-                            if declared != nil {
-                                throw VolumeError.corrupt("entry \(m.entry) '\(m.path)' ended after \(size + Int64(got)) of its \(declared!) bytes")
+                            if let declared {
+                                throw VolumeError.corrupt("entry \(m.entry) '\(m.path)' ended after \(size + Int64(got)) of its \(declared) bytes")
                             }
                             if got == 0 { break }
                             data = data.prefix(got)
                         }
                         if declared == nil { try checkCap(adding: size + Int64(got) - replaced, m) }
-                        pending.append(.block(index: index, data: data))
-                        pendingBytes += got
+                        if !isAllZero(data) {
+                            let id = ChunkID.of(data)
+                            blocks.append((index, id, got))
+                            batch.chunks.append(data)
+                            batch.ids.append(id)
+                            batch.bytes += got
+                            if batch.first == nil { batch.first = label }
+                            batch.last = label
+                            if batch.bytes >= Self.importBatchBytes || batch.chunks.count >= Self.importBatchChunks {
+                                try checkCancelled(m)
+                                try send()
+                            }
+                        }
                         size += Int64(got)
                         bytesOut += Int64(got)
                         index += 1
-                        if pendingBytes >= Self.importBatchBytes {
-                            try checkCancelled(m)
-                            if storer.failed.load(ordering: .acquiring) { break }
-                            flush(last: false)
-                        }
                         progress()
                         if got < want { break }
                     }
                     growth += size - replaced
-                    pending.append(.fileEnd(size: size))
-                    report.files += 1
-                    report.bytes += size
+                    try sink(m, size, blocks)
                 }
-                if pending.count >= Self.importBatchItems || pendingBytes >= Self.importBatchBytes { flush(last: false) }
                 progress()
             }
-            if !storer.failed.load(ordering: .acquiring) {
-                try checkCancelled(nil)
-                try source.finish()
+            try checkCancelled(nil)
+            try source.finish()
+            try checkStorer()
+            stopStorer(batch)
+            batch = StoreBatch()
+            if let e = storer.error { throw e }
+            tStream = DispatchTime.now().uptimeNanoseconds
+            // The chunks are durable before the catalog references them.
+            if durability == .full { try chunks.sync() }
+            tSync = DispatchTime.now().uptimeNanoseconds
+            try checkCancelled(nil)
+            progress("committing")
+        }
+
+        func finishReport(_ w: CatalogImportWriter) {
+            report.files = w.files
+            report.directories = w.directories
+            report.bytes = w.usage
+            report.replaced = w.replaced
+            for d in w.drops { drop(d) }
+        }
+
+        do {
+            if volumeEmpty {
+                // Rows written while streaming, in the one transaction.
+                try mutate(origin: options.caller.origin) { db, events in
+                    // A larger page cache for this transaction: fewer dirty pages spilled to the WAL and rewritten.
+                    try db.execute(sql: "PRAGMA cache_size = -\(Self.importCacheKiB)")
+                    defer { try? db.execute(sql: "PRAGMA cache_size = -16000") }
+                    let w = try CatalogImportWriter(db, volume: self, destination: dest, caller: options.caller)
+                    try stream { m, size, blocks in
+                        if let size { try w.file(m, size: size, blocks: blocks) } else { try w.directory(m) }
+                    }
+                    try w.finish()
+                    events = w.events
+                    finishReport(w)
+                }
+            } else {
+                // Records now, rows in one final transaction.
+                let log = RecordLog(spillDir: (pool.path as NSString).deletingLastPathComponent)
+                try stream { m, size, blocks in
+                    if let size { try log.file(m, size: size, blocks: blocks) } else { try log.directory(m) }
+                }
+                let (entries, inputBytes, total, out) = (report.entries, source.bytesConsumed, source.totalBytes, bytesOut)
+                try mutate(origin: options.caller.origin) { db, events in
+                    let w = try CatalogImportWriter(db, volume: self, destination: dest, caller: options.caller)
+                    let reader = log.reader()
+                    var done = 0
+                    while let rec = try reader.next() {
+                        done += 1
+                        if done & 1023 == 0 {
+                            options.progress?(TransferProgress(bytesIn: inputBytes, totalIn: total, bytesOut: out,
+                                                               entries: min(done, entries), current: "", phase: "committing"))
+                            if options.isCancelled() {
+                                throw VolumeError.interrupted("import interrupted while committing; the volume is unchanged")
+                            }
+                        }
+                        switch rec {
+                        case .directory(let m):
+                            try w.directory(m)
+                        case .file(let m, let size, let count):
+                            var blocks: [(index: Int64, id: ChunkID, len: Int)] = []
+                            blocks.reserveCapacity(count)
+                            for _ in 0..<count {
+                                let (idx, ref) = try reader.block()
+                                blocks.append((Int64(idx), ref.chunk, ref.len))
+                            }
+                            try w.file(m, size: size, blocks: blocks)
+                        }
+                    }
+                    try w.finish()
+                    events = w.events
+                    finishReport(w)
+                }
             }
         } catch {
-            readerError = error
-        }
-        if readerError != nil { pending = [] }
-        flush(last: true)
-        storer.done.wait()
-        report.inputBytes = source.bytesConsumed
-        if var e = readerError {
+            stopStorer(StoreBatch())
+            report.inputBytes = source.bytesConsumed
+            var e = error
+            if options.isCancelled(), (e as? VolumeError)?.code != "interrupted" {
+                // A signal that cut a read short shows up as a short stream: say what really happened.
+                e = VolumeError.interrupted("import interrupted at entry \(report.entries) '\(current)'; the volume is unchanged")
+            }
             if let ve = e as? VolumeError, !current.isEmpty, !"\(ve)".contains("entry ") {
                 e = ve.prefixed("at entry \(report.entries) '\(current)'")
             }
             throw e
         }
-        if let e = storer.error { throw e }
-
-        // The chunks are durable before the catalog references them.
-        if durability == .full { try chunks.sync() }
-        try checkCancelled(nil)
-        progress("committing")
-        try commitImport(storer.log, dest: dest, options: options, report: &report) { progress("committing") }
+        report.inputBytes = source.bytesConsumed
+        if ProcessInfo.processInfo.environment["VOLUMES_TRACE_IMPORT"] != nil {
+            let tEnd = DispatchTime.now().uptimeNanoseconds
+            func s(_ a: UInt64, _ b: UInt64) -> String { String(format: "%.2fs", Double(b &- a) / 1e9) }
+            FileHandle.standardError.write(Data(("import phases (\(volumeEmpty ? "rows while streaming" : "records, then rows")): "
+                + "stream \(s(tStart, tStream)) (storing busy \(String(format: "%.2fs", storer.busy))), "
+                + "sync \(s(tStream, tSync)), commit \(s(tSync, tEnd))\n").utf8))
+        }
         return report
     }
 
     /// A stable key for counting drop reasons ("symbolic link", "path contains '..'", ...).
     static func reasonKey(_ reason: String) -> String {
-        if let i = reason.firstIndex(of: "(") { return reason[..<i].trimmingCharacters(in: .whitespaces) }
-        if let i = reason.range(of: " '") { return String(reason[..<i.lowerBound]) }
+        if reason.hasPrefix("passes through the symbolic link") { return "passes through a symbolic link in the volume" }
+        if reason.contains("below the dropped link") { return "below a dropped link" }
+        if let i = reason.range(of: " (") { return String(reason[..<i.lowerBound]) }
         return reason
-    }
-
-    /// The final transaction of an import: every record becomes catalog rows, or none does.
-    private func commitImport(_ log: RecordLog, dest: VolumePath, options: TransferOptions, report: inout ImportReport,
-                              tick: () -> Void) throws {
-        let caller = options.caller
-        var drops: [DroppedEntry] = []
-        var replaced = 0
-        var committed = (files: 0, directories: 0, bytes: Int64(0))
-        try mutate(origin: caller.origin) { db, events in
-            drops = []
-            replaced = 0
-            let now = Nanos.now()
-            let maxOld = try Int64.fetchOne(db, sql: "SELECT max(ino) FROM inode") ?? 0
-            func isOld(_ ino: UInt64) -> Bool { Int64(ino) <= maxOld }
-            var touchedOld: Set<UInt64> = []
-            var oldDirTimes: [UInt64: Nanos] = [:]
-            let insInode = try db.cachedStatement(sql: """
-                INSERT INTO inode (kind, mode, uid, gid, size, nlink, atime, mtime, ctime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            let insBlock = try db.cachedStatement(sql: "INSERT INTO block (ino, idx, chunk, len) VALUES (?, ?, ?, ?)")
-            let addLink = try db.cachedStatement(sql: "UPDATE inode SET nlink = nlink + 1 WHERE ino = ?")
-            let setDir = try db.cachedStatement(sql: "UPDATE inode SET mode = ?, uid = ?, gid = ?, mtime = ?, ctime = ? WHERE ino = ?")
-
-            func newInode(_ kind: FileKind, mode: UInt32, uid: UInt32, gid: UInt32, size: Int64, mtime: Nanos) throws -> UInt64 {
-                try insInode.execute(arguments: [kind.rawValue, Int64(mode & 0o7777), Int64(uid), Int64(gid), size,
-                                                 kind == .directory ? 2 : 1, mtime, mtime, now])
-                return UInt64(db.lastInsertedRowID)
-            }
-            /// Adds `parent/name -> ino`; when the name is taken, calls `existing` first (which must
-            /// remove it, or throw) and retries.
-            func link(_ parent: UInt64, _ name: Data, _ ino: UInt64, existing: (Attributes) throws -> Void) throws {
-                do {
-                    try Catalog.insertEntry(db, parent: parent, name: name, ino: ino)
-                } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
-                    guard let a = try Catalog.lookupAttributes(db, parent: parent, name: name) else { throw e }
-                    try existing(a)
-                    try Catalog.insertEntry(db, parent: parent, name: name, ino: ino)
-                }
-                if isOld(parent) {
-                    touchedOld.insert(parent)
-                    events.append(.entry(parent: parent, name: name))
-                }
-            }
-            /// Unlinks a non-directory (or an empty directory) that an imported entry replaces.
-            func unlinkExisting(_ parent: UInt64, _ name: Data, _ a: Attributes, _ m: ImportMeta, asDirectory: Bool) throws {
-                if a.kind == .directory {
-                    guard !asDirectory else { return }
-                    guard try !Catalog.hasChildren(db, a.ino) else {
-                        throw VolumeError.alreadyExists("entry \(m.entry) '\(m.path)': a non-empty directory of that name exists in the volume")
-                    }
-                    try Catalog.deleteEntry(db, parent: parent, name: name)
-                    try db.execute(sql: "UPDATE inode SET nlink = nlink - 1 WHERE ino = ?", arguments: [Int64(parent)])
-                    try Catalog.deleteInode(db, a)
-                } else {
-                    try Catalog.deleteEntry(db, parent: parent, name: name)
-                    try Catalog.addLinks(db, a.ino, -1, now: now)
-                    try dropIfUnlinked(db, a.ino)
-                }
-                if isOld(a.ino) { events.append(.inode(a.ino)) }
-                replaced += 1
-            }
-
-            // The destination, created when missing (never through a symlink).
-            var destIno = Catalog.rootIno
-            for c in dest.components {
-                let name = Data(c.utf8)
-                if let a = try Catalog.lookupAttributes(db, parent: destIno, name: name) {
-                    guard a.kind == .directory else {
-                        throw a.kind == .symlink
-                            ? VolumeError.invalidArgument("the destination \(dest) passes through a symbolic link; give the real directory")
-                            : VolumeError.notADirectory("the destination \(dest) is not a directory")
-                    }
-                    destIno = a.ino
-                } else {
-                    let ino = try newInode(.directory, mode: 0o755, uid: caller.uid, gid: caller.gid, size: 0, mtime: now)
-                    try link(destIno, name, ino) { _ in }
-                    try addLink.execute(arguments: [Int64(destIno)])
-                    destIno = ino
-                }
-            }
-
-            // The directory chain of the last entry, relative to the destination.
-            var stack: [(name: String, ino: UInt64)] = []
-            /// The directory `comps` names, created as needed; nil (and a drop) when it passes through a symlink.
-            func directory(_ comps: ArraySlice<String>, for m: ImportMeta) throws -> UInt64? {
-                var common = 0
-                while common < stack.count && common < comps.count && stack[common].name == comps[comps.startIndex + common] {
-                    common += 1
-                }
-                stack.removeLast(stack.count - common)
-                for c in comps.dropFirst(common) {
-                    let parent = stack.last?.ino ?? destIno
-                    let name = Data(c.utf8)
-                    if let a = try Catalog.lookupAttributes(db, parent: parent, name: name) {
-                        switch a.kind {
-                        case .directory:
-                            stack.append((c, a.ino))
-                            continue
-                        case .symlink:
-                            let at = (stack.map(\.name) + [c]).joined(separator: "/")
-                            drops.append(DroppedEntry(entry: m.entry, path: m.path,
-                                                      reason: "passes through the symbolic link '\(at)' in the volume"))
-                            return nil
-                        default:
-                            let at = (stack.map(\.name) + [c]).joined(separator: "/")
-                            throw VolumeError.notADirectory("entry \(m.entry) '\(m.path)': '\(at)' is a \(a.kind.apiName) in the volume, not a directory")
-                        }
-                    }
-                    let ino = try newInode(.directory, mode: 0o755, uid: caller.uid, gid: caller.gid, size: 0, mtime: now)
-                    try link(parent, name, ino) { _ in }
-                    try addLink.execute(arguments: [Int64(parent)])
-                    stack.append((c, ino))
-                }
-                return stack.last?.ino ?? destIno
-            }
-
-            var usage: Int64 = 0
-            var files: Int64 = 0
-            var dirs = 0
-            var done = 0
-            let reader = log.reader()
-            while let rec = try reader.next() {
-                done += 1
-                if done & 1023 == 0 {
-                    tick()
-                    if options.isCancelled() { throw VolumeError.interrupted("import interrupted while committing; the volume is unchanged") }
-                }
-                switch rec {
-                case .directory(let m):
-                    guard let parent = try directory(m.components.dropLast(), for: m) else { continue }
-                    let name = Data(m.components.last!.utf8)
-                    if let a = try Catalog.lookupAttributes(db, parent: parent, name: name), a.kind == .directory {
-                        try setDir.execute(arguments: [Int64(m.mode & 0o7777), Int64(m.uid), Int64(m.gid), m.mtime, now, Int64(a.ino)])
-                        if isOld(a.ino) { oldDirTimes[a.ino] = m.mtime; events.append(.inode(a.ino)) }
-                        stack.append((m.components.last!, a.ino))
-                        dirs += 1
-                        continue
-                    }
-                    let ino = try newInode(.directory, mode: m.mode, uid: m.uid, gid: m.gid, size: 0, mtime: m.mtime)
-                    try link(parent, name, ino) { a in try unlinkExisting(parent, name, a, m, asDirectory: true) }
-                    try addLink.execute(arguments: [Int64(parent)])
-                    stack.append((m.components.last!, ino))
-                    dirs += 1
-                case .file(let m, let size, let count):
-                    let parent = try directory(m.components.dropLast(), for: m)
-                    var ino: UInt64 = 0
-                    if let parent {
-                        let name = Data(m.components.last!.utf8)
-                        ino = try newInode(.file, mode: m.mode, uid: m.uid, gid: m.gid, size: size, mtime: m.mtime)
-                        try link(parent, name, ino) { a in try unlinkExisting(parent, name, a, m, asDirectory: false) }
-                        usage += size
-                        files += 1
-                    }
-                    for _ in 0..<count {
-                        let (idx, ref) = try reader.block()
-                        if parent != nil { try insBlock.execute(arguments: [Int64(ino), idx, ref.chunk.bytes, ref.len]) }
-                    }
-                }
-            }
-            for ino in touchedOld {
-                try Catalog.touch(db, ino, now: now)
-                events.append(.inode(ino))
-            }
-            for (ino, t) in oldDirTimes {
-                try db.execute(sql: "UPDATE inode SET mtime = ? WHERE ino = ?", arguments: [t, Int64(ino)])
-            }
-            try checkQuota(db, adding: usage)
-            try Catalog.addMeta(db, .usageBytes, usage)
-            try Catalog.addMeta(db, .fileCount, files)
-            committed = (Int(files), dirs, usage)
-        }
-        report.replaced = replaced
-        report.files = committed.files
-        report.directories = committed.directories
-        report.bytes = committed.bytes
-        for d in drops {
-            report.droppedCount += 1
-            report.droppedByReason[Self.reasonKey(d.reason), default: 0] += 1
-            if report.dropped.count < options.maxListedDrops { report.dropped.append(d) } else { report.droppedTruncated = true }
-            options.onDrop?(d)
-        }
     }
 }

@@ -50,7 +50,7 @@ public final class LocalChunkStore: ChunkStore {
         var config = Configuration()
         config.journalMode = .wal
         config.busyMode = .timeout(30)
-        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 16384") }
         small = try DatabasePool(path: root.appendingPathComponent("small.sqlite").path, configuration: config)
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-small-chunks") { db in
@@ -83,12 +83,18 @@ public final class LocalChunkStore: ChunkStore {
 
     /// Stores several chunks; the small ones in one SQLite transaction.
     public func put(batch: [Data]) throws -> [ChunkID] {
-        var ids: [ChunkID] = []
-        ids.reserveCapacity(batch.count)
+        let ids = batch.map { ChunkID.of($0) }
+        try put(hashed: ids, batch)
+        return ids
+    }
+
+    /// Stores chunks whose IDs the caller has just computed (a bulk import hashes on its reading
+    /// thread and stores on another): `put(batch:)` without hashing twice. `ids[i]` must be the
+    /// SHA-256 of `batch[i]`.
+    public func put(hashed ids: [ChunkID], _ batch: [Data]) throws {
+        precondition(ids.count == batch.count, "one ID per chunk")
         var smallOnes: [(ChunkID, Data)] = []
-        for data in batch {
-            let id = ChunkID.of(data)
-            ids.append(id)
+        for (id, data) in zip(ids, batch) {
             if data.count <= smallLimit { smallOnes.append((id, data)) } else { try putFile(id, data) }
         }
         if !smallOnes.isEmpty {
@@ -101,7 +107,6 @@ public final class LocalChunkStore: ChunkStore {
                 for (id, data) in smallOnes { try stmt.execute(arguments: [id.bytes, data, t]) }
             }
         }
-        return ids
     }
 
     private func putFile(_ id: ChunkID, _ data: Data) throws {
