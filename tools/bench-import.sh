@@ -5,12 +5,13 @@
 #   tools/bench-import.sh                 # 3 rounds, 1 GiB big archive, 100,000 small files
 #   ROUNDS=5 BIG_MIB=2048 tools/bench-import.sh
 #
-# Every measured command gets a fresh ext4 file system (an image file beside the archives, loop-
-# mounted), so both sides start equal: on a long-lived ext4, creating many files shortly after deleting
-# many is slowed by the inode allocator skipping recently freed inodes, which would punish whichever
-# side ran second. Without loop devices (not root) it falls back to fresh directories and a pause.
+# Every measured command writes into a fresh directory on the disk that holds bench-out/, and nothing is
+# deleted until the end: on ext4, creating many files soon after deleting many is slowed by the inode
+# allocator skipping recently freed inodes (seconds to minutes for 100,000 files), which would punish
+# whichever side ran after a cleanup. Rounds alternate which side goes first; medians are reported.
 # `tar -xzf` is timed without and with a final `sync`; the import syncs its chunks and commits its
 # catalog durably before it returns, so "tar + sync" is the like-for-like figure, plain tar the bar.
+# Needs about 3 GB free per round. VOLUMES_TRACE_IMPORT=1 prints the import's phases.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,31 +38,16 @@ for a in "$BIG" "$SMALL" "$SMALL2"; do
     "$(gzip -l "$a" | awk 'NR==2 {printf "%.0f MiB", $2/1048576}')"
 done
 
-MNT="$OUT/mnt"
-IMG="$OUT/fs.img"
-USE_LOOP=0
-mkdir -p "$MNT"
-if [ "$(id -u)" = 0 ] && command -v mkfs.ext4 >/dev/null && truncate -s 1G "$IMG" && mkfs.ext4 -q -F "$IMG" \
-   && mount -o loop "$IMG" "$MNT" 2>/dev/null; then
-  umount "$MNT"; USE_LOOP=1
+RUNS="$OUT/runs"
+if [ -d "$RUNS" ]; then
+  echo "removing leftovers of an earlier run, then waiting 60 s for ext4 to forget the freed inodes"
+  rm -rf "$RUNS"; sync; sleep 60
 fi
-rm -f "$IMG"
-echo "fresh file system per measurement: $([ $USE_LOOP = 1 ] && echo "ext4 image on $(df --output=source "$OUT" | tail -1), loop-mounted" || echo "no (fresh directories)")"
+mkdir -p "$RUNS"
+trap 'rm -rf "$RUNS"' EXIT
+echo "disk: $(df --output=source,fstype "$OUT" | tail -1)"
 
-fresh() {  # prints a fresh, empty directory on the benchmark disk
-  if [ $USE_LOOP = 1 ]; then
-    umount "$MNT" 2>/dev/null || true
-    rm -f "$IMG"; truncate -s 8G "$IMG"; mkfs.ext4 -q -F "$IMG"; mount -o loop "$IMG" "$MNT"
-    echo "$MNT"
-  else
-    local d="$MNT/run-$RANDOM$RANDOM"; mkdir -p "$d"; echo "$d"
-  fi
-}
-cleanup() {
-  if [ $USE_LOOP = 1 ]; then umount "$MNT" 2>/dev/null || true; rm -f "$IMG"
-  else rm -rf "$MNT"/run-*; sleep 40; fi  # let freed inodes age out of ext4's "recently deleted" window
-}
-trap 'umount "$MNT" 2>/dev/null || true; rm -f "$IMG"' EXIT
+fresh() { local d="$RUNS/$1-$(date +%s%N)"; mkdir -p "$d"; echo "$d"; }
 
 # time_cmd LABEL CMD...: runs CMD, prints "seconds maxrss_kb"
 time_cmd() {
@@ -72,15 +58,13 @@ time_cmd() {
 
 declare -A T
 run_tar() {
-  local a=$1 d; d=$(fresh); mkdir "$d/x"; cat "$a" >/dev/null; sync
+  local a=$1 d; d=$(fresh tar); mkdir "$d/x"; cat "$a" >/dev/null; sync
   local s e; s=$(date +%s.%N); tar -xzf "$a" -C "$d/x"; e=$(date +%s.%N); sync; local e2; e2=$(date +%s.%N)
   echo "$(echo "$e - $s" | bc) $(echo "$e2 - $s" | bc)"
-  cleanup
 }
 run_import() {
-  local a=$1 d; d=$(fresh); cat "$a" >/dev/null; sync
+  local a=$1 d; d=$(fresh import); cat "$a" >/dev/null; sync
   time_cmd "$BIN" import --quiet --data-dir "$d/vd" "$a" --create bench
-  cleanup
 }
 
 median() { sort -n | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else printf "%.3f\n", (v[NR/2]+v[NR/2+1])/2}'; }
@@ -116,7 +100,7 @@ done
 
 echo
 echo "== dedup: a second archive with 5% of its $SMALL_FILES files changed, into a second volume of the same store"
-d=$(fresh)
+d=$(fresh dedup)
 "$BIN" import --quiet --data-dir "$d/vd" "$SMALL" --create first >/dev/null
 s1=$($GEN stored "$d/vd")
 "$BIN" import --quiet --data-dir "$d/vd" "$SMALL2" --create second >/dev/null
@@ -129,4 +113,3 @@ gd = (b['disk_bytes'] - a['disk_bytes']) / a['disk_bytes']
 print("stored chunk bytes (sum of chunk sizes: chunk files + rows of small.sqlite): first %d, after second %d: +%.1f%% (bar <= 10%%)" % (a['bytes'], b['bytes'], 100 * g))
 print("on disk (allocated blocks of the chunk store, SQLite overhead included): first %d, after second %d: +%.1f%%" % (a['disk_bytes'], b['disk_bytes'], 100 * gd))
 PY
-cleanup

@@ -213,27 +213,40 @@ final class CatalogImportWriter {
         directories += 1
     }
 
-    /// A regular file of `size` bytes made of `blocks` (missing indexes are holes).
-    func file(_ m: ImportMeta, size: Int64, blocks: [(index: Int64, id: ChunkID, len: Int)]) throws {
-        guard let parent = try directory(m.components.dropLast(), for: m), let last = m.components.last else { return }
-        let name = Data(last.utf8)
-        let ino = try newInode(.file, mode: m.mode, uid: m.uid, gid: m.gid, size: size, mtime: m.mtime)
-        try link(parent, name, ino) { a in try self.unlinkExisting(parent, name, a, m, asDirectory: false) }
-        for b in blocks {
-            try insBlock.run(db) { s in
-                sqlite3_bind_int64(s, 1, Int64(ino))
-                sqlite3_bind_int64(s, 2, b.index)
-                b.id.bytes.bind(s, 3)
-                sqlite3_bind_int64(s, 4, Int64(b.len))
-            }
+    /// Files whose blocks are still to come: sequence number -> (inode, or 0 when dropped; blocks left).
+    private var open: [Int: (ino: UInt64, left: Int)] = [:]
+
+    /// A regular file of `size` bytes whose `blocks` stored blocks follow through `block(...)`
+    /// under the same sequence number (indexes not given are holes).
+    func file(_ m: ImportMeta, seq: Int, size: Int64, blocks: Int) throws {
+        var ino: UInt64 = 0
+        if let parent = try directory(m.components.dropLast(), for: m), let last = m.components.last {
+            let name = Data(last.utf8)
+            ino = try newInode(.file, mode: m.mode, uid: m.uid, gid: m.gid, size: size, mtime: m.mtime)
+            try link(parent, name, ino) { a in try self.unlinkExisting(parent, name, a, m, asDirectory: false) }
+            usage += size
+            files += 1
         }
-        usage += size
-        files += 1
+        if blocks > 0 { open[seq] = (ino, blocks) }
+    }
+
+    /// Block `index` of file `seq` is chunk `id` of `len` bytes.
+    func block(seq: Int, index: Int64, id: ChunkID, len: Int) throws {
+        guard let f = open[seq] else { throw VolumeError.io("import records are out of order (block of file \(seq))", errno: EIO) }
+        if f.left == 1 { open[seq] = nil } else { open[seq] = (f.ino, f.left - 1) }
+        guard f.ino != 0 else { return }
+        try insBlock.run(db) { s in
+            sqlite3_bind_int64(s, 1, Int64(f.ino))
+            sqlite3_bind_int64(s, 2, index)
+            id.bytes.bind(s, 3)
+            sqlite3_bind_int64(s, 4, Int64(len))
+        }
     }
 
     /// Touches the existing directories that gained entries, restores archive mtimes of existing
     /// directories, checks the cap and updates the usage figures.
     func finish() throws {
+        guard open.isEmpty else { throw VolumeError.io("import records are incomplete (\(open.count) files lack blocks)", errno: EIO) }
         for ino in touchedOld {
             try Catalog.touch(db, ino, now: now)
             events.append(.inode(ino))

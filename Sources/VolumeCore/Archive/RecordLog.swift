@@ -6,8 +6,9 @@ import Foundation
 import Glibc
 #endif
 
-/// Records of an import in progress, in source order: directories ('D') and files ('F', followed by
-/// their stored blocks). Written by the storing thread, read once by the final catalog transaction.
+/// Records of an import in progress, in source order: directories ('D'), files ('F') and the files'
+/// stored blocks ('B', which may come after later files' records: chunk IDs arrive as blocks are
+/// stored). Written by the reading thread, read once by the final catalog transaction.
 final class RecordLog {
     static let memoryLimit = 4 << 20
     private var buf: [UInt8] = []
@@ -49,17 +50,22 @@ final class RecordLog {
         try spillIfNeeded()
     }
 
-    func file(_ m: ImportMeta, size: Int64, blocks: [(index: Int64, id: ChunkID, len: Int)]) throws {
+    func file(_ m: ImportMeta, seq: Int, size: Int64, blocks: Int) throws {
         u8(UInt8(ascii: "F"))
         meta(m)
+        i64(Int64(seq))
         i64(size)
-        i64(Int64(blocks.count))
-        for b in blocks {
-            i64(b.index)
-            buf.append(contentsOf: b.id.bytes)
-            u32(UInt32(b.len))
-        }
+        i64(Int64(blocks))
         count += 1
+        try spillIfNeeded()
+    }
+
+    func block(seq: Int, index: Int64, id: ChunkID, len: Int) throws {
+        u8(UInt8(ascii: "B"))
+        i64(Int64(seq))
+        i64(index)
+        buf.append(contentsOf: id.bytes)
+        u32(UInt32(len))
         try spillIfNeeded()
     }
 
@@ -90,7 +96,8 @@ final class RecordLog {
 
     enum Record {
         case directory(ImportMeta)
-        case file(ImportMeta, size: Int64, blockCount: Int)
+        case file(ImportMeta, seq: Int, size: Int64, blocks: Int)
+        case block(seq: Int, index: Int64, id: ChunkID, len: Int)
     }
 
     /// A sequential reader; call `next()` for each record and `block()` `blockCount` times after a file.
@@ -168,27 +175,23 @@ final class RecordLog {
             guard try ensure(1) else { return nil }
             let tag = window[pos]
             pos += 1
-            let m = try meta()
             switch tag {
             case UInt8(ascii: "D"):
-                return .directory(m)
+                return .directory(try meta())
             case UInt8(ascii: "F"):
-                guard try ensure(16) else { throw VolumeError.io("the import's record file is truncated", errno: EIO) }
-                let size = i64()
-                let n = Int(i64())
-                return .file(m, size: size, blockCount: n)
+                let m = try meta()
+                guard try ensure(24) else { throw VolumeError.io("the import's record file is truncated", errno: EIO) }
+                let seq = Int(i64()), size = i64(), n = Int(i64())
+                return .file(m, seq: seq, size: size, blocks: n)
+            case UInt8(ascii: "B"):
+                guard try ensure(52) else { throw VolumeError.io("the import's record file is truncated", errno: EIO) }
+                let seq = Int(i64()), idx = i64()
+                let id = ChunkID(bytes: Data(window[pos..<(pos + 32)]))!
+                pos += 32
+                return .block(seq: seq, index: idx, id: id, len: Int(u32()))
             default:
                 throw VolumeError.io("the import's record file is damaged", errno: EIO)
             }
-        }
-
-        func block() throws -> (index: Int, ref: BlockRef) {
-            guard try ensure(44) else { throw VolumeError.io("the import's record file is truncated", errno: EIO) }
-            let idx = Int(i64())
-            let id = ChunkID(bytes: Data(window[pos..<(pos + 32)]))!
-            pos += 32
-            let len = Int(u32())
-            return (idx, BlockRef(chunk: id, len: len))
         }
     }
 

@@ -35,21 +35,22 @@ final class BoundedQueue<T: Sendable>: Sendable {
 /// Chunks the reading thread hands the storing thread, with the entries they belong to (for messages).
 struct StoreBatch: Sendable {
     var chunks: [Data] = []
-    var ids: [ChunkID] = []
     var bytes = 0
     var first: String?
     var last: String?
     var end = false
 }
 
-/// The storing side: puts chunks into the chunk store (existing content costs nothing).
-/// Owned by the storing thread until it signals `done`; the importer reads it only after that.
+/// The storing side: hashes blocks, puts them into the chunk store (existing content costs nothing)
+/// and hands their IDs back, in order. `error` is read only after `done` is signalled.
 final class ImportStorer: @unchecked Sendable {
     let chunks: any ChunkStore
     let failed = Atomic<Bool>(false)
     let done = DispatchSemaphore(value: 0)
+    /// IDs of stored chunks, in the order the chunks were sent; the reading thread takes them.
+    let results = Mutex<[ChunkID]>([])
     var error: Error?
-    /// Seconds spent storing (for VOLUMES_TRACE_IMPORT).
+    /// Seconds spent hashing and storing (for VOLUMES_TRACE_IMPORT).
     var busy: Double = 0
 
     init(chunks: any ChunkStore) { self.chunks = chunks }
@@ -66,11 +67,14 @@ final class ImportStorer: @unchecked Sendable {
             if error == nil && !batch.chunks.isEmpty {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 do {
+                    let ids: [ChunkID]
                     if let local = chunks as? LocalChunkStore {
-                        try local.put(hashed: batch.ids, batch.chunks)
+                        ids = batch.chunks.map { ChunkID.of($0) }
+                        try local.put(hashed: ids, batch.chunks)
                     } else {
-                        _ = try chunks.put(batch: batch.chunks)
+                        ids = try chunks.put(batch: batch.chunks)
                     }
+                    results.withLock { $0.append(contentsOf: ids) }
                 } catch let e as VolumeError {
                     let a = batch.first ?? "?", b = batch.last ?? "?"
                     error = e.prefixed(a == b ? "storing the data of \(a)" : "storing the data of \(a) to \(b)")
@@ -85,6 +89,24 @@ final class ImportStorer: @unchecked Sendable {
         }
         done.signal()
     }
+}
+
+/// Where an import's entries go as they are read: catalog rows now, or records for later.
+protocol ImportSink: AnyObject {
+    func directory(_ m: ImportMeta) throws
+    func file(_ m: ImportMeta, seq: Int, size: Int64, blocks: Int) throws
+    func block(seq: Int, index: Int64, id: ChunkID, len: Int) throws
+}
+
+extension CatalogImportWriter: ImportSink {}
+extension RecordLog: ImportSink {}
+
+/// Heap bytes read into directly (no zero-filling) and handed over as `Data` without a copy.
+func uninitializedData(_ count: Int, fill: (UnsafeMutableRawBufferPointer) throws -> Int) rethrows -> Data {
+    let p = malloc(max(count, 1))!
+    let n: Int
+    do { n = try fill(UnsafeMutableRawBufferPointer(start: p, count: count)) } catch { free(p); throw error }
+    return Data(bytesNoCopy: p, count: n, deallocator: .free)
 }
 
 /// Whether every byte of `d` is zero (such a block is stored as a hole).
@@ -112,7 +134,7 @@ extension Volume {
     static let importBatchChunks = 1024
     static let importQueueDepth = 3
     /// The catalog's page cache during an import transaction, KiB.
-    static let importCacheKiB = Int(ProcessInfo.processInfo.environment["VOLUMES_IMPORT_CACHE_KIB"] ?? "") ?? 49152
+    static let importCacheKiB = Int(ProcessInfo.processInfo.environment["VOLUMES_IMPORT_CACHE_KIB"] ?? "") ?? 32768
 
     /// Imports a tree into directory `destination` (created when missing), atomically.
     ///
@@ -180,6 +202,11 @@ extension Volume {
         var current = ""
         var tStream: UInt64 = 0, tSync: UInt64 = 0
         let bs = blockSize
+        // Blocks sent to be stored whose IDs have not come back yet: (file sequence number, index, length).
+        var pending: [(seq: Int, index: Int64, len: Int)] = []
+        var pendingHead = 0
+        var fileSeq = 0
+        var openFile: Int?
 
         func progress(_ phase: String = "streaming") {
             options.progress?(TransferProgress(bytesIn: source.bytesConsumed, totalIn: source.totalBytes, bytesOut: bytesOut,
@@ -229,12 +256,33 @@ extension Volume {
             if report.dropped.count < options.maxListedDrops { report.dropped.append(d) } else { report.droppedTruncated = true }
             options.onDrop?(d)
         }
+        /// Hands the IDs that came back from the storing thread to `sink`, in order, up to the file
+        /// still being read (its record does not exist yet).
+        func collect(_ sink: ImportSink) throws {
+            let ids = storer.results.withLock { r -> [ChunkID] in let all = r; r.removeAll(keepingCapacity: true); return all }
+            var taken = 0
+            for id in ids {
+                let p = pending[pendingHead]
+                if p.seq == openFile {
+                    break
+                }
+                try sink.block(seq: p.seq, index: p.index, id: id, len: p.len)
+                pendingHead += 1
+                taken += 1
+            }
+            if taken < ids.count {
+                let rest = ids[taken...]
+                storer.results.withLock { $0.insert(contentsOf: rest, at: 0) }
+            }
+            if pendingHead > 4096 && pendingHead * 2 > pending.count {
+                pending.removeFirst(pendingHead)
+                pendingHead = 0
+            }
+        }
 
-        /// Reads the whole source, handing each directory and file (with its stored blocks) to `sink`,
-        /// then waits for every chunk to be stored and syncs them.
-        func stream(_ sink: (ImportMeta, Int64?, [(index: Int64, id: ChunkID, len: Int)]) throws -> Void) throws {
+        /// Reads the whole source into `sink`, waits for every chunk to be stored and syncs them.
+        func stream(_ sink: ImportSink) throws {
             progress()
-            var blocks: [(index: Int64, id: ChunkID, len: Int)] = []
             while let item = try source.next() {
                 try checkStorer()
                 report.entries += 1
@@ -244,21 +292,22 @@ extension Volume {
                 case .directory(let m):
                     try checkCancelled(m)
                     current = m.path
-                    try sink(m, nil, [])
+                    try sink.directory(m)
                 case .file(let m, let declared):
                     try checkCancelled(m)
                     current = m.path
                     let label = "entry \(m.entry) '\(m.path)'"
                     let replaced = try replacedSize(m)
                     if let declared { try checkCap(adding: declared - replaced, m) }
-                    blocks.removeAll(keepingCapacity: true)
+                    fileSeq += 1
+                    openFile = fileSeq
+                    var stored = 0
                     var size: Int64 = 0
                     var index: Int64 = 0
                     while true {
                         let want = declared.map { Int(min(Int64(bs), $0 - size)) } ?? bs
                         if want == 0 { break }
-                        var data = Data(count: want)
-                        let got = try data.withUnsafeMutableBytes { raw -> Int in
+                        let data = try uninitializedData(want) { raw -> Int in
                             var got = 0
                             while got < want {
                                 let n = try source.readData(into: UnsafeMutableRawBufferPointer(rebasing: raw[got...]))
@@ -267,25 +316,23 @@ extension Volume {
                             }
                             return got
                         }
-                        if got < want {
-                            if let declared {
-                                throw VolumeError.corrupt("entry \(m.entry) '\(m.path)' ended after \(size + Int64(got)) of its \(declared) bytes")
-                            }
-                            if got == 0 { break }
-                            data = data.prefix(got)
+                        let got = data.count
+                        if got < want, let declared {
+                            throw VolumeError.corrupt("entry \(m.entry) '\(m.path)' ended after \(size + Int64(got)) of its \(declared) bytes")
                         }
+                        if got == 0 { break }
                         if declared == nil { try checkCap(adding: size + Int64(got) - replaced, m) }
                         if !isAllZero(data) {
-                            let id = ChunkID.of(data)
-                            blocks.append((index, id, got))
+                            pending.append((fileSeq, index, got))
+                            stored += 1
                             batch.chunks.append(data)
-                            batch.ids.append(id)
                             batch.bytes += got
                             if batch.first == nil { batch.first = label }
                             batch.last = label
                             if batch.bytes >= Self.importBatchBytes || batch.chunks.count >= Self.importBatchChunks {
                                 try checkCancelled(m)
                                 try send()
+                                try collect(sink)
                             }
                         }
                         size += Int64(got)
@@ -295,7 +342,8 @@ extension Volume {
                         if got < want { break }
                     }
                     growth += size - replaced
-                    try sink(m, size, blocks)
+                    try sink.file(m, seq: fileSeq, size: size, blocks: stored)
+                    openFile = nil
                 }
                 progress()
             }
@@ -305,6 +353,10 @@ extension Volume {
             stopStorer(batch)
             batch = StoreBatch()
             if let e = storer.error { throw e }
+            try collect(sink)
+            guard pendingHead == pending.count else {
+                throw VolumeError.io("\(pending.count - pendingHead) stored blocks did not report back", errno: EIO)
+            }
             tStream = DispatchTime.now().uptimeNanoseconds
             // The chunks are durable before the catalog references them.
             if durability == .full { try chunks.sync() }
@@ -329,9 +381,7 @@ extension Volume {
                     try db.execute(sql: "PRAGMA cache_size = -\(Self.importCacheKiB)")
                     defer { try? db.execute(sql: "PRAGMA cache_size = -16000") }
                     let w = try CatalogImportWriter(db, volume: self, destination: dest, caller: options.caller)
-                    try stream { m, size, blocks in
-                        if let size { try w.file(m, size: size, blocks: blocks) } else { try w.directory(m) }
-                    }
+                    try stream(w)
                     try w.finish()
                     events = w.events
                     finishReport(w)
@@ -339,9 +389,7 @@ extension Volume {
             } else {
                 // Records now, rows in one final transaction.
                 let log = RecordLog(spillDir: (pool.path as NSString).deletingLastPathComponent)
-                try stream { m, size, blocks in
-                    if let size { try log.file(m, size: size, blocks: blocks) } else { try log.directory(m) }
-                }
+                try stream(log)
                 let (entries, inputBytes, total, out) = (report.entries, source.bytesConsumed, source.totalBytes, bytesOut)
                 try mutate(origin: options.caller.origin) { db, events in
                     let w = try CatalogImportWriter(db, volume: self, destination: dest, caller: options.caller)
@@ -357,16 +405,9 @@ extension Volume {
                             }
                         }
                         switch rec {
-                        case .directory(let m):
-                            try w.directory(m)
-                        case .file(let m, let size, let count):
-                            var blocks: [(index: Int64, id: ChunkID, len: Int)] = []
-                            blocks.reserveCapacity(count)
-                            for _ in 0..<count {
-                                let (idx, ref) = try reader.block()
-                                blocks.append((Int64(idx), ref.chunk, ref.len))
-                            }
-                            try w.file(m, size: size, blocks: blocks)
+                        case .directory(let m): try w.directory(m)
+                        case let .file(m, seq, size, blocks): try w.file(m, seq: seq, size: size, blocks: blocks)
+                        case let .block(seq, index, id, len): try w.block(seq: seq, index: index, id: id, len: len)
                         }
                     }
                     try w.finish()

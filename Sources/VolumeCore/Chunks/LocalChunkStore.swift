@@ -1,6 +1,7 @@
 // The local-directory chunk store: large chunks as files in 256 sharded folders, small ones packed in SQLite.
 import Foundation
 import GRDB
+import GRDBSQLite
 import SystemPackage
 import CSupport
 
@@ -50,7 +51,7 @@ public final class LocalChunkStore: ChunkStore {
         var config = Configuration()
         config.journalMode = .wal
         config.busyMode = .timeout(30)
-        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 16384") }
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 16384") }
         small = try DatabasePool(path: root.appendingPathComponent("small.sqlite").path, configuration: config)
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-small-chunks") { db in
@@ -104,7 +105,18 @@ public final class LocalChunkStore: ChunkStore {
                     INSERT INTO chunk (id, data, touched) VALUES (?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET touched = excluded.touched
                     """)
-                for (id, data) in smallOnes { try stmt.execute(arguments: [id.bytes, data, t]) }
+                // Bound through the C API: a bulk import puts hundreds of thousands of small chunks.
+                let raw = stmt.sqliteStatement
+                for (id, data) in smallOnes {
+                    id.bytes.bind(raw, 1)
+                    data.bind(raw, 2)
+                    sqlite3_bind_int64(raw, 3, t)
+                    let rc = sqlite3_step(raw)
+                    sqlite3_reset(raw)
+                    guard rc == SQLITE_DONE else {
+                        throw VolumeError.io("store chunk \(id.short): \(String(cString: sqlite3_errmsg(db.sqliteConnection)))", errno: EIO)
+                    }
+                }
             }
         }
     }
