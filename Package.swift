@@ -42,6 +42,14 @@ let package = Package(
             ]
         ),
         .target(name: "VolumeTestSupport", dependencies: ["VolumeCore"]),
+        .executableTarget(
+            name: "volumebench",
+            dependencies: ["VolumeCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "volume-torture",
+            dependencies: ["VolumeCore", "VolumeTestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .testTarget(name: "VolumeCoreTests", dependencies: ["VolumeCore", "VolumeTestSupport"]),
         .testTarget(name: "VolumeFUSETests", dependencies: ["VolumeFUSE", "VolumeCore", "VolumeTestSupport"]),
         .testTarget(name: "VolumectlTests", dependencies: ["VolumeCore", "VolumeTestSupport"]),

@@ -67,13 +67,7 @@ final class ImportStorer: @unchecked Sendable {
             if error == nil && !batch.chunks.isEmpty {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 do {
-                    let ids: [ChunkID]
-                    if let local = chunks as? LocalChunkStore {
-                        ids = batch.chunks.map { ChunkID.of($0) }
-                        try local.put(hashed: ids, batch.chunks)
-                    } else {
-                        ids = try chunks.put(batch: batch.chunks)
-                    }
+                    let ids = try chunks.put(batch: batch.chunks)
                     results.withLock { $0.append(contentsOf: ids) }
                 } catch let e as VolumeError {
                     let a = batch.first ?? "?", b = batch.last ?? "?"

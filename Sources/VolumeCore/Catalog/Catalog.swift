@@ -103,13 +103,13 @@ enum Catalog {
     }
 
     static func insertInode(_ db: Database, kind: FileKind, mode: UInt32, caller: Caller, rdev: UInt64 = 0,
-                            target: Data? = nil, now: Nanos) throws -> UInt64 {
+                            target: Data? = nil, size: Int64 = 0, now: Nanos) throws -> UInt64 {
         try db.cachedStatement(sql: """
             INSERT INTO inode (kind, mode, uid, gid, size, nlink, atime, mtime, ctime, rdev, target)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [
                 kind.rawValue, Int64(mode & 0o7777), Int64(caller.uid), Int64(caller.gid),
-                Int64(target?.count ?? 0), kind == .directory ? 2 : 1, now, now, now, Int64(rdev), target,
+                target.map { Int64($0.count) } ?? size, kind == .directory ? 2 : 1, now, now, now, Int64(rdev), target,
             ])
         return UInt64(db.lastInsertedRowID)
     }

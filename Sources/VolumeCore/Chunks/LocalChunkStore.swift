@@ -2,6 +2,7 @@
 import Foundation
 import GRDB
 import GRDBSQLite
+import Synchronization
 import SystemPackage
 import CSupport
 
@@ -48,11 +49,6 @@ public final class LocalChunkStore: ChunkStore {
         } catch {
             throw VolumeError.io("cannot prepare chunk store at \(root.path): \(error.localizedDescription)", errno: EIO)
         }
-        var config = Configuration()
-        config.journalMode = .wal
-        config.busyMode = .timeout(30)
-        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 16384") }
-        small = try DatabasePool(path: root.appendingPathComponent("small.sqlite").path, configuration: config)
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-small-chunks") { db in
             try db.execute(sql: """
@@ -63,7 +59,11 @@ public final class LocalChunkStore: ChunkStore {
                 )
                 """)
         }
-        try migrator.migrate(small)
+        small = try DatabaseOpening.pool(at: root.appendingPathComponent("small.sqlite").path, foreignKeys: false,
+                                         migrator: migrator)
+        // Checkpoint every 64 MiB of WAL rather than every 4 MiB: a bulk import of small chunks
+        // otherwise spends much of its time in checkpoints (the writer connection runs them).
+        try small.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = 16384") }
         do {
             rootFD = try FileDescriptor.open(FilePath(root.path), .readOnly, options: [.directory])
         } catch let e as Errno {
@@ -84,19 +84,17 @@ public final class LocalChunkStore: ChunkStore {
 
     /// Stores several chunks; the small ones in one SQLite transaction.
     public func put(batch: [Data]) throws -> [ChunkID] {
-        let ids = batch.map { ChunkID.of($0) }
-        try put(hashed: ids, batch)
-        return ids
-    }
-
-    /// Stores chunks whose IDs the caller has just computed (a bulk import hashes on its reading
-    /// thread and stores on another): `put(batch:)` without hashing twice. `ids[i]` must be the
-    /// SHA-256 of `batch[i]`.
-    public func put(hashed ids: [ChunkID], _ batch: [Data]) throws {
-        precondition(ids.count == batch.count, "one ID per chunk")
+        var ids: [ChunkID] = []
+        ids.reserveCapacity(batch.count)
         var smallOnes: [(ChunkID, Data)] = []
-        for (id, data) in zip(ids, batch) {
-            if data.count <= smallLimit { smallOnes.append((id, data)) } else { try putFile(id, data) }
+        for data in batch {
+            if data.count <= smallLimit {
+                let id = ChunkID.of(data)
+                ids.append(id)
+                smallOnes.append((id, data))
+            } else {
+                ids.append(try putFile(data))
+            }
         }
         if !smallOnes.isEmpty {
             let t = Int64(now().timeIntervalSince1970)
@@ -119,26 +117,44 @@ public final class LocalChunkStore: ChunkStore {
                 }
             }
         }
+        return ids
     }
 
-    private func putFile(_ id: ChunkID, _ data: Data) throws {
-        let final = path(id)
-        // Dedup hit: refresh the time so gc's grace period protects it until our catalog commits.
-        if utimensat(AT_FDCWD, final, nil, 0) == 0 { return }
-        let tmp = root.path + "/tmp/" + id.hex + "." + UUID().uuidString
+    /// Writes a large chunk to a temp file while hashing it on another core, then renames it to its
+    /// hash (or drops the copy when that chunk already exists, refreshing its time for gc's grace).
+    private func putFile(_ data: Data) throws -> ChunkID {
+        let tmp = root.path + "/tmp/" + UUID().uuidString
         let fd: FileDescriptor
         do {
             fd = try FileDescriptor.open(FilePath(tmp), .writeOnly, options: [.create, .exclusiveCreate],
                                          permissions: [.ownerReadWrite, .groupRead, .otherRead])
         } catch let e as Errno { throw VolumeError.from(e, "create chunk \(tmp)") }
-        do {
-            try fd.closeAfter { try fd.writeAll(data) }
-        } catch {
+        let hashed = Mutex<ChunkID?>(nil)
+        let failed = Mutex<Errno?>(nil)
+        DispatchQueue.concurrentPerform(iterations: 2) { part in
+            if part == 0 {
+                let id = ChunkID.of(data)
+                hashed.withLock { $0 = id }
+            } else {
+                do { try fd.writeAll(data) } catch { failed.withLock { $0 = (error as? Errno) ?? .ioError } }
+            }
+        }
+        try? fd.close()
+        if let e = failed.withLock({ $0 }) {
             unlink(tmp)
-            if let e = error as? Errno { throw VolumeError.io("write chunk \(id.short)", errno: e.rawValue) }
+            throw VolumeError.io("write chunk", errno: e.rawValue)
+        }
+        let id = hashed.withLock { $0 }!
+        let final = path(id)
+        if utimensat(AT_FDCWD, final, nil, 0) == 0 {
+            unlink(tmp)
+            return id
+        }
+        do { try syscall("rename chunk \(id.short)") { rename(tmp, final) } } catch {
+            unlink(tmp)
             throw error
         }
-        try syscall("rename chunk \(id.short)") { rename(tmp, final) }
+        return id
     }
 
     public func read(_ id: ChunkID) throws -> Data {

@@ -20,12 +20,18 @@ public final class MemoryChunkStore: ChunkStore {
     }
 
     public func read(_ id: ChunkID) throws -> Data {
+        let d = try raw(id)
+        guard ChunkID.of(d) == id else { throw VolumeError.corrupt("chunk \(id.short) does not match its hash") }
+        return d
+    }
+
+    private func raw(_ id: ChunkID) throws -> Data {
         guard let d = chunks.withLock({ $0[id]?.data }) else { throw VolumeError.corrupt("chunk \(id.short) is missing") }
         return d
     }
 
     public func read(_ id: ChunkID, offset: Int, count: Int) throws -> Data {
-        let d = try read(id)
+        let d = try raw(id)
         guard offset < d.count else { return Data() }
         return d.subdata(in: offset..<min(d.count, offset + count))
     }

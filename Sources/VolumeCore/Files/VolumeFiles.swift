@@ -169,16 +169,21 @@ extension Volume {
         }
         guard Set(paths).count == paths.count else { throw VolumeError.invalidArgument("a batch names the same path twice") }
         // Check the cap before storing anything.
-        let growth = try read { db -> Int64 in
+        _ = try read { db -> Int64 in
+            var parents: [VolumePath: Attributes?] = [:]
             var total: Int64 = 0
             for (i, p) in paths.enumerated() {
-                let old = (try? resolve(db, p).1).map { $0.kind == .file ? $0.size : 0 } ?? 0
+                var old: Int64 = 0
+                if let dir = try parents[p.parent] ?? { let d = try? resolve(db, p.parent).1; parents[p.parent] = d; return d }(),
+                   dir.kind == .directory, var a = try Catalog.lookupAttributes(db, parent: dir.ino, name: Data(p.name.utf8)) {
+                    if a.kind == .symlink, let t = try? resolve(db, p).1 { a = t }
+                    old = a.kind == .file ? a.size : 0
+                }
                 total += Int64(entries[i].data.count) - old
             }
             try checkQuota(db, adding: total)
             return total
         }
-        _ = growth
         // Store the chunks, then reference them.
         var pieces: [Data] = []
         var counts: [Int] = []
@@ -200,10 +205,17 @@ extension Volume {
             var out: [WriteInfo] = []
             var usage: Int64 = 0
             var files: Int64 = 0
+            var parents: [VolumePath: Attributes] = [:]
+            var touched: Set<UInt64> = []
+            let now = Nanos.now()
             for (i, p) in paths.enumerated() {
-                let dir = try parentDirectory(db, p, create: createParents, caller: caller, events: &events)
+                let dir: Attributes
+                if let d = parents[p.parent] { dir = d } else {
+                    dir = try parentDirectory(db, p, create: createParents, caller: caller, events: &events)
+                    parents[p.parent] = dir
+                }
                 let name = Data(p.name.utf8)
-                let now = Nanos.now()
+                let data = entries[i].data
                 var target = try Catalog.lookupAttributes(db, parent: dir.ino, name: name)
                 if let t = target, t.kind == .symlink { target = try resolve(db, p).1 }
                 let ino: UInt64
@@ -217,22 +229,26 @@ extension Volume {
                     if let m = entries[i].mode {
                         try db.execute(sql: "UPDATE inode SET mode = ? WHERE ino = ?", arguments: [Int64(m & 0o7777), Int64(ino)])
                     }
+                    try Catalog.setSize(db, ino, Int64(data.count), now: now)
                 } else {
-                    ino = try Catalog.insertInode(db, kind: .file, mode: entries[i].mode ?? 0o644, caller: caller, now: now)
+                    ino = try Catalog.insertInode(db, kind: .file, mode: entries[i].mode ?? 0o644, caller: caller,
+                                                  size: Int64(data.count), now: now)
                     try Catalog.insertEntry(db, parent: dir.ino, name: name, ino: ino)
-                    try Catalog.touch(db, dir.ino, now: now)
+                    touched.insert(dir.ino)
                     files += 1
-                    events += [.entry(parent: dir.ino, name: name), .inode(dir.ino)]
+                    events.append(.entry(parent: dir.ino, name: name))
                 }
-                let data = entries[i].data
                 for b in 0..<counts[i] {
                     try Catalog.setBlock(db, ino, b, BlockRef(chunk: ids[k], len: pieces[k].count))
                     k += 1
                 }
-                try Catalog.setSize(db, ino, Int64(data.count), now: now)
                 usage += Int64(data.count)
                 events.append(.inode(ino))
                 out.append(WriteInfo(path: p.description, size: Int64(data.count)))
+            }
+            for d in touched {
+                try Catalog.touch(db, d, now: now)
+                events.append(.inode(d))
             }
             try checkQuota(db, adding: usage)
             try Catalog.addMeta(db, .usageBytes, usage)

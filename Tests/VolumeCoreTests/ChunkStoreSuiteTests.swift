@@ -1,0 +1,125 @@
+// One chunk-store suite, run against every backend: the local directory store and the in-memory twin.
+import Foundation
+import XCTest
+@testable import VolumeCore
+import VolumeTestSupport
+
+/// A clock tests can move.
+final class TestClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var t = Date(timeIntervalSince1970: 1_700_000_000)
+    var now: Date { lock.lock(); defer { lock.unlock() }; return t }
+    func advance(_ s: TimeInterval) { lock.lock(); t += s; lock.unlock() }
+}
+
+/// The checks every `ChunkStore` must pass. `corrupt` replaces a stored chunk's bytes behind the store's back.
+func runChunkStoreSuite(_ store: any ChunkStore, clock: TestClock, corrupt: (ChunkID, Data) throws -> Void,
+                        file: StaticString = #filePath, line: UInt = #line) throws {
+    let small = Data("hello chunk".utf8)
+    let large = Data((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+
+    // put/read round trip, for small and large chunks
+    let a = try store.put(small)
+    let b = try store.put(large)
+    XCTAssertEqual(a, ChunkID.of(small), file: file, line: line)
+    XCTAssertEqual(try store.read(a), small, file: file, line: line)
+    XCTAssertEqual(try store.read(b), large, file: file, line: line)
+    XCTAssertEqual(try store.size(of: b), large.count, file: file, line: line)
+    XCTAssertTrue(try store.contains(a), file: file, line: line)
+
+    // ranges, including past the end
+    XCTAssertEqual(try store.read(b, offset: 1000, count: 10), large[1000..<1010], file: file, line: line)
+    XCTAssertEqual(try store.read(b, offset: large.count - 5, count: 100), large[(large.count - 5)...], file: file, line: line)
+    XCTAssertEqual(try store.read(a, offset: 6, count: 5), Data("chunk".utf8), file: file, line: line)
+
+    // identical content is stored once
+    let before = try store.stats()
+    XCTAssertEqual(try store.put(large), b, file: file, line: line)
+    XCTAssertEqual(try store.put(batch: [small, large, small]), [a, b, a], file: file, line: line)
+    XCTAssertEqual(try store.stats(), before, file: file, line: line)
+    XCTAssertEqual(before.chunks, 2, file: file, line: line)
+    XCTAssertEqual(before.bytes, Int64(small.count + large.count), file: file, line: line)
+
+    // a dedup hit refreshes `touched`, so gc's grace period protects a re-referenced chunk
+    var touched: [ChunkID: Date] = [:]
+    try store.forEach { touched[$0.id] = $0.touched }
+    XCTAssertEqual(Set(touched.keys), [a, b], file: file, line: line)
+    clock.advance(7200)
+    _ = try store.put(large)
+    var touchedAfter: [ChunkID: Date] = [:]
+    try store.forEach { touchedAfter[$0.id] = $0.touched }
+    XCTAssertGreaterThan(touchedAfter[b]!, touched[b]!, file: file, line: line)
+    XCTAssertEqual(touchedAfter[a], touched[a], file: file, line: line)
+
+    // missing chunks are reported, not invented
+    let missing = ChunkID.of(Data("never stored".utf8))
+    XCTAssertFalse(try store.contains(missing), file: file, line: line)
+    XCTAssertNil(try store.size(of: missing), file: file, line: line)
+    XCTAssertThrowsError(try store.read(missing), file: file, line: line) {
+        XCTAssertEqual(($0 as? VolumeError)?.errno, EIO, file: file, line: line)
+    }
+
+    // whole reads verify the hash
+    try corrupt(b, Data(repeating: 0, count: large.count))
+    XCTAssertThrowsError(try store.read(b), file: file, line: line) {
+        guard case .corrupt = $0 as? VolumeError else { return XCTFail("expected corrupt, got \($0)", file: file, line: line) }
+    }
+
+    // delete, and deleting twice is fine
+    try store.delete(b)
+    try store.delete(b)
+    XCTAssertFalse(try store.contains(b), file: file, line: line)
+    XCTAssertEqual(try store.stats().chunks, 1, file: file, line: line)
+    try store.sync()
+
+    // empty chunk
+    let e = try store.put(Data())
+    XCTAssertEqual(try store.read(e), Data(), file: file, line: line)
+}
+
+final class ChunkStoreSuiteTests: XCTestCase {
+    func testMemoryStore() throws {
+        let clock = TestClock()
+        let store = MemoryChunkStore(now: { clock.now })
+        try runChunkStoreSuite(store, clock: clock) { id, data in store.corrupt(id, with: data) }
+    }
+
+    func testLocalStore() throws {
+        let dir = try TemporaryDirectory("chunks")
+        defer { dir.remove() }
+        let clock = TestClock()
+        let store = try LocalChunkStore(root: dir.url, smallLimit: 64 * 1024, now: { clock.now })
+        try runChunkStoreSuite(store, clock: clock) { id, data in
+            try data.write(to: dir.url.appendingPathComponent("chunks/\(id.hex.prefix(2))/\(id.hex)"))
+            // utimensat(nil) uses the real clock; the suite compares relative times only
+        }
+    }
+
+    func testLocalStoreSurvivesReopenAndPacksSmallChunks() throws {
+        let dir = try TemporaryDirectory("chunks")
+        defer { dir.remove() }
+        var ids: [ChunkID] = []
+        do {
+            let store = try LocalChunkStore(root: dir.url)
+            ids = try store.put(batch: (0..<2000).map { Data("tiny file number \($0)".utf8) })
+            ids.append(try store.put(Data(repeating: 9, count: 200_000)))
+        }
+        let store = try LocalChunkStore(root: dir.url)
+        XCTAssertEqual(try store.read(ids[1234]), Data("tiny file number 1234".utf8))
+        XCTAssertEqual(try store.stats().chunks, 2001)
+        // 2,000 small chunks live in one SQLite file; only the large one is a file of its own
+        let files = FileManager.default.enumerator(atPath: dir.url.appendingPathComponent("chunks").path)!
+            .compactMap { $0 as? String }.filter { $0.count > 64 }
+        XCTAssertEqual(files.count, 1)
+    }
+
+    func testLocalStoreCleansTempFilesLeftByACrash() throws {
+        let dir = try TemporaryDirectory("chunks")
+        defer { dir.remove() }
+        _ = try LocalChunkStore(root: dir.url)
+        let leftover = dir.url.appendingPathComponent("tmp/deadbeef.partial")
+        try Data("half a chunk".utf8).write(to: leftover)
+        _ = try LocalChunkStore(root: dir.url)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: leftover.path))
+    }
+}
