@@ -33,9 +33,13 @@ SMALL2="$OUT/small-${SMALL_FILES}-5pct.tar.gz"
 [ -s "$BIG" ] || { echo "generating $BIG"; $GEN big "$BIG" "$BIG_MIB"; }
 [ -s "$SMALL" ] || { echo "generating $SMALL"; $GEN small "$SMALL" "$SMALL_FILES"; }
 [ -s "$SMALL2" ] || { echo "generating $SMALL2"; $GEN small "$SMALL2" "$SMALL_FILES" 0.05; }
+usize() {  # uncompressed bytes of an archive (computed once, kept beside it)
+  [ -s "$1.size" ] || gzip -dc "$1" | wc -c > "$1.size"
+  cat "$1.size"
+}
 for a in "$BIG" "$SMALL" "$SMALL2"; do
-  printf '%s: %s compressed, %s uncompressed\n' "$(basename "$a")" "$(du -h --apparent-size "$a" | cut -f1)" \
-    "$(gzip -l "$a" | awk 'NR==2 {printf "%.0f MiB", $2/1048576}')"
+  printf '%s: %s compressed, %s MiB uncompressed\n' "$(basename "$a")" "$(du -h --apparent-size "$a" | cut -f1)" \
+    "$(( $(usize "$a") / 1048576 ))"
 done
 
 RUNS="$OUT/runs"
@@ -90,7 +94,7 @@ echo
 echo "== import throughput (median of $ROUNDS rounds; ratio = tar time / import time, bar >= 0.90)"
 for name in big small; do
   a=$([ $name = big ] && echo "$BIG" || echo "$SMALL")
-  bytes=$(gzip -l "$a" | awk 'NR==2 {print $2}')
+  bytes=$(usize "$a")
   tt=$(median < "$OUT/$name.tar.times"); ts=$(median < "$OUT/$name.tarsync.times"); ti=$(median < "$OUT/$name.import.times")
   rss=$(sort -n "$OUT/$name.rss" | tail -1)
   awk -v n=$name -v b="$bytes" -v tt="$tt" -v ts="$ts" -v ti="$ti" -v rss="$rss" 'BEGIN {

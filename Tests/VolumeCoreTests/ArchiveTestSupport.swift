@@ -15,6 +15,7 @@ struct ListedMember: Decodable, Equatable {
     var target: String
     var sha256: String?
     var nlink: Int?
+    var uid: Int64?
 }
 
 /// The result of running a program.

@@ -64,10 +64,15 @@ def pytar(root, out, fmt):
                 t.add(p, arcname=os.path.relpath(p, root), recursive=False)
 
 
+def shown(name):
+    # Names that are not UTF-8 come back from tarfile and os.walk with surrogates; show them as \xNN.
+    return name.encode('utf-8', 'surrogateescape').decode('utf-8', 'backslashreplace')
+
+
 def norm(name):
     while name.startswith('./'):
         name = name[2:]
-    return name.rstrip('/')
+    return shown(name.rstrip('/'))
 
 
 def mtime_ns(m):
@@ -97,7 +102,7 @@ def listing(path):
             if name in ('', '.'):
                 continue
             d = {'name': name, 'type': kind(m), 'size': m.size, 'mode': m.mode & 0o7777, 'mtime_ns': mtime_ns(m),
-                 'target': m.linkname}
+                 'target': shown(m.linkname), 'uid': m.uid}
             if m.isfile():
                 d['sha256'] = hashlib.sha256(t.extractfile(m).read()).hexdigest()
             out.append(d)
@@ -110,11 +115,12 @@ def walk(root):
         for n in subdirs + names:
             p = os.path.join(d, n)
             st = os.lstat(p)
-            rel = os.path.relpath(p, root)
+            rel = shown(os.path.relpath(p, root))
             t = 'dir' if stat.S_ISDIR(st.st_mode) else 'file' if stat.S_ISREG(st.st_mode) else \
                 'symlink' if stat.S_ISLNK(st.st_mode) else 'other'
             e = {'name': rel, 'type': t, 'size': st.st_size if t == 'file' else 0, 'mode': st.st_mode & 0o7777,
-                 'mtime_ns': st.st_mtime_ns, 'target': os.readlink(p) if t == 'symlink' else '', 'nlink': st.st_nlink}
+                 'mtime_ns': st.st_mtime_ns, 'target': os.readlink(p) if t == 'symlink' else '', 'nlink': st.st_nlink,
+                 'uid': st.st_uid}
             if t == 'file':
                 with open(p, 'rb') as f:
                     e['sha256'] = hashlib.sha256(f.read()).hexdigest()
