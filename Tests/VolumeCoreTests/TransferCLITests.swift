@@ -164,6 +164,14 @@ final class TransferCLITests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: tmp.path + "/renamed.txt", encoding: .utf8), "hello world\n")
         try volumectl(["download", "up:/tree/bin", down])
         XCTAssertTrue(FileManager.default.fileExists(atPath: down + "/bin/tool.sh"))
+        // A symlink named on the command line is followed (as cp does); the ones below it are not.
+        try FileManager.default.createSymbolicLink(atPath: tmp.path + "/current", withDestinationPath: tree)
+        try volumectl(["upload", tmp.path + "/current", "up:/via-link"])
+        try withStore { s in
+            let v = try s.volume(s.resolve("up", owner: nil), owner: nil)
+            XCTAssertEqual(try v.readFile("/via-link/hello.txt"), Data("hello world\n".utf8))
+            XCTAssertFalse(try v.exists("/via-link/link"))
+        }
     }
 
     func testFailedUploadLeavesNothingUnderTheDestination() throws {

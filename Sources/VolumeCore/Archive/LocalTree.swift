@@ -25,7 +25,7 @@ public final class LocalTreeSource: ImportSource {
     /// Walks `path`, which becomes `name` in the destination (its own base name by default).
     public init(path: String, name: String? = nil) throws {
         var st = stat()
-        guard lstat(path, &st) == 0 else {
+        guard stat(path, &st) == 0 else {
             let e = errno
             throw e == ENOENT ? VolumeError.notFound(path) : VolumeError.io("stat \(path)", errno: e)
         }
@@ -39,13 +39,13 @@ public final class LocalTreeSource: ImportSource {
     deinit { if fd >= 0 { close(fd) } }
 
     /// Bytes of the regular files below `path`, for progress.
-    private static func du(_ path: String) throws -> Int64 {
+    private static func du(_ path: String, isRoot: Bool = true) throws -> Int64 {
         var total: Int64 = 0
         var st = stat()
-        guard lstat(path, &st) == 0 else { return 0 }
+        guard (isRoot ? stat(path, &st) : lstat(path, &st)) == 0 else { return 0 }
         if (st.st_mode & S_IFMT) == S_IFREG { return Int64(st.st_size) }
         guard (st.st_mode & S_IFMT) == S_IFDIR else { return 0 }
-        for name in try list(path) { total += try du(path + "/" + name) }
+        for name in try list(path) { total += try du(path + "/" + name, isRoot: false) }
         return total
     }
 
@@ -64,14 +64,15 @@ public final class LocalTreeSource: ImportSource {
         return names.sorted()
     }
 
-    private func item(local: String, comps: [String]) throws -> ImportItem? {
+    private func item(local: String, comps: [String], isRoot: Bool = false) throws -> ImportItem? {
         entry += 1
         let shown = comps.joined(separator: "/")
         if comps.last?.hasSuffix("\u{0}") == true {
             return .dropped(DroppedEntry(entry: entry, path: String(shown.dropLast()), reason: "name is not valid UTF-8"))
         }
+        // The path given on the command line is followed when it is a symlink (as cp does); nothing below it is.
         var st = stat()
-        guard lstat(local, &st) == 0 else { throw VolumeError.io("stat \(local)", errno: errno) }
+        guard (isRoot ? stat(local, &st) : lstat(local, &st)) == 0 else { throw VolumeError.io("stat \(local)", errno: errno) }
         let mtime = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
         let meta = ImportMeta(components: comps, mode: UInt32(st.st_mode) & 0o7777, uid: st.st_uid, gid: st.st_gid,
                               mtime: mtime, entry: entry)
@@ -81,7 +82,7 @@ public final class LocalTreeSource: ImportSource {
             return .directory(meta)
         case S_IFREG:
             if fd >= 0 { close(fd); fd = -1 }
-            fd = open(local, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            fd = open(local, O_RDONLY | O_CLOEXEC | (isRoot ? 0 : O_NOFOLLOW))
             guard fd >= 0 else { throw VolumeError.io("open \(local)", errno: errno) }
             fileLeft = Int64(st.st_size)
             return .file(meta, declaredSize: Int64(st.st_size))
@@ -96,7 +97,7 @@ public final class LocalTreeSource: ImportSource {
         if fd >= 0 { close(fd); fd = -1 }
         if !startedRoot {
             startedRoot = true
-            return try item(local: rootPath, comps: [rootName])
+            return try item(local: rootPath, comps: [rootName], isRoot: true)
         }
         while var top = stack.last {
             guard let name = top.names.popLast() else {
