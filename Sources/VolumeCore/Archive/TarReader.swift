@@ -96,6 +96,8 @@ public final class TarReader {
     private var current: TarHeader?
     private var globals: [String: Data] = [:]
     private var entries = 0
+    /// The header being parsed (reused).
+    private var block = [UInt8](repeating: 0, count: 512)
     /// Whether the end-of-archive marker (a zero block) has been read.
     public private(set) var reachedEnd = false
 
@@ -181,7 +183,6 @@ public final class TarReader {
         var local: [String: Data] = [:]
         var longName: Data?
         var longLink: Data?
-        var block = [UInt8](repeating: 0, count: Self.blockSize)
         while true {
             let start = offset
             guard try readBlock(&block) else {
@@ -192,7 +193,7 @@ public final class TarReader {
                 reachedEnd = true
                 return nil
             }
-            if block.allSatisfy({ $0 == 0 }) {
+            if block.withUnsafeBytes({ Self.isZero($0) }) {
                 reachedEnd = true
                 return nil
             }
@@ -288,8 +289,8 @@ public final class TarReader {
     // MARK: Header fields
 
     private func header(_ b: [UInt8], index: Int, at start: Int64) throws -> TarHeader {
-        let magic = Array(b[257..<263])
-        let isPosix = magic == Array("ustar\0".utf8)
+        // "ustar\0": POSIX (prefix field in use); "ustar " is GNU, whose bytes there mean something else.
+        let isPosix = b[257] == 0x75 && b[258] == 0x73 && b[259] == 0x74 && b[260] == 0x61 && b[261] == 0x72 && b[262] == 0
         var name = Self.field(b, 0, 100)
         if isPosix {
             let prefix = Self.field(b, 345, 155)
@@ -324,12 +325,15 @@ public final class TarReader {
     }
 
     private func verifyChecksum(_ b: [UInt8], index: Int, at start: Int64) throws {
-        var unsigned: Int64 = 0
-        var signed: Int64 = 0
-        for i in 0..<Self.blockSize {
-            let c = (148..<156).contains(i) ? UInt8(ascii: " ") : b[i]
-            unsigned += Int64(c)
-            signed += Int64(Int8(bitPattern: c))
+        // The sum of all bytes with the checksum field counted as spaces; old tars summed signed bytes.
+        let (unsigned, signed) = b.withUnsafeBufferPointer { p -> (Int64, Int64) in
+            var u = 0, s = 0
+            for i in 0..<Self.blockSize {
+                let c = i >= 148 && i < 156 ? UInt8(ascii: " ") : p[i]
+                u &+= Int(c)
+                s &+= Int(Int8(bitPattern: c))
+            }
+            return (Int64(u), Int64(s))
         }
         guard let stored = Self.octal(b, 148, 8) else {
             throw VolumeError.corrupt("entry \(index) at byte \(start) is not a tar header (its checksum field is not a number): the archive is corrupt, or the previous entry's size is wrong")
@@ -357,6 +361,16 @@ public final class TarReader {
             throw VolumeError.corrupt("entry \(index) at byte \(start): field '\(what)' is not an octal number")
         }
         return v
+    }
+
+    static func isZero(_ raw: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        while i + 8 <= raw.count {
+            if raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) != 0 { return false }
+            i += 8
+        }
+        while i < raw.count { if raw[i] != 0 { return false }; i += 1 }
+        return true
     }
 
     /// Parses an octal field: optional leading spaces, digits, then space or NUL. Empty is 0.
