@@ -8,8 +8,8 @@ import Glibc
 
 /// Records of an import in progress, in source order: directories ('D'), files ('F') and the files'
 /// stored blocks ('B', which may come after later files' records: chunk IDs arrive as blocks are
-/// stored). Written by the reading thread, read once by the final catalog transaction.
-final class RecordLog {
+/// stored). Written by the catalog thread, then (after it is done) read once by the final catalog transaction.
+final class RecordLog: @unchecked Sendable {
     static let memoryLimit = 4 << 20
     private var buf: [UInt8] = []
     private var fd: Int32 = -1

@@ -32,43 +32,72 @@ final class BoundedQueue<T: Sendable>: Sendable {
     }
 }
 
-/// Chunks the reading thread hands the storing thread, with the entries they belong to (for messages).
+/// What the reading thread produces, in stream order: each file's blocks, then the file itself.
+enum ImportOp: Sendable {
+    case directory(ImportMeta)
+    /// Block `index` of the file being read: `chunk` indexes the batch's chunks (all-zero blocks are not sent).
+    case block(index: Int64, len: Int, chunk: Int)
+    case file(ImportMeta, seq: Int, size: Int64)
+}
+
+/// The same, with chunk IDs filled in by the storing thread.
+enum StoredOp: Sendable {
+    case directory(ImportMeta)
+    case block(index: Int64, id: ChunkID, len: Int)
+    case file(ImportMeta, seq: Int, size: Int64)
+}
+
+/// Work from the reading thread to the storing thread.
 struct StoreBatch: Sendable {
     var chunks: [Data] = []
+    var ops: [ImportOp] = []
     var bytes = 0
     var first: String?
     var last: String?
     var end = false
+    /// The reader gave up: the catalog side must roll back.
+    var abort = false
 }
 
-/// The storing side: hashes blocks, puts them into the chunk store (existing content costs nothing)
-/// and hands their IDs back, in order. `error` is read only after `done` is signalled.
+/// Work from the storing thread to the catalog thread.
+struct CatalogBatch: Sendable {
+    var ops: [StoredOp] = []
+    var end = false
+    var abort = false
+}
+
+/// The storing side: hashes blocks and puts them into the chunk store (existing content costs nothing),
+/// then passes the batch's entries on to the catalog thread with their chunk IDs, in order.
+/// `error` is read only after `done` is signalled.
 final class ImportStorer: @unchecked Sendable {
     let chunks: any ChunkStore
     let failed = Atomic<Bool>(false)
     let done = DispatchSemaphore(value: 0)
-    /// IDs of stored chunks, in the order the chunks were sent; the reading thread takes them.
-    let results = Mutex<[ChunkID]>([])
     var error: Error?
     /// Seconds spent hashing and storing (for VOLUMES_TRACE_IMPORT).
     var busy: Double = 0
 
     init(chunks: any ChunkStore) { self.chunks = chunks }
 
-    func run(_ queue: BoundedQueue<StoreBatch>) {
-        // Signals go to the reading thread, whose blocking reads they interrupt.
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGINT)
-        sigaddset(&set, SIGTERM)
-        pthread_sigmask(SIG_BLOCK, &set, nil)
+    func run(_ input: BoundedQueue<StoreBatch>, _ output: BoundedQueue<CatalogBatch>) {
+        blockTransferSignals()
         while true {
-            let batch = queue.receive()
-            if error == nil && !batch.chunks.isEmpty {
+            let batch = input.receive()
+            if error == nil && !batch.abort {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 do {
-                    let ids = try chunks.put(batch: batch.chunks)
-                    results.withLock { $0.append(contentsOf: ids) }
+                    let ids = batch.chunks.isEmpty ? [] : try chunks.put(batch: batch.chunks)
+                    var ops: [StoredOp] = []
+                    ops.reserveCapacity(batch.ops.count)
+                    for op in batch.ops {
+                        switch op {
+                        case .directory(let m): ops.append(.directory(m))
+                        case let .block(index, len, chunk): ops.append(.block(index: index, id: ids[chunk], len: len))
+                        case let .file(m, seq, size): ops.append(.file(m, seq: seq, size: size))
+                        }
+                    }
+                    busy += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+                    output.send(CatalogBatch(ops: ops, end: batch.end))
                 } catch let e as VolumeError {
                     let a = batch.first ?? "?", b = batch.last ?? "?"
                     error = e.prefixed(a == b ? "storing the data of \(a)" : "storing the data of \(a) to \(b)")
@@ -77,15 +106,94 @@ final class ImportStorer: @unchecked Sendable {
                     self.error = error
                     failed.store(true, ordering: .releasing)
                 }
-                busy += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             }
-            if batch.end { break }
+            if batch.end {
+                if error != nil || batch.abort { output.send(CatalogBatch(end: true, abort: true)) }
+                break
+            }
         }
         done.signal()
     }
 }
 
-/// Where an import's entries go as they are read: catalog rows now, or records for later.
+/// The catalog side: turns entries into rows (or records), on its own thread.
+final class ImportCataloger: @unchecked Sendable {
+    let failed = Atomic<Bool>(false)
+    let done = DispatchSemaphore(value: 0)
+    var error: Error?
+    /// Seconds spent writing rows or records (for VOLUMES_TRACE_IMPORT).
+    var busy: Double = 0
+    private var blocks: [(index: Int64, id: ChunkID, len: Int)] = []
+    private var sawEnd = false
+
+    /// Receives and drops batches until the end (after a failure, so the storing thread never blocks).
+    func drain(_ queue: BoundedQueue<CatalogBatch>) {
+        while !sawEnd { sawEnd = queue.receive().end }
+    }
+
+    /// Applies batches to `sink` until the end; an abort, or an error, throws (after draining the queue).
+    func consume(_ queue: BoundedQueue<CatalogBatch>, into sink: ImportSink) throws {
+        var failure: Error?
+        while true {
+            let batch = queue.receive()
+            if failure == nil {
+                if batch.abort {
+                    failure = VolumeError.interrupted("import stopped")
+                } else {
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    do {
+                        for op in batch.ops {
+                            switch op {
+                            case .directory(let m):
+                                try sink.directory(m)
+                            case let .block(index, id, len):
+                                blocks.append((index, id, len))
+                            case let .file(m, seq, size):
+                                try sink.file(m, seq: seq, size: size, blocks: blocks.count)
+                                for b in blocks { try sink.block(seq: seq, index: b.index, id: b.id, len: b.len) }
+                                blocks.removeAll(keepingCapacity: true)
+                            }
+                        }
+                    } catch {
+                        failure = error
+                        self.error = error
+                        failed.store(true, ordering: .releasing)
+                    }
+                    busy += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+                }
+            }
+            if batch.end { sawEnd = true; break }
+        }
+        if let failure { throw failure }
+    }
+}
+
+/// What the catalog side committed, handed from the catalog thread (written before `done`).
+final class ImportCatalogResult: @unchecked Sendable {
+    var files = 0, directories = 0, replaced = 0
+    var usage: Int64 = 0
+    var drops: [DroppedEntry] = []
+    var syncSeconds = 0.0
+
+    func take(_ w: CatalogImportWriter) {
+        files = w.files
+        directories = w.directories
+        usage = w.usage
+        replaced = w.replaced
+        drops = w.drops
+    }
+}
+
+/// Blocks SIGINT and SIGTERM in a helper thread: they go to the reading thread, whose blocking reads they interrupt.
+func blockTransferSignals() {
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGINT)
+    sigaddset(&set, SIGTERM)
+    pthread_sigmask(SIG_BLOCK, &set, nil)
+}
+
+/// Where an import's entries go: catalog rows now, or records for later.
 protocol ImportSink: AnyObject {
     func directory(_ m: ImportMeta) throws
     func file(_ m: ImportMeta, seq: Int, size: Int64, blocks: Int) throws
@@ -175,32 +283,72 @@ extension Volume {
         }
 
         let storer = ImportStorer(chunks: chunks)
-        let queue = BoundedQueue<StoreBatch>(capacity: Self.importQueueDepth)
-        let thread = Thread { storer.run(queue) }
-        thread.name = "volume-import-store"
-        thread.start()
-        var storerRunning = true
-        func stopStorer(_ last: StoreBatch) {
-            guard storerRunning else { return }
-            storerRunning = false
-            var b = last
-            b.end = true
-            queue.send(b)
-            storer.done.wait()
+        let cataloger = ImportCataloger()
+        let toStore = BoundedQueue<StoreBatch>(capacity: Self.importQueueDepth)
+        let toCatalog = BoundedQueue<CatalogBatch>(capacity: Self.importQueueDepth)
+        let storeThread = Thread { storer.run(toStore, toCatalog) }
+        storeThread.name = "volume-import-store"
+        storeThread.start()
+
+        // The catalog thread: into an empty volume, rows inside the one transaction, committed once every
+        // chunk is stored and synced; otherwise records, replayed below in one final transaction.
+        let log: RecordLog? = volumeEmpty ? nil : RecordLog(spillDir: (pool.path as NSString).deletingLastPathComponent)
+        let result = ImportCatalogResult()
+        let syncChunks = durability == .full
+        let catalogThread = Thread { [self] in
+            blockTransferSignals()
+            do {
+                if let log {
+                    try cataloger.consume(toCatalog, into: log)
+                } else {
+                    try mutate(origin: options.caller.origin) { db, events in
+                        // A larger page cache for this transaction: fewer dirty pages spilled to the WAL and rewritten.
+                        try db.execute(sql: "PRAGMA cache_size = -\(Self.importCacheKiB)")
+                        defer { try? db.execute(sql: "PRAGMA cache_size = -16000") }
+                        let w = try CatalogImportWriter(db, volume: self, destination: dest, caller: options.caller)
+                        try cataloger.consume(toCatalog, into: w)
+                        // The storing thread passes the end on after its last put: every chunk is stored.
+                        let t0 = DispatchTime.now().uptimeNanoseconds
+                        if syncChunks { try chunks.sync() }
+                        result.syncSeconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+                        if options.isCancelled() { throw VolumeError.interrupted("import interrupted while committing; the volume is unchanged") }
+                        try w.finish()
+                        events = w.events
+                        result.take(w)
+                    }
+                }
+            } catch {
+                if cataloger.error == nil { cataloger.error = error }
+                cataloger.failed.store(true, ordering: .releasing)
+                cataloger.drain(toCatalog)
+            }
+            cataloger.done.signal()
         }
-        defer { stopStorer(StoreBatch()) }
+        catalogThread.name = "volume-import-catalog"
+        catalogThread.start()
 
         var batch = StoreBatch()
+        var helpersStopped = false
+        /// Sends the last batch (or an abort) and waits for both helper threads.
+        func stopHelpers(abort: Bool) {
+            guard !helpersStopped else { return }
+            helpersStopped = true
+            var last = abort ? StoreBatch() : batch
+            last.end = true
+            last.abort = abort
+            batch = StoreBatch()
+            toStore.send(last)
+            storer.done.wait()
+            cataloger.done.wait()
+        }
+        defer { stopHelpers(abort: true) }
+
         var growth: Int64 = 0
         var bytesOut: Int64 = 0
         var current = ""
         var tStream: UInt64 = 0, tSync: UInt64 = 0
         let bs = blockSize
-        // Blocks sent to be stored whose IDs have not come back yet: (file sequence number, index, length).
-        var pending: [(seq: Int, index: Int64, len: Int)] = []
-        var pendingHead = 0
         var fileSeq = 0
-        var openFile: Int?
 
         func progress(_ phase: String = "streaming") {
             options.progress?(TransferProgress(bytesIn: source.bytesConsumed, totalIn: source.totalBytes, bytesOut: bytesOut,
@@ -218,15 +366,16 @@ extension Volume {
                 throw VolumeError.interrupted("import interrupted\(at); the volume is unchanged")
             }
         }
-        func checkStorer() throws {
-            if storer.failed.load(ordering: .acquiring) {
-                stopStorer(StoreBatch())
-                throw storer.error ?? VolumeError.io("storing chunks failed", errno: EIO)
+        /// Stops with the helpers' error when one of them failed (a full disk, a conflict in the volume).
+        func checkHelpers() throws {
+            if storer.failed.load(ordering: .acquiring) || cataloger.failed.load(ordering: .acquiring) {
+                stopHelpers(abort: true)
+                throw storer.error ?? cataloger.error ?? VolumeError.io("the import failed", errno: EIO)
             }
         }
         func send() throws {
-            try checkStorer()
-            queue.send(batch)
+            try checkHelpers()
+            toStore.send(batch)
             batch = StoreBatch()
         }
         /// The size of the file an entry would replace (only when the destination held something).
@@ -250,35 +399,11 @@ extension Volume {
             if report.dropped.count < options.maxListedDrops { report.dropped.append(d) } else { report.droppedTruncated = true }
             options.onDrop?(d)
         }
-        /// Hands the IDs that came back from the storing thread to `sink`, in order, up to the file
-        /// still being read (its record does not exist yet).
-        func collect(_ sink: ImportSink) throws {
-            let ids = storer.results.withLock { r -> [ChunkID] in let all = r; r.removeAll(keepingCapacity: true); return all }
-            var taken = 0
-            for id in ids {
-                let p = pending[pendingHead]
-                if p.seq == openFile {
-                    break
-                }
-                try sink.block(seq: p.seq, index: p.index, id: id, len: p.len)
-                pendingHead += 1
-                taken += 1
-            }
-            if taken < ids.count {
-                let rest = ids[taken...]
-                storer.results.withLock { $0.insert(contentsOf: rest, at: 0) }
-            }
-            if pendingHead > 4096 && pendingHead * 2 > pending.count {
-                pending.removeFirst(pendingHead)
-                pendingHead = 0
-            }
-        }
 
-        /// Reads the whole source into `sink`, waits for every chunk to be stored and syncs them.
-        func stream(_ sink: ImportSink) throws {
+        do {
             progress()
             while let item = try source.next() {
-                try checkStorer()
+                try checkHelpers()
                 report.entries += 1
                 switch item {
                 case .dropped(let d):
@@ -286,7 +411,7 @@ extension Volume {
                 case .directory(let m):
                     try checkCancelled(m)
                     current = m.path
-                    try sink.directory(m)
+                    batch.ops.append(.directory(m))
                 case .file(let m, let declared):
                     try checkCancelled(m)
                     current = m.path
@@ -294,8 +419,6 @@ extension Volume {
                     let replaced = try replacedSize(m)
                     if let declared { try checkCap(adding: declared - replaced, m) }
                     fileSeq += 1
-                    openFile = fileSeq
-                    var stored = 0
                     var size: Int64 = 0
                     var index: Int64 = 0
                     while true {
@@ -317,8 +440,7 @@ extension Volume {
                         if got == 0 { break }
                         if declared == nil { try checkCap(adding: size + Int64(got) - replaced, m) }
                         if !isAllZero(data) {
-                            pending.append((fileSeq, index, got))
-                            stored += 1
+                            batch.ops.append(.block(index: index, len: got, chunk: batch.chunks.count))
                             batch.chunks.append(data)
                             batch.bytes += got
                             if batch.first == nil { batch.first = label }
@@ -326,7 +448,6 @@ extension Volume {
                             if batch.bytes >= Self.importBatchBytes || batch.chunks.count >= Self.importBatchChunks {
                                 try checkCancelled(m)
                                 try send()
-                                try collect(sink)
                             }
                         }
                         size += Int64(got)
@@ -336,54 +457,24 @@ extension Volume {
                         if got < want { break }
                     }
                     growth += size - replaced
-                    try sink.file(m, seq: fileSeq, size: size, blocks: stored)
-                    openFile = nil
+                    batch.ops.append(.file(m, seq: fileSeq, size: size))
                 }
+                if batch.ops.count >= 2 * Self.importBatchChunks { try send() }
                 progress()
             }
             try checkCancelled(nil)
             try source.finish()
-            try checkStorer()
-            stopStorer(batch)
-            batch = StoreBatch()
-            if let e = storer.error { throw e }
-            try collect(sink)
-            guard pendingHead == pending.count else {
-                throw VolumeError.io("\(pending.count - pendingHead) stored blocks did not report back", errno: EIO)
-            }
-            tStream = DispatchTime.now().uptimeNanoseconds
-            // The chunks are durable before the catalog references them.
-            if durability == .full { try chunks.sync() }
-            tSync = DispatchTime.now().uptimeNanoseconds
-            try checkCancelled(nil)
+            try checkHelpers()
             progress("committing")
-        }
-
-        func finishReport(_ w: CatalogImportWriter) {
-            report.files = w.files
-            report.directories = w.directories
-            report.bytes = w.usage
-            report.replaced = w.replaced
-            for d in w.drops { drop(d) }
-        }
-
-        do {
-            if volumeEmpty {
-                // Rows written while streaming, in the one transaction.
-                try mutate(origin: options.caller.origin) { db, events in
-                    // A larger page cache for this transaction: fewer dirty pages spilled to the WAL and rewritten.
-                    try db.execute(sql: "PRAGMA cache_size = -\(Self.importCacheKiB)")
-                    defer { try? db.execute(sql: "PRAGMA cache_size = -16000") }
-                    let w = try CatalogImportWriter(db, volume: self, destination: dest, caller: options.caller)
-                    try stream(w)
-                    try w.finish()
-                    events = w.events
-                    finishReport(w)
-                }
-            } else {
-                // Records now, rows in one final transaction.
-                let log = RecordLog(spillDir: (pool.path as NSString).deletingLastPathComponent)
-                try stream(log)
+            stopHelpers(abort: false)
+            if let e = storer.error ?? cataloger.error { throw e }
+            tStream = DispatchTime.now().uptimeNanoseconds
+            tSync = tStream
+            if let log {
+                // The chunks are durable before the catalog references them.
+                if syncChunks { try chunks.sync() }
+                tSync = DispatchTime.now().uptimeNanoseconds
+                try checkCancelled(nil)
                 let (entries, inputBytes, total, out) = (report.entries, source.bytesConsumed, source.totalBytes, bytesOut)
                 try mutate(origin: options.caller.origin) { db, events in
                     let w = try CatalogImportWriter(db, volume: self, destination: dest, caller: options.caller)
@@ -406,11 +497,11 @@ extension Volume {
                     }
                     try w.finish()
                     events = w.events
-                    finishReport(w)
+                    result.take(w)
                 }
             }
         } catch {
-            stopStorer(StoreBatch())
+            stopHelpers(abort: true)
             report.inputBytes = source.bytesConsumed
             var e = error
             if options.isCancelled(), (e as? VolumeError)?.code != "interrupted" {
@@ -422,13 +513,19 @@ extension Volume {
             }
             throw e
         }
+        report.files = result.files
+        report.directories = result.directories
+        report.bytes = result.usage
+        report.replaced = result.replaced
+        for d in result.drops { drop(d) }
         report.inputBytes = source.bytesConsumed
         if ProcessInfo.processInfo.environment["VOLUMES_TRACE_IMPORT"] != nil {
             let tEnd = DispatchTime.now().uptimeNanoseconds
             func s(_ a: UInt64, _ b: UInt64) -> String { String(format: "%.2fs", Double(b &- a) / 1e9) }
             FileHandle.standardError.write(Data(("import phases (\(volumeEmpty ? "rows while streaming" : "records, then rows")): "
-                + "stream \(s(tStart, tStream)) (storing busy \(String(format: "%.2fs", storer.busy))), "
-                + "sync \(s(tStream, tSync)), commit \(s(tSync, tEnd))\n").utf8))
+                + "stream \(s(tStart, tStream)) (storing busy \(String(format: "%.2fs", storer.busy)), catalog busy "
+                + "\(String(format: "%.2fs", cataloger.busy)), chunk sync \(String(format: "%.2fs", result.syncSeconds))), "
+                + "then sync \(s(tStream, tSync)), commit \(s(tSync, tEnd))\n").utf8))
         }
         return report
     }
