@@ -23,6 +23,10 @@ struct Volumectl: ParsableCommand {
             GCCommand.self,
             MountCommand.self,
             UnmountCommand.self,
+            ImportCommand.self,
+            ExportCommand.self,
+            UploadCommand.self,
+            DownloadCommand.self,
         ]
     )
 }
