@@ -9,6 +9,8 @@ bin="$(swift build -c release --show-bin-path)/volumebench"
 echo "== 1 GiB as 1,000 files: write then read, vs a plain directory (bar: >= 50%)"
 "$bin" throughput --dir "$scratch" --durability full
 "$bin" throughput --dir "$scratch" --durability relaxed
+echo "== random 4 KiB writes into a 1 GiB file re-store one block each, not the file"
+"$bin" randomwrite --dir "$scratch"
 echo "== the same 256 MiB in two volumes (bar: stored bytes grow < 1%)"
 "$bin" dedup --dir "$scratch"
 echo "== 1,000,000 tiny files (bars: create < 2 min, list 100,000 entries < 1 s, stat median < 1 ms)"

@@ -8,7 +8,7 @@ struct VolumeBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "volumebench",
         abstract: "Benchmarks of the volume store, each next to its peer in the same run. Run tools/bench-core.sh.",
-        subcommands: [Throughput.self, Dedup.self, Scale.self]
+        subcommands: [Throughput.self, Dedup.self, Scale.self, RandomWrite.self]
     )
 }
 
@@ -57,42 +57,59 @@ func content(_ i: Int, size: Int) -> Data {
 }
 
 struct Throughput: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Write N files of SIZE through the core and read them back, vs a plain directory.")
+    static let configuration = CommandConfiguration(abstract: "Write N files of SIZE through the core and read them back, vs a plain directory, in interleaved rounds.")
     @OptionGroup var opts: BenchOptions
     @Option(help: "Number of files.") var files = 1000
     @Option(help: "Bytes per file.") var size = 1 << 20
     @Option(help: "full or relaxed.") var durability = "full"
+    @Option(help: "Rounds; each runs both contenders, alternating which goes first. Medians are reported.") var rounds = 3
 
     func run() throws {
         let dur = Durability(rawValue: durability) ?? .full
         let total = Double(files * size) / 1_048_576
         let blobs = (0..<files).map { content($0, size: size) }
-        // plain directory: write (with fsync per file when the store syncs too), then read
-        let plain = try opts.scratch("plain")
-        let plainWrite = try time {
-            for i in 0..<files {
-                let path = plain.appendingPathComponent("f\(i)").path
-                let fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
-                guard fd >= 0 else { throw VolumeError.io("open \(path)", errno: errno) }
-                _ = blobs[i].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-                if dur == .full { fsync(fd) }
-                close(fd)
-            }
+        var plainW: [Double] = [], plainR: [Double] = [], ourW: [Double] = [], ourR: [Double] = []
+        var dropped = false
+
+        func plainRound() throws {
+            let plain = try opts.scratch("plain")
+            sync()
+            plainW.append(try time {
+                for i in 0..<files {
+                    let path = plain.appendingPathComponent("f\(i)").path
+                    let fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
+                    guard fd >= 0 else { throw VolumeError.io("open \(path)", errno: errno) }
+                    _ = blobs[i].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                    if dur == .full { fsync(fd) }
+                    close(fd)
+                }
+            })
+            dropped = dropCaches()
+            plainR.append(try time { for i in 0..<files { _ = try Data(contentsOf: plain.appendingPathComponent("f\(i)")) } })
+            try FileManager.default.removeItem(at: plain)
         }
-        let dropped = dropCaches()
-        let plainRead = try time { for i in 0..<files { _ = try Data(contentsOf: plain.appendingPathComponent("f\(i)")) } }
-        // the core
-        let data = try opts.scratch("store")
-        let store = try VolumeStore(dataDir: data, options: StoreOptions(defaultCapBytes: 1 << 40, durability: dur))
-        let v = try store.volume(try store.createVolume(owner: "bench", name: "throughput").volumeId, owner: nil)
-        let ourWrite = try time { for i in 0..<files { try v.writeFile("/f\(i)", data: blobs[i]) } }
-        _ = dropCaches()
-        let ourRead = try time { for i in 0..<files { _ = try v.readFile("/f\(i)") } }
-        print("throughput: \(files) files x \(size) bytes, durability \(dur.rawValue) (plain dir \(dur == .full ? "with" : "without") fsync per file), caches dropped before reads: \(dropped)")
+        func ourRound() throws {
+            let data = try opts.scratch("store")
+            sync()
+            let store = try VolumeStore(dataDir: data, options: StoreOptions(defaultCapBytes: 1 << 40, durability: dur))
+            let v = try store.volume(try store.createVolume(owner: "bench", name: "throughput").volumeId, owner: nil)
+            ourW.append(try time { for i in 0..<files { try v.writeFile("/f\(i)", data: blobs[i]) } })
+            _ = dropCaches()
+            ourR.append(try time { for i in 0..<files { _ = try v.readFile("/f\(i)") } })
+            try store.close()
+            try FileManager.default.removeItem(at: data)
+        }
+        for r in 0..<rounds {
+            if r % 2 == 0 { try plainRound(); try ourRound() } else { try ourRound(); try plainRound() }
+        }
+        func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+        print("throughput: \(files) files x \(size) bytes, durability \(dur.rawValue) (plain dir \(dur == .full ? "with" : "without") fsync per file), "
+              + "\(rounds) interleaved rounds, medians; caches dropped before reads: \(dropped)")
+        print(String(format: "  rounds, MiB/s write: volume %@ | plain %@", ourW.map { String(format: "%.0f", total / $0) }.joined(separator: " ") as NSString,
+                     plainW.map { String(format: "%.0f", total / $0) }.joined(separator: " ") as NSString))
         print(String(format: "%-34@ %12@ %12@", "" as NSString, "volume" as NSString, "plain dir" as NSString))
-        report("write", ours: total / ourWrite, peer: total / plainWrite, unit: "MiB/s", bar: 0.5)
-        report("read", ours: total / ourRead, peer: total / plainRead, unit: "MiB/s", bar: 0.5)
-        if !opts.keep { try? FileManager.default.removeItem(at: URL(fileURLWithPath: opts.dir)) }
+        report("write", ours: total / median(ourW), peer: total / median(plainW), unit: "MiB/s", bar: 0.5)
+        report("read", ours: total / median(ourR), peer: total / median(plainR), unit: "MiB/s", bar: 0.5)
     }
 }
 
@@ -156,6 +173,40 @@ struct Scale: ParsableCommand {
         print(String(format: "  create %d files: %.1f s (%.0f files/s; bar < 120 s) %@", made, create, Double(made) / create, (create < 120 ? "ok" : "BELOW BAR") as NSString))
         print(String(format: "  list a %d-entry directory: %.3f s (bar < 1 s) %@", listed, list, (list < 1 ? "ok" : "BELOW BAR") as NSString))
         print(String(format: "  stat median over %d paths: %.3f ms (bar < 1 ms) %@", stats1.count, median, (median < 1 ? "ok" : "BELOW BAR") as NSString))
+        if !opts.keep { try? FileManager.default.removeItem(at: URL(fileURLWithPath: opts.dir)) }
+    }
+}
+
+struct RandomWrite: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "randomwrite", abstract: "Random 4 KiB writes into a large file: how many bytes each one re-stores.")
+    @OptionGroup var opts: BenchOptions
+    @Option(help: "MiB in the file.") var mib = 1024
+    @Option(help: "Random writes, each committed on its own.") var writes = 100
+
+    func run() throws {
+        let data = try opts.scratch("randomwrite")
+        let store = try VolumeStore(dataDir: data, options: StoreOptions(defaultCapBytes: 1 << 40, durability: .full))
+        let v = try store.volume(try store.createVolume(owner: "bench", name: "rw").volumeId, owner: nil)
+        let f = try v.create(parent: 1, name: Data("big".utf8), kind: .file, mode: 0o644, caller: .root)
+        try v.open(f.ino)
+        for i in 0..<mib { try v.write(f.ino, offset: Int64(i) << 20, data: content(i, size: 1 << 20), caller: .root) }
+        try v.release(f.ino, caller: .root)
+        let before = try store.chunks.stats()
+        var rng = SystemRandomNumberGenerator()
+        let elapsed = try time {
+            for i in 0..<writes {
+                try v.open(f.ino)
+                let off = Int64.random(in: 0..<(Int64(mib) << 20 - 4096), using: &rng) & ~4095
+                try v.write(f.ino, offset: off, data: content(1_000_000 + i, size: 4096), caller: .root)
+                try v.fsync(f.ino, caller: .root)
+                try v.release(f.ino, caller: .root)
+            }
+        }
+        let after = try store.chunks.stats()
+        print(String(format: "randomwrite: %d random 4 KiB writes into a %d MiB file, each fsynced: %d new chunks, %@ stored (%@ per write; the file is %@); %.2f ms per write",
+                     writes, mib, after.chunks - before.chunks, ByteSize.format(after.bytes - before.bytes) as NSString,
+                     ByteSize.format((after.bytes - before.bytes) / Int64(writes)) as NSString, ByteSize.format(Int64(mib) << 20) as NSString,
+                     elapsed / Double(writes) * 1000))
         if !opts.keep { try? FileManager.default.removeItem(at: URL(fileURLWithPath: opts.dir)) }
     }
 }

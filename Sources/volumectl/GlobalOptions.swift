@@ -14,6 +14,12 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .customLong("json"), help: "Print JSON for machines instead of tables.")
     var json = false
 
+    func validate() throws {
+        if let o = scope {
+            do { try VolumeStore.validate(owner: o) } catch let e as VolumeError { throw ValidationError("\(e)") }
+        }
+    }
+
     /// The data directory to use.
     var resolvedDataDir: URL {
         if let d = dataDir { return URL(fileURLWithPath: d) }

@@ -10,13 +10,23 @@ struct Volumectl: ParsableCommand {
             volumectl works directly on a data directory (--data-dir, or VOLUMES_DATA_DIR; default
             /var/lib/volumes for root, ~/.local/share/volumes otherwise). No daemon is needed.
 
-            Exit codes: 0 ok, 64 usage or bad input, 3 not found, 4 conflict, 5 over the cap,
-            6 not permitted, 70 internal error.
+            Exit codes: 0 ok, 1 a check said no (files exists: false; fsck: problems remain),
+            64 usage or bad input, 3 not found, 4 conflict, 5 over the cap, 6 not permitted,
+            70 internal error.
             """,
         subcommands: [
             // Command groups register here, one line each.
+            VolumeCommand.self,
+            FilesCommand.self,
+            QuotaCommand.self,
+            FsckCommand.self,
+            GCCommand.self,
             MountCommand.self,
             UnmountCommand.self,
+            ImportCommand.self,
+            ExportCommand.self,
+            UploadCommand.self,
+            DownloadCommand.self,
         ]
     )
 }

@@ -73,6 +73,12 @@ final class FilesOperationsTests: XCTestCase {
         XCTAssertEqual(st.size, 3)
         XCTAssertEqual(st.path, "/p/file")
         XCTAssertEqual(try v.stat("/p").size, 0)
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let modified = try XCTUnwrap(f.date(from: st.modified), "modified is ISO-8601: \(st.modified)")
+        XCTAssertLessThan(abs(modified.timeIntervalSinceNow), 60)
+        XCTAssertEqual(EntryInfo.iso(1_700_000_000_123_456_789), "2023-11-14T22:13:20.123Z")
+        XCTAssertEqual(EntryInfo.iso(-1_500_000_000), "1969-12-31T23:59:58.500Z")
         XCTAssertThrowsError(try v.list("/p/file")) { XCTAssertEqual(($0 as? VolumeError)?.errno, ENOTDIR) }
         XCTAssertTrue(try v.exists("/p/q"))
         XCTAssertFalse(try v.exists("/p/nope"))

@@ -1,6 +1,7 @@
 // The local-directory chunk store: large chunks as files in 256 sharded folders, small ones packed in SQLite.
 import Foundation
 import GRDB
+import GRDBSQLite
 import Synchronization
 import SystemPackage
 import CSupport
@@ -48,11 +49,6 @@ public final class LocalChunkStore: ChunkStore {
         } catch {
             throw VolumeError.io("cannot prepare chunk store at \(root.path): \(error.localizedDescription)", errno: EIO)
         }
-        var config = Configuration()
-        config.journalMode = .wal
-        config.busyMode = .timeout(30)
-        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-        small = try DatabasePool(path: root.appendingPathComponent("small.sqlite").path, configuration: config)
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-small-chunks") { db in
             try db.execute(sql: """
@@ -63,7 +59,11 @@ public final class LocalChunkStore: ChunkStore {
                 )
                 """)
         }
-        try migrator.migrate(small)
+        small = try DatabaseOpening.pool(at: root.appendingPathComponent("small.sqlite").path, foreignKeys: false,
+                                         migrator: migrator)
+        // Checkpoint every 64 MiB of WAL rather than every 4 MiB: a bulk import of small chunks
+        // otherwise spends much of its time in checkpoints (the writer connection runs them).
+        try small.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = 16384") }
         do {
             rootFD = try FileDescriptor.open(FilePath(root.path), .readOnly, options: [.directory])
         } catch let e as Errno {
@@ -103,7 +103,18 @@ public final class LocalChunkStore: ChunkStore {
                     INSERT INTO chunk (id, data, touched) VALUES (?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET touched = excluded.touched
                     """)
-                for (id, data) in smallOnes { try stmt.execute(arguments: [id.bytes, data, t]) }
+                // Bound through the C API: a bulk import puts hundreds of thousands of small chunks.
+                let raw = stmt.sqliteStatement
+                for (id, data) in smallOnes {
+                    id.bytes.bind(raw, 1)
+                    data.bind(raw, 2)
+                    sqlite3_bind_int64(raw, 3, t)
+                    let rc = sqlite3_step(raw)
+                    sqlite3_reset(raw)
+                    guard rc == SQLITE_DONE else {
+                        throw VolumeError.io("store chunk \(id.short): \(String(cString: sqlite3_errmsg(db.sqliteConnection)))", errno: EIO)
+                    }
+                }
             }
         }
         return ids

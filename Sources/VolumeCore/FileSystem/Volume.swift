@@ -48,17 +48,8 @@ public final class Volume: Sendable {
         self.catalogPath = catalogPath
         self.chunks = chunks
         self.durability = durability
-        var config = Configuration()
-        config.journalMode = .wal
-        config.busyMode = .timeout(30)
-        config.foreignKeysEnabled = true
-        config.maximumReaderCount = 8
-        let sync = durability == .full ? "FULL" : "NORMAL"
-        config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = \(sync); PRAGMA cache_size = -16000")
-        }
-        pool = try DatabasePool(path: catalogPath, configuration: config)
-        try CatalogSchema.migrator.migrate(pool)
+        pool = try DatabaseOpening.pool(at: catalogPath, synchronous: durability == .full ? "FULL" : "NORMAL",
+                                        migrator: CatalogSchema.migrator)
         let bs = try pool.write { db -> Int in
             try Catalog.initialize(db, blockSize: blockSize, capBytes: capBytes, now: .now())
             return Int(try Catalog.meta(db, .blockSize))

@@ -11,7 +11,8 @@ public struct FsckReport: Codable, Sendable, Equatable {
     public var repaired: [String]
     public var inodes: Int
     public var chunksChecked: Int
-    public var ok: Bool { problems.isEmpty || problems.count == repaired.count }
+    /// Clean, or every problem repaired (after a full repair, `problems` lists what was repaired).
+    public var ok: Bool { problems.isEmpty || problems == repaired }
 
     enum CodingKeys: String, CodingKey { case volumeId = "volume_id", problems, repaired, inodes, chunksChecked = "chunks_checked", ok }
     public func encode(to encoder: Encoder) throws {
@@ -178,8 +179,8 @@ extension Volume {
                 report.repaired.append("set usage to \(liveUsage) bytes and file count to \(liveFiles)")
             }
         }
-        // Re-check: what is still wrong stays a problem.
-        let after = try fsck(repair: false, verifyData: false)
+        // Re-check: what is still wrong stays a problem (chunks are re-verified, since repair cannot fix their bytes).
+        let after = try fsck(repair: false, verifyData: verifyData)
         report.problems = after.problems.isEmpty ? report.repaired : after.problems
         return report
     }

@@ -41,6 +41,8 @@ public enum VolumeError: Error, Equatable, Sendable, CustomStringConvertible {
     case noSuchAttribute(String)
     /// A name or value that does not fit (xattr buffer, range).
     case outOfRange(String)
+    /// An upload body over the contract's limit (a Phase 1 blob over 4 GiB): HTTP 413.
+    case tooLarge(String)
 
     public var description: String {
         switch self {
@@ -68,6 +70,7 @@ public enum VolumeError: Error, Equatable, Sendable, CustomStringConvertible {
         case .interrupted(let s): return "interrupted: \(s)"
         case .noSuchAttribute(let s): return "no such attribute: \(s)"
         case .outOfRange(let s): return "out of range: \(s)"
+        case .tooLarge(let s): return "too large: \(s)"
         }
     }
 
@@ -92,6 +95,7 @@ public enum VolumeError: Error, Equatable, Sendable, CustomStringConvertible {
         case .interrupted: return EINTR
         case .noSuchAttribute: return ENODATA
         case .outOfRange: return ERANGE
+        case .tooLarge: return EFBIG
         }
     }
 
@@ -100,6 +104,7 @@ public enum VolumeError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .notFound, .noSuchAttribute: return 404
         case .outOfRange: return 416
+        case .tooLarge: return 413
         case .alreadyExists, .directoryNotEmpty, .editConflict: return 409
         case .notADirectory, .isADirectory, .invalidPath, .nameTooLong, .invalidArgument, .crossDevice,
              .tooManyLinks, .symlinkLoop:
@@ -134,6 +139,7 @@ public enum VolumeError: Error, Equatable, Sendable, CustomStringConvertible {
         case .interrupted: return "interrupted"
         case .noSuchAttribute: return "no_such_attribute"
         case .outOfRange: return "out_of_range"
+        case .tooLarge: return "too_large"
         }
     }
 
@@ -141,7 +147,7 @@ public enum VolumeError: Error, Equatable, Sendable, CustomStringConvertible {
     public var exitCode: Int32 {
         switch self {
         case .notFound, .noSuchAttribute: return 3
-        case .invalidPath, .nameTooLong, .invalidArgument, .outOfRange: return 64
+        case .invalidPath, .nameTooLong, .invalidArgument, .outOfRange, .tooLarge: return 64
         case .alreadyExists, .directoryNotEmpty, .editConflict, .notADirectory, .isADirectory, .crossDevice,
              .tooManyLinks, .symlinkLoop:
             return 4

@@ -25,12 +25,8 @@ public final class VolumeStore: Sendable {
             throw VolumeError.io("cannot create data directory \(dataDir.path): \(error.localizedDescription)", errno: EACCES)
         }
         self.chunks = try chunks ?? LocalChunkStore(root: dataDir.appendingPathComponent("chunks"))
-        var config = Configuration()
-        config.journalMode = .wal
-        config.busyMode = .timeout(30)
-        config.foreignKeysEnabled = true
-        registry = try DatabasePool(path: dataDir.appendingPathComponent("registry.sqlite").path, configuration: config)
-        try RegistrySchema.migrator.migrate(registry)
+        registry = try DatabaseOpening.pool(at: dataDir.appendingPathComponent("registry.sqlite").path, synchronous: "FULL",
+                                            readers: 4, migrator: RegistrySchema.migrator)
     }
 
     func catalogPath(_ id: String) -> String { dataDir.appendingPathComponent("volumes/\(id).sqlite").path }
@@ -215,7 +211,8 @@ public final class VolumeStore: Sendable {
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: catalogPath(id) + suffix) }
     }
 
-    static func validate(owner: String) throws {
+    /// Checks a tenant ID: 1 to 128 letters, digits, '-', '_', '.' or '@'.
+    public static func validate(owner: String) throws {
         guard !owner.isEmpty, owner.utf8.count <= 128, owner.allSatisfy({ $0.isLetter || $0.isNumber || "-_.@".contains($0) }) else {
             throw VolumeError.invalidArgument("tenant '\(owner)' must be 1 to 128 letters, digits, '-', '_', '.' or '@'")
         }

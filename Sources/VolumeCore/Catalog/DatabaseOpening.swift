@@ -1,0 +1,20 @@
+// The one way the core opens a SQLite database: WAL, a busy timeout, foreign keys, and the sync level asked for.
+import GRDB
+
+enum DatabaseOpening {
+    /// Opens a WAL-mode pool at `path` and runs `migrator` on it.
+    static func pool(at path: String, synchronous: String = "NORMAL", foreignKeys: Bool = true, readers: Int = 8,
+                     migrator: DatabaseMigrator) throws -> DatabasePool {
+        var config = Configuration()
+        config.journalMode = .wal
+        config.busyMode = .timeout(30)
+        config.foreignKeysEnabled = foreignKeys
+        config.maximumReaderCount = readers
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous); PRAGMA cache_size = -16000")
+        }
+        let pool = try DatabasePool(path: path, configuration: config)
+        try migrator.migrate(pool)
+        return pool
+    }
+}

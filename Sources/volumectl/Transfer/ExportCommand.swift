@@ -1,0 +1,98 @@
+// volumectl export: a volume or one of its directories as a standard tar.gz, to a file or stdout.
+import ArgumentParser
+import Foundation
+import VolumeCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Export a volume (or a directory in it) as a tar.gz.",
+        discussion: """
+            The archive is a standard tar.gz (ustar, with pax records where names or sizes need them)
+            that GNU tar and Python's tarfile read: names, sizes, modes, owners, mtimes, symlinks and
+            hard links are kept. It is read from one consistent snapshot of the volume. A file output
+            is written under a temporary name and renamed into place when complete.
+
+            Examples:
+              volumectl export dataset -o dataset.tar.gz
+              volumectl export dataset --path /v2 -o - | tar -tzvf -
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The volume (ID or name).")
+    var volume: String
+
+    @Option(name: .customLong("path"), help: "Directory (or file) in the volume to export.")
+    var path: String = "/"
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: "The tar.gz to write, or '-' for standard output.")
+    var output: String
+
+    @Option(name: .customLong("level"), help: "gzip compression level, 1 (fast) to 9 (small).")
+    var level: Int = 6
+
+    @Flag(name: .customLong("quiet"), help: "No progress bar.")
+    var quiet = false
+
+    func validate() throws {
+        guard (1...9).contains(level) else { throw ValidationError("--level must be 1 to 9") }
+        if output == "-" && isatty(1) == 1 {
+            throw ValidationError("refusing to write a binary archive to a terminal; give -o FILE or redirect standard output")
+        }
+    }
+
+    func run() throws {
+        try transferReporting {
+            TransferSignals.install()
+            let started = Date()
+            let store = try global.openStore()
+            let id = try store.resolve(volume, owner: global.scope)
+            let vol = try store.volume(id, owner: global.scope)
+            let bar = TransferProgressBar(verb: "export", quiet: quiet)
+            let options = TransferOptions(progress: { bar.update($0) }, isCancelled: TransferSignals.isCancelled)
+            let report: ExportReport
+            if output == "-" {
+                let sink = FileByteSink(fd: 1, name: "standard output", isCancelled: TransferSignals.isCancelled)
+                defer { bar.finish() }
+                report = try vol.exportArchive(path, to: sink, level: level, options: options)
+            } else {
+                let url = URL(fileURLWithPath: output)
+                let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).part-\(getpid())").path
+                let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+                guard fd >= 0 else { throw VolumeError.io("create \(tmp)", errno: errno) }
+                do {
+                    let sink = FileByteSink(fd: fd, name: output, isCancelled: TransferSignals.isCancelled)
+                    report = try vol.exportArchive(path, to: sink, level: level, options: options)
+                    guard fsync(fd) == 0 else { throw VolumeError.io("fsync \(output)", errno: errno) }
+                    close(fd)
+                    guard rename(tmp, output) == 0 else { throw VolumeError.io("rename to \(output)", errno: errno) }
+                    bar.finish()
+                } catch {
+                    bar.finish()
+                    close(fd)
+                    unlink(tmp)
+                    throw error
+                }
+            }
+            let summary = TransferSummary(report: report, extra: ["output": output], seconds: Date().timeIntervalSince(started))
+            if global.json {
+                if output == "-" {
+                    let enc = JSONEncoder()
+                    enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                    FileHandle.standardError.write(try enc.encode(summary) + Data("\n".utf8))
+                } else {
+                    try printJSON(summary)
+                }
+            } else if output != "-" {
+                let what = describeCounts(files: report.files, bytes: report.bytes, directories: report.directories)
+                print("exported \(what) from \(id):\(report.path) to \(output) (\(ByteSize.format(report.outputBytes ?? 0)))")
+                if !report.skipped.isEmpty { print("skipped (sockets cannot be archived): \(report.skipped.joined(separator: ", "))") }
+            }
+        }
+    }
+}

@@ -1,0 +1,101 @@
+// volumectl upload: a local file or directory (or stdin) into a volume, atomically.
+import ArgumentParser
+import Foundation
+import VolumeCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct UploadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "upload",
+        abstract: "Upload a local file or directory (or standard input) into a volume.",
+        discussion: """
+            A directory is uploaded recursively with modes and mtimes (and owners) kept; symlinks,
+            FIFOs and device nodes are skipped and reported. When the destination is an existing
+            directory (or ends with '/'), the upload goes inside it under its own name, as cp does;
+            otherwise it takes the destination's name. '-' streams standard input, of any length,
+            into one file. Existing files are replaced. The upload is atomic: if it fails (cap,
+            disk full, Ctrl-C) nothing of it appears under the destination.
+
+            Examples:
+              volumectl upload ./data dataset:/
+              volumectl upload model.bin dataset:/models/model-v2.bin
+              pg_dump db | volumectl upload - dataset:/backups/db.sql
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "A local file or directory, or '-' for standard input.")
+    var source: String
+
+    @Argument(help: "VOLUME:/PATH, the destination.")
+    var destination: String
+
+    @Option(name: .customLong("mode"), help: "Permission bits of a file uploaded from standard input (octal).")
+    var mode: String = "0644"
+
+    @Flag(name: .customLong("quiet"), help: "No progress bar and no list of skipped entries on stderr.")
+    var quiet = false
+
+    func validate() throws {
+        _ = try VolumeLocation(destination)
+        guard let m = UInt32(mode, radix: 8), m <= 0o7777 else { throw ValidationError("--mode must be octal permission bits like 0644") }
+    }
+
+    func run() throws {
+        try transferReporting {
+            TransferSignals.install()
+            let started = Date()
+            let loc = try VolumeLocation(destination)
+            let store = try global.openStore()
+            let id = try store.resolve(loc.volume, owner: global.scope)
+            let vol = try store.volume(id, owner: global.scope)
+            let dest = try VolumePath(loc.path)
+            let destIsDir = (try? vol.stat(dest.description).type == "dir") ?? false
+            let intoDest = destIsDir || loc.path.hasSuffix("/")
+            let importSource: ImportSource
+            let directory: String
+            if source == "-" {
+                guard !intoDest else {
+                    throw VolumeError.isADirectory("\(loc.path) is a directory; give the path of the file to write, like \(loc.volume):\(dest.isRoot ? "" : dest.description)/data.bin")
+                }
+                guard !dest.isRoot else { throw VolumeError.isADirectory("/ is the volume root; give a file path") }
+                let input = FileByteSource(fd: 0, name: "standard input", isCancelled: TransferSignals.isCancelled)
+                importSource = try StreamFileSource(input: input, name: dest.name, mode: UInt32(mode, radix: 8)!)
+                directory = dest.parent.description
+            } else {
+                if intoDest {
+                    importSource = try LocalTreeSource(path: source)
+                    directory = dest.description
+                } else {
+                    guard !dest.isRoot else { throw VolumeError.invalidArgument("cannot upload onto the volume root") }
+                    importSource = try LocalTreeSource(path: source, name: dest.name)
+                    directory = dest.parent.description
+                }
+            }
+            let bar = TransferProgressBar(verb: "upload", quiet: quiet)
+            let quiet = self.quiet
+            let options = TransferOptions(
+                progress: { bar.update($0) },
+                onDrop: { d in if !quiet { bar.log("volumectl: skipped '\(d.path)': \(d.reason)") } },
+                isCancelled: TransferSignals.isCancelled)
+            let report: ImportReport
+            do {
+                report = try vol.importTree(from: importSource, into: directory, options: options)
+                bar.finish()
+            } catch {
+                bar.finish()
+                throw error
+            }
+            if global.json {
+                try printJSON(TransferSummary(report: report, extra: ["source": source], seconds: Date().timeIntervalSince(started)))
+            } else {
+                let what = describeCounts(files: report.files, bytes: report.bytes, directories: report.directories)
+                print("uploaded \(what) into \(id):\(report.destination)")
+                if let drops = describeDrops(report) { print(drops.replacingOccurrences(of: "dropped", with: "skipped")) }
+            }
+        }
+    }
+}
