@@ -36,6 +36,7 @@ final class MountCommandTests: MountTestCase {
         try requireFUSE()
         let ts = try TestStore()
         let mnt = try TemporaryDirectory("mnt")
+        registerMountpoint(mnt.path)
         defer {
             if MountTable.entry(at: mnt.path) != nil { MountTable.unmount(mnt.path, lazy: true) }
             mnt.remove()

@@ -1,6 +1,7 @@
 // Test harness for real mounts: a mount helper that always unmounts, shell commands as any user, and
 // the check that no mount is ever left behind.
 import Foundation
+import Synchronization
 import VolumeCore
 import VolumeFUSE
 import VolumeTestSupport
@@ -24,6 +25,7 @@ func withMount<T>(_ volume: Volume, options: MountOptions = MountOptions(), file
     try requireFUSE()
     let dir = try TemporaryDirectory("mnt")
     try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir.path)
+    registerMountpoint(dir.path)
     let mount: FUSEMount
     do {
         mount = try FUSEMount.start(volume: volume, mountpoint: dir.path, options: options)
@@ -42,10 +44,21 @@ func withMount<T>(_ volume: Volume, options: MountOptions = MountOptions(), file
     return try body(mount)
 }
 
-/// Mounts of ours that are still in the mount table under the temp directory.
+/// Every mountpoint this test process has used. Other processes (another test run, a CI clone)
+/// may have volume mounts of their own at the same time: only ours are checked, and only ours are
+/// ever unmounted.
+private let usedMountpoints = Mutex<Set<String>>([])
+
+/// Records a temporary mountpoint this process mounts on (the real, canonical path).
+func registerMountpoint(_ path: String) {
+    let canonical = (try? MountTable.canonical(path)) ?? path
+    usedMountpoints.withLock { _ = $0.insert(canonical) }
+}
+
+/// Mountpoints of this process that are still in the mount table.
 func leftoverMounts() -> [String] {
-    let tmp = FileManager.default.temporaryDirectory.path
-    return MountTable.entries().filter { $0.isVolume && $0.mountpoint.hasPrefix(tmp) }.map(\.mountpoint)
+    let mine = usedMountpoints.withLock { $0 }
+    return MountTable.entries().filter { $0.isVolume && mine.contains($0.mountpoint) }.map(\.mountpoint)
 }
 
 /// The result of a shell command.
