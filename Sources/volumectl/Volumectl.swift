@@ -21,6 +21,8 @@ struct Volumectl: ParsableCommand {
             QuotaCommand.self,
             FsckCommand.self,
             GCCommand.self,
+            MountCommand.self,
+            UnmountCommand.self,
             ImportCommand.self,
             ExportCommand.self,
             UploadCommand.self,

@@ -48,8 +48,11 @@ enum Catalog {
         try db.cachedStatement(sql: "UPDATE meta SET value = value + ? WHERE key = ?").execute(arguments: [delta, key.rawValue])
     }
 
-    /// Bumps the change sequence other processes poll for coherence.
-    static func bumpChange(_ db: Database) throws { try addMeta(db, .changeSeq, 1) }
+    /// Bumps the change sequence other processes poll for coherence; returns the new value.
+    @discardableResult
+    static func bumpChange(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db.cachedStatement(sql: "UPDATE meta SET value = value + 1 WHERE key = 'change_seq' RETURNING value")) ?? 0
+    }
 
     private static let attrColumns = "ino, kind, mode, uid, gid, size, nlink, atime, mtime, ctime, rdev"
 

@@ -139,6 +139,9 @@ public final class LocalChunkStore: ChunkStore {
                 do { try fd.writeAll(data) } catch { failed.withLock { $0 = (error as? Errno) ?? .ioError } }
             }
         }
+        // Start writing it out now: the sync that makes it durable (fsync, commit) then has little
+        // left to wait for, instead of flushing everything written since the last one at once.
+        _ = csupport_start_writeback(fd.rawValue)
         try? fd.close()
         if let e = failed.withLock({ $0 }) {
             unlink(tmp)

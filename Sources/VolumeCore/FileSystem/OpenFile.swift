@@ -7,9 +7,12 @@ import Synchronization
 /// Writes land in `dirty` (the full new content of each touched block). A block that is complete is
 /// stored as a chunk at once and moves to `staged`; commit (flush, fsync, release) stores the rest
 /// and writes every staged block, the size and mtime in one catalog transaction.
+///
+/// A small write into a block that already has stored content becomes a `patch` instead: the block
+/// is read (and verified) only when it is needed whole, so many random writes into one block cost
+/// one read-modify-write, not one each.
 final class OpenFile: Sendable {
     struct State {
-        var refs = 0
         /// Whether `committedSize` and `blocks` reflect the catalog as of `loadedEpoch`.
         var loadedEpoch = -1
         var committedSize: Int64 = 0
@@ -17,6 +20,10 @@ final class OpenFile: Sendable {
         var size: Int64 = 0
         var blocks: [Int: BlockRef] = [:]
         var dirty: [Int: Data] = [:]
+        /// Writes into stored blocks not yet read: (offset in the block, bytes), in write order.
+        var patches: [Int: [(offset: Int, bytes: Data)]] = [:]
+        /// Bytes held in `patches`.
+        var patchBytes = 0
         var staged: [Int: BlockRef] = [:]
         /// Bytes this file holds in the volume's `reserved` total.
         var reserved: Int64 = 0
@@ -24,11 +31,17 @@ final class OpenFile: Sendable {
         var pendingMtime: Nanos?
         var origin = 0
 
-        var hasPending: Bool { !dirty.isEmpty || !staged.isEmpty || size != committedSize || pendingMtime != nil }
+        var hasPending: Bool {
+            !dirty.isEmpty || !patches.isEmpty || !staged.isEmpty || size != committedSize || pendingMtime != nil
+        }
     }
 
     let ino: UInt64
     let state = Mutex(State())
+    /// Open handles, changed only under the volume's `openFiles` lock. Not part of `state`: a
+    /// commit holds `state` while it notifies observers, which takes `openFiles`, so taking `state`
+    /// under `openFiles` would be the other lock order.
+    let refs = Atomic<Int>(0)
     /// Bumped when another writer changes the inode; the state reloads before its next use.
     private let epoch = Atomic<Int>(0)
 

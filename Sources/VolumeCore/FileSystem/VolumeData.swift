@@ -1,12 +1,15 @@
 // The data path of the core: open, read, write, flush, fsync, release and truncate of regular files.
 import Foundation
 import GRDB
+import Synchronization
 
 extension Volume {
     /// Largest file offset accepted (1 PiB).
     public static let maxFileSize: Int64 = 1 << 50
-    /// Buffered blocks per open file before they are stored as chunks.
-    static let maxDirtyBlocks = 16
+    /// Partly written blocks buffered per open file before they are stored as chunks (whole
+    /// blocks are stored at once). Random writes rewrite a whole block per chunk, so the more stay
+    /// buffered, the fewer times a block is read, hashed and written again.
+    static let maxDirtyBlocks = 64
 
     // MARK: Handles
 
@@ -18,8 +21,21 @@ extension Volume {
         }
         openFiles.withLock { map in
             let f = map[ino] ?? OpenFile(ino: ino)
-            f.state.withLock { $0.refs += 1 }
+            f.refs.add(1, ordering: .relaxed)
             map[ino] = f
+        }
+    }
+
+    /// Opens a regular file `create` just made, from its attributes: nothing to read back, and
+    /// the write-back state starts loaded (empty, no blocks).
+    public func openCreated(_ a: Attributes) throws {
+        guard a.kind == .file, a.size == 0 else { return try open(a.ino) }
+        let fresh = OpenFile(ino: a.ino)
+        fresh.state.withLock { st in st.loadedEpoch = fresh.currentEpoch }
+        openFiles.withLock { map in
+            let f = map[a.ino] ?? fresh
+            f.refs.add(1, ordering: .relaxed)
+            map[a.ino] = f
         }
     }
 
@@ -43,18 +59,21 @@ extension Volume {
         var failure: Error?
         do { try f.commit(volume: self, durable: false, origin: caller.origin) } catch { failure = error }
         let last = openFiles.withLock { map -> Bool in
-            let refs = f.state.withLock { st -> Int in st.refs -= 1; return st.refs }
+            let refs = f.refs.subtract(1, ordering: .relaxed).newValue
             if refs <= 0 { map[ino] = nil; return true }
             return false
         }
         if last {
             f.discard(volume: self)
-            try mutate(origin: caller.origin) { db, _ in
+            // Only a file unlinked while open here needs a write (the orphan row and its note in
+            // `localOrphans` were made before the file left `openFiles`).
+            let orphaned = localOrphans.withLock { $0.remove(ino) != nil }
+            if orphaned { try mutate(origin: caller.origin) { db, _ in
                 if try Int.fetchOne(db, sql: "SELECT 1 FROM orphan WHERE ino = ?", arguments: [Int64(ino)]) != nil {
                     try db.execute(sql: "DELETE FROM orphan WHERE ino = ?", arguments: [Int64(ino)])
                     try dropIfUnlinked(db, ino)
                 }
-            }
+            } }
         }
         if let failure { throw failure }
     }
@@ -73,6 +92,11 @@ extension Volume {
         if let f = openFiles.withLock({ $0[ino] }) {
             plan = try f.state.withLock { st in
                 try f.ensureLoaded(&st, volume: self)
+                if !st.patches.isEmpty, count > 0 {
+                    let bs = Int64(blockSize)
+                    let first = Int(offset / bs), last = Int((offset + Int64(count) - 1) / bs)
+                    try f.materialize(&st, st.patches.keys.filter { $0 >= first && $0 <= last }, volume: self)
+                }
                 return f.plan(st, offset: offset, count: count, blockSize: blockSize)
             }
         } else {
@@ -155,6 +179,7 @@ extension Volume {
     func mutateDurably<T>(origin: Int, _ body: (Database, inout [ChangeEvent]) throws -> T) throws -> T {
         if durability == .full { return try mutate(origin: origin, body) }
         var events: [ChangeEvent] = []
+        var seq: Int64 = 0
         let r = try pool.writeWithoutTransaction { db -> T in
             try db.execute(sql: "PRAGMA synchronous = FULL")
             defer { try? db.execute(sql: "PRAGMA synchronous = NORMAL") }
@@ -162,11 +187,12 @@ extension Volume {
             try db.inTransaction {
                 events = []
                 result = try body(db, &events)
-                try Catalog.bumpChange(db)
+                seq = try Catalog.bumpChange(db)
                 return .commit
             }
             return result!
         }
+        noteLocalCommit(seq)
         notify(events, origin: origin)
         return r
     }
@@ -251,15 +277,6 @@ extension OpenFile {
         }
     }
 
-    /// The current content of block `idx` (buffered, staged or committed), without trailing holes.
-    private func content(_ st: State, _ idx: Int, volume: Volume) throws -> Data {
-        if let d = st.dirty[idx] { return d }
-        guard let r = st.staged[idx] ?? st.blocks[idx] else { return Data() }
-        // Only the part inside the file's current size is content.
-        let limit = Int(max(0, min(Int64(r.len), st.size - Int64(idx) * Int64(volume.blockSize))))
-        return limit == 0 ? Data() : try volume.chunks.read(r.chunk).prefix(limit)
-    }
-
     func write(volume: Volume, offset: Int64, data: Data, origin: Int) throws {
         try state.withLock { st in
             try ensureLoaded(&st, volume: volume)
@@ -268,26 +285,35 @@ extension OpenFile {
             let need = max(0, newSize - st.committedSize)
             if need > st.reserved {
                 let more = need - st.reserved
-                try volume.read { db in try volume.checkQuota(db, adding: more, ownReservation: 0) }
+                try volume.quickRead { db in try volume.checkQuota(db, adding: more, ownReservation: 0) }
                 volume.reserved.withLock { $0 += more }
                 st.reserved = need
             }
             let bs = volume.blockSize
+            let data = data.startIndex == 0 ? data : Data(data)
             var pos = offset
-            var src = data.startIndex
+            var src = 0
             var full: [Int] = []
-            while src < data.endIndex {
+            while src < data.count {
                 let idx = Int(pos / Int64(bs))
                 let inOff = Int(pos % Int64(bs))
-                let n = min(bs - inOff, data.endIndex - src)
-                var buf: Data
-                if let d = st.dirty[idx] { buf = d } else if inOff == 0 && n == bs { buf = Data() } else {
-                    buf = try content(st, idx, volume: volume)
+                let n = min(bs - inOff, data.count - src)
+                if inOff == 0 && n == bs {
+                    // A whole block: keep the caller's bytes (no copy when they are the whole buffer).
+                    // Dirty buffers always start at index 0.
+                    st.dirty[idx] = src == 0 && n == data.count ? data : Data(data[src..<(src + n)])
+                    full.append(idx)
+                } else if st.dirty[idx] == nil && st.hasStoredContent(idx, blockSize: bs) {
+                    // Into stored content: remember the bytes; the block is read when needed whole.
+                    st.patches[idx, default: []].append((inOff, Data(data[src..<(src + n)])))
+                    st.patchBytes += n
+                } else {
+                    // Take the buffer out of the map so it is uniquely referenced and changes in place.
+                    var buf = st.dirty.removeValue(forKey: idx) ?? Data()
+                    buf.apply(data[src..<(src + n)], at: inOff)
+                    if buf.count == bs && inOff + n == bs { full.append(idx) }
+                    st.dirty[idx] = buf
                 }
-                if buf.count < inOff + n { buf.append(Data(count: inOff + n - buf.count)) }
-                buf.replaceSubrange(inOff..<(inOff + n), with: data[src..<(src + n)])
-                st.dirty[idx] = buf
-                if buf.count == bs && inOff + n == bs { full.append(idx) }
                 pos += Int64(n)
                 src += n
             }
@@ -295,12 +321,47 @@ extension OpenFile {
             st.pendingMtime = .now()
             st.origin = origin
             if !full.isEmpty { try spill(&st, full, volume: volume) }
-            if st.dirty.count > Volume.maxDirtyBlocks { try spill(&st, Array(st.dirty.keys), volume: volume) }
+            if st.dirty.count * bs + st.patchBytes > Volume.maxDirtyBlocks * bs {
+                try spill(&st, st.pendingBlocks, volume: volume)
+            }
+        }
+    }
+
+    /// Turns the patches of blocks `idxs` into whole buffers in `dirty`, reading each stored block
+    /// once (verified against its hash; several on both cores at once).
+    func materialize(_ st: inout State, _ idxs: [Int], volume: Volume) throws {
+        let todo = idxs.filter { st.patches[$0] != nil && st.dirty[$0] == nil }
+        if !todo.isEmpty {
+            let bases = try todo.map { idx -> (BlockRef, Int)? in
+                guard let r = st.staged[idx] ?? st.blocks[idx] else { return nil }
+                // Only the part inside the file's current size is content.
+                let limit = Int(max(0, min(Int64(r.len), st.size - Int64(idx) * Int64(volume.blockSize))))
+                return limit == 0 ? nil : (r, limit)
+            }
+            let loaded = Mutex<[Int: Result<Data, Error>]>([:])
+            let chunks = volume.chunks
+            DispatchQueue.concurrentPerform(iterations: todo.count) { i in
+                guard let (r, limit) = bases[i] else { return }
+                let result = Result { try chunks.read(r.chunk).prefix(limit) }
+                loaded.withLock { $0[i] = result }
+            }
+            let results = loaded.withLock { $0 }
+            for (i, idx) in todo.enumerated() { st.dirty[idx] = try results[i]?.get() ?? Data() }
+        }
+        for idx in idxs {
+            guard let ps = st.patches.removeValue(forKey: idx) else { continue }
+            var buf = st.dirty.removeValue(forKey: idx) ?? Data()
+            for p in ps {
+                buf.apply(p.bytes, at: p.offset)
+                st.patchBytes -= p.bytes.count
+            }
+            st.dirty[idx] = buf
         }
     }
 
     /// Stores buffered blocks as chunks (not yet referenced by the catalog).
     private func spill(_ st: inout State, _ idxs: [Int], volume: Volume) throws {
+        try materialize(&st, idxs, volume: volume)
         let bufs = idxs.map { st.dirty[$0]! }
         let ids = try volume.chunks.put(batch: bufs)
         for (i, idx) in idxs.enumerated() {
@@ -313,7 +374,7 @@ extension OpenFile {
     func commit(volume: Volume, durable: Bool, origin: Int) throws {
         try state.withLock { st in
             guard st.hasPending else { return }
-            try spill(&st, Array(st.dirty.keys), volume: volume)
+            try spill(&st, st.pendingBlocks, volume: volume)
             if durable || volume.durability == .full { try volume.chunks.sync() }
             let size = st.size
             let staged = st.staged
@@ -350,6 +411,8 @@ extension OpenFile {
     /// Forgets buffered writes and returns their reservation.
     private func drop(_ st: inout State, volume: Volume) {
         st.dirty = [:]
+        st.patches = [:]
+        st.patchBytes = 0
         st.staged = [:]
         st.size = st.committedSize
         st.pendingMtime = nil
@@ -359,4 +422,27 @@ extension OpenFile {
 
     /// Called on the last release: returns any reservation still held.
     func discard(volume: Volume) { state.withLock { drop(&$0, volume: volume) } }
+}
+
+extension OpenFile.State {
+    /// Every block with buffered bytes (whole or as patches).
+    var pendingBlocks: [Int] { Array(Set(dirty.keys).union(patches.keys)) }
+
+    /// Whether block `idx` has stored content inside the file (so a partial write must keep it).
+    func hasStoredContent(_ idx: Int, blockSize: Int) -> Bool {
+        (staged[idx] ?? blocks[idx]) != nil && Int64(idx) * Int64(blockSize) < size
+    }
+}
+
+extension Data {
+    /// Copies `bytes` to `offset`, zero-filling any gap past the current end (0-based `self`).
+    mutating func apply(_ bytes: Data, at offset: Int) {
+        if count < offset + bytes.count { count = offset + bytes.count }
+        withUnsafeMutableBytes { dst in
+            bytes.withUnsafeBytes { from in
+                guard let base = from.baseAddress, from.count > 0 else { return }
+                (dst.baseAddress! + offset).copyMemory(from: base, byteCount: from.count)
+            }
+        }
+    }
 }

