@@ -64,7 +64,7 @@ declare -A T
 run_tar() {
   local a=$1 d; d=$(fresh tar); mkdir "$d/x"; cat "$a" >/dev/null; sync
   local s e; s=$(date +%s.%N); tar -xzf "$a" -C "$d/x"; e=$(date +%s.%N); sync; local e2; e2=$(date +%s.%N)
-  echo "$(echo "$e - $s" | bc) $(echo "$e2 - $s" | bc)"
+  awk -v s="$s" -v e="$e" -v e2="$e2" 'BEGIN { printf "%.3f %.3f\n", e - s, e2 - s }'
 }
 run_import() {
   local a=$1 d; d=$(fresh import); cat "$a" >/dev/null; sync

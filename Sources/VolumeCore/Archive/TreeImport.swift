@@ -1,6 +1,6 @@
-// The import engine: streams a tree's file bytes into the chunk store on a second thread while the
-// caller's thread reads (inflates) the source, keeps compact per-entry records, and makes the whole
-// tree visible in one final catalog transaction. Any failure before that commit leaves the volume as it was.
+// The import engine: the caller's thread reads (inflates) the source, a second thread stores the file bytes
+// as chunks, a third writes the catalog side; the whole tree becomes visible in one catalog transaction.
+// Any failure before that commit leaves the volume as it was.
 import Dispatch
 import Foundation
 import GRDB
@@ -240,16 +240,16 @@ extension Volume {
 
     /// Imports a tree into directory `destination` (created when missing), atomically.
     ///
-    /// Two threads. The caller's reads the source (inflating an archive), checks the cap as entries
+    /// Three threads. The caller's reads the source (inflating an archive), checks the cap as entries
     /// arrive (a file whose declared size would pass the cap stops the import before its bytes are
-    /// read; streamed bytes are counted as they come), cuts files into blocks and hashes them
-    /// (all-zero blocks become holes), and writes the catalog side; the other stores the blocks as
-    /// chunks (existing content costs nothing). The catalog side depends on the volume:
+    /// read; streamed bytes are counted as they come) and cuts files into blocks (all-zero blocks
+    /// become holes); a storing thread hashes and stores the blocks as chunks (existing content costs
+    /// nothing) and passes the entries on with their chunk IDs; a catalog thread writes them:
     ///
-    /// - into an empty volume (`volumectl import --create`), the rows are written while streaming,
-    ///   inside one write transaction held until the end: no one else has work in an empty volume;
-    /// - into a volume with content, compact records are kept (spilled to an unlinked file past a
-    ///   few MiB) and written in one final transaction, so the write lock is held only for that.
+    /// - into an empty volume (`volumectl import --create`), as rows, while streaming, inside one
+    ///   write transaction held until the end: no one else has work in an empty volume;
+    /// - into a volume with content, as compact records (spilled to an unlinked file past a few MiB),
+    ///   written as rows in one final transaction, so the write lock is held only for that.
     ///
     /// Either way the chunks are synced before the transaction commits, and until it commits nothing
     /// in the volume changes: an error, the cap, a full disk or `options.isCancelled` leave it as it
