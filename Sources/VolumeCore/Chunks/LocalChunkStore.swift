@@ -24,15 +24,20 @@ public final class LocalChunkStore: ChunkStore {
 
     public let root: URL
     public let smallLimit: Int
+    public let startWriteback: Bool
     private let small: DatabasePool
     private let rootFD: FileDescriptor
     private let now: @Sendable () -> Date
 
     /// Opens (creating if needed) a store in `root`.
-    public init(root: URL, smallLimit: Int = LocalChunkStore.defaultSmallLimit,
+    /// `startWriteback`: begin writing each large chunk to disk as soon as it is written. Worth it when a
+    /// sync follows every commit (full durability): that sync then has little left to wait for. Without
+    /// one it only holds writers to the disk's speed instead of the page cache's.
+    public init(root: URL, smallLimit: Int = LocalChunkStore.defaultSmallLimit, startWriteback: Bool = false,
                 now: @escaping @Sendable () -> Date = { Date() }) throws {
         self.root = root
         self.smallLimit = smallLimit
+        self.startWriteback = startWriteback
         self.now = now
         let fm = FileManager.default
         do {
@@ -141,7 +146,7 @@ public final class LocalChunkStore: ChunkStore {
         }
         // Start writing it out now: the sync that makes it durable (fsync, commit) then has little
         // left to wait for, instead of flushing everything written since the last one at once.
-        _ = csupport_start_writeback(fd.rawValue)
+        if startWriteback { _ = csupport_start_writeback(fd.rawValue) }
         try? fd.close()
         if let e = failed.withLock({ $0 }) {
             unlink(tmp)

@@ -24,7 +24,8 @@ public final class VolumeStore: Sendable {
         } catch {
             throw VolumeError.io("cannot create data directory \(dataDir.path): \(error.localizedDescription)", errno: EACCES)
         }
-        self.chunks = try chunks ?? LocalChunkStore(root: dataDir.appendingPathComponent("chunks"))
+        self.chunks = try chunks ?? LocalChunkStore(root: dataDir.appendingPathComponent("chunks"),
+                                                         startWriteback: options.durability == .full)
         registry = try DatabaseOpening.pool(at: dataDir.appendingPathComponent("registry.sqlite").path, synchronous: "FULL",
                                             readers: 4, migrator: RegistrySchema.migrator)
     }
