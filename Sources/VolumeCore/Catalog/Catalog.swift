@@ -92,12 +92,11 @@ enum Catalog {
             FROM dentry d JOIN inode i ON i.ino = d.ino
             WHERE d.parent = ? AND d.name > ? ORDER BY d.name LIMIT ?
             """
-        let rows = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: [Int64(parent), after ?? Data(), limit])
-        var out: [DirectoryEntry] = []
-        while let row = try rows.next() {
-            out.append(DirectoryEntry(name: row[11], attributes: attributes(from: row)))
+        return try fetchEntries(db, db.cachedStatement(sql: sql)) { s in
+            sqlite3_bind_int64(s, 1, Int64(bitPattern: parent))
+            (after ?? Data()).bind(s, 2)
+            sqlite3_bind_int64(s, 3, Int64(limit))
         }
-        return out
     }
 
     static func hasChildren(_ db: Database, _ ino: UInt64) throws -> Bool {
