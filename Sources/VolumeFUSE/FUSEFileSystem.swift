@@ -368,7 +368,9 @@ final class FUSEFileSystem: Sendable {
             }
             var next = off
             while true {
-                let entries = try cursor.entries(after: next) { after in try view.readdir(ino, after: after, limit: 1024) }
+                let entries = try cursor.entries(after: next, limit: max(8, size / (plus ? 96 : 24))) { after in
+                    try view.readdir(ino, after: after, limit: DirectoryCursor.fetchSize)
+                }
                 if entries.isEmpty { break }
                 for (offset, e) in entries {
                     if plus { nodes.entered(e.attributes, parent: ino, name: e.name) }
@@ -511,51 +513,54 @@ final class HandleTable: Sendable {
 }
 
 /// Where a directory handle is in its listing: the names handed out by offset, and entries
-/// fetched ahead.
+/// fetched ahead (offsets `base`, `base + 1`, ... in name order).
 final class DirectoryCursor: Sendable {
     private struct State {
         /// The name at each offset handed out (for a seek back to it).
         var names: [Int64: Data] = [:]
-        /// Fetched entries not yet passed, in name order, with their offsets.
-        var ahead: [(offset: Int64, entry: DirectoryEntry)] = []
+        var ahead: [DirectoryEntry] = []
+        /// The offset of `ahead[0]`.
+        var base: Int64 = 3
         /// Whether `ahead` runs to the end of the directory.
         var complete = false
         var nextOffset: Int64 = 3
     }
 
     private let state = Mutex(State())
+    static let fetchSize = 1024
 
-    /// The entries that follow offset `off` (2 or less: from the first name), fetching with
-    /// `fetch(after name)` when none are buffered. Empty at the end of the directory.
-    func entries(after off: Int64, fetch: (Data?) throws -> [DirectoryEntry]) throws -> [(Int64, DirectoryEntry)] {
-        let cached: [(Int64, DirectoryEntry)]? = state.withLock { s in
-            guard let first = s.ahead.first, off + 1 >= first.offset, off < s.ahead.last!.offset else {
-                if off > 2, s.complete, let last = s.ahead.last, off == last.offset { return [] }
-                return nil
-            }
-            s.ahead.removeFirst(s.ahead.firstIndex { $0.offset > off } ?? s.ahead.count)
-            return s.ahead.map { ($0.offset, $0.entry) }
+    /// Up to `limit` entries that follow offset `off` (2 or less: from the first name), fetching
+    /// with `fetch(after name)` when none are buffered. Empty at the end of the directory.
+    func entries(after off: Int64, limit: Int, fetch: (Data?) throws -> [DirectoryEntry]) throws -> [(Int64, DirectoryEntry)] {
+        enum Found { case entries([(Int64, DirectoryEntry)]), end, refetch(after: Data?) }
+        func serve(_ s: State) -> [(Int64, DirectoryEntry)] {
+            let i = Int(off + 1 - s.base)
+            return (i..<min(s.ahead.count, i + limit)).map { (s.base + Int64($0), s.ahead[$0]) }
         }
-        if let cached, !cached.isEmpty || state.withLock({ $0.complete }) { return cached }
-        let after: Data?
-        if off <= 2 {
-            after = nil
-        } else {
-            guard let name = state.withLock({ $0.names[off] }) else { throw VolumeError.invalidArgument("readdir offset \(off)") }
-            after = name
-        }
-        let fetched = try fetch(after)
-        return state.withLock { s in
-            var out: [(Int64, DirectoryEntry)] = []
-            out.reserveCapacity(fetched.count)
-            for e in fetched {
-                out.append((s.nextOffset, e))
-                s.names[s.nextOffset] = e.name
-                s.nextOffset += 1
+        let found: Found = try state.withLock { s in
+            let first = s.base, end = s.base + Int64(s.ahead.count) // offsets [first, end)
+            if !s.ahead.isEmpty, off + 1 >= first, off + 1 < end { return .entries(serve(s)) }
+            if off + 1 == end, off > 2 || first == 3, !s.ahead.isEmpty || s.complete {
+                if s.complete { return .end }
+                return .refetch(after: s.ahead.last?.name)
             }
-            s.ahead = out.map { (offset: $0.0, entry: $0.1) }
-            s.complete = fetched.count < 1024
-            return out
+            if off <= 2 { return .refetch(after: nil) }
+            guard let name = s.names[off] else { throw VolumeError.invalidArgument("readdir offset \(off)") }
+            return .refetch(after: name)
+        }
+        switch found {
+        case .entries(let e): return e
+        case .end: return []
+        case .refetch(let after):
+            let fetched = try fetch(after)
+            return state.withLock { s in
+                s.base = s.nextOffset
+                s.ahead = fetched
+                s.complete = fetched.count < Self.fetchSize
+                for (i, e) in fetched.enumerated() { s.names[s.base + Int64(i)] = e.name }
+                s.nextOffset += Int64(fetched.count)
+                return (0..<min(fetched.count, limit)).map { (s.base + Int64($0), fetched[$0]) }
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 // The per-volume catalog's SQL: every statement the file-system core runs, on a GRDB Database.
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// A stored block of a file: block `idx` covers bytes `[idx * blockSize, idx * blockSize + len)`;
 /// the rest of the block up to the file size reads as zeros, and so does a missing block.
@@ -64,8 +65,9 @@ enum Catalog {
     }
 
     static func attributes(_ db: Database, _ ino: UInt64) throws -> Attributes? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(attrColumns) FROM inode WHERE ino = ?"), arguments: [Int64(ino)])
-            .map(attributes(from:))
+        try fetchAttributes(db, db.cachedStatement(sql: "SELECT \(attrColumns) FROM inode WHERE ino = ?")) {
+            sqlite3_bind_int64($0, 1, Int64(bitPattern: ino))
+        }
     }
 
     static func lookup(_ db: Database, parent: UInt64, name: Data) throws -> UInt64? {
@@ -74,10 +76,13 @@ enum Catalog {
     }
 
     static func lookupAttributes(_ db: Database, parent: UInt64, name: Data) throws -> Attributes? {
-        try Row.fetchOne(db.cachedStatement(sql: """
+        try fetchAttributes(db, db.cachedStatement(sql: """
             SELECT i.ino, i.kind, i.mode, i.uid, i.gid, i.size, i.nlink, i.atime, i.mtime, i.ctime, i.rdev
             FROM dentry d JOIN inode i ON i.ino = d.ino WHERE d.parent = ? AND d.name = ?
-            """), arguments: [Int64(parent), name]).map(attributes(from:))
+            """)) { s in
+            sqlite3_bind_int64(s, 1, Int64(bitPattern: parent))
+            name.bind(s, 2)
+        }
     }
 
     /// Entries of a directory in name order, starting after `after` (exclusive) when given.
@@ -87,12 +92,11 @@ enum Catalog {
             FROM dentry d JOIN inode i ON i.ino = d.ino
             WHERE d.parent = ? AND d.name > ? ORDER BY d.name LIMIT ?
             """
-        let rows = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: [Int64(parent), after ?? Data(), limit])
-        var out: [DirectoryEntry] = []
-        while let row = try rows.next() {
-            out.append(DirectoryEntry(name: row[11], attributes: attributes(from: row)))
+        return try fetchEntries(db, db.cachedStatement(sql: sql)) { s in
+            sqlite3_bind_int64(s, 1, Int64(bitPattern: parent))
+            (after ?? Data()).bind(s, 2)
+            sqlite3_bind_int64(s, 3, Int64(limit))
         }
-        return out
     }
 
     static func hasChildren(_ db: Database, _ ino: UInt64) throws -> Bool {

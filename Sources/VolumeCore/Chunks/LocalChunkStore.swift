@@ -196,8 +196,8 @@ public final class LocalChunkStore: ChunkStore {
                 var st = stat()
                 try syscall("stat chunk") { fstat(fd.rawValue, &st) }
                 n = max(0, Int(st.st_size) - offset)
-            } else if offset == 0 {
-                // The start of a chunk read piece by piece (a file read sequentially): ask for the
+            } else if offset == 0 && count >= 64 * 1024 {
+                // The start of a chunk read in large pieces (a file read sequentially): ask for the
                 // whole chunk now, so the pieces that follow find it in the page cache instead of
                 // each waiting for the disk (every piece opens the file anew, so the kernel's
                 // readahead never warms up on its own).

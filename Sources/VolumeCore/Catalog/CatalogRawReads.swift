@@ -1,0 +1,61 @@
+// The two reads every FUSE request makes (an inode's attributes, a name's attributes), stepped
+// through the SQLite C API on GRDB's cached statements: decoding a Row costs more than the query.
+import Foundation
+import GRDB
+import GRDBSQLite
+
+extension Catalog {
+    /// Steps `statement` for rows of attribute columns 0...10 and the name in column 11.
+    static func fetchEntries(_ db: Database, _ statement: Statement, _ bind: (OpaquePointer) -> Void) throws -> [DirectoryEntry] {
+        let s = statement.sqliteStatement
+        sqlite3_reset(s)
+        bind(s)
+        defer {
+            sqlite3_reset(s)
+            sqlite3_clear_bindings(s)
+        }
+        var out: [DirectoryEntry] = []
+        while true {
+            switch sqlite3_step(s) {
+            case SQLITE_ROW:
+                let a = decodeAttributes(s)
+                let n = Int(sqlite3_column_bytes(s, 11))
+                let name = n == 0 ? Data() : Data(bytes: sqlite3_column_blob(s, 11), count: n)
+                out.append(DirectoryEntry(name: name, attributes: a))
+            case SQLITE_DONE:
+                return out
+            case let rc:
+                let msg = String(cString: sqlite3_errmsg(db.sqliteConnection))
+                throw VolumeError.io("catalog read failed (\(rc)): \(msg)", errno: rc & 0xff == SQLITE_BUSY ? EAGAIN : EIO)
+            }
+        }
+    }
+
+    static func decodeAttributes(_ s: OpaquePointer) -> Attributes {
+        func i(_ c: Int32) -> Int64 { sqlite3_column_int64(s, c) }
+        return Attributes(ino: UInt64(i(0)), kind: FileKind(rawValue: Int(i(1))) ?? .file, mode: UInt32(truncatingIfNeeded: i(2)),
+                          uid: UInt32(truncatingIfNeeded: i(3)), gid: UInt32(truncatingIfNeeded: i(4)), size: i(5),
+                          nlink: UInt32(truncatingIfNeeded: i(6)), atime: i(7), mtime: i(8), ctime: i(9),
+                          rdev: UInt64(bitPattern: i(10)))
+    }
+
+    /// Steps `statement` (already bound by `bind`) for at most one row of attribute columns 0...10.
+    static func fetchAttributes(_ db: Database, _ statement: Statement, _ bind: (OpaquePointer) -> Void) throws -> Attributes? {
+        let s = statement.sqliteStatement
+        sqlite3_reset(s)
+        bind(s)
+        defer {
+            sqlite3_reset(s)
+            sqlite3_clear_bindings(s)
+        }
+        switch sqlite3_step(s) {
+        case SQLITE_ROW:
+            return decodeAttributes(s)
+        case SQLITE_DONE:
+            return nil
+        case let rc:
+            let msg = String(cString: sqlite3_errmsg(db.sqliteConnection))
+            throw VolumeError.io("catalog read failed (\(rc)): \(msg)", errno: rc & 0xff == SQLITE_BUSY ? EAGAIN : EIO)
+        }
+    }
+}
