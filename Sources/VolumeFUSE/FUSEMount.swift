@@ -19,9 +19,11 @@ public struct MountOptions: Sendable {
     public var allowOther = true
     /// Seconds the kernel may trust attributes and names without asking. Changes made elsewhere
     /// in this process are pushed to the kernel at once, and other processes' changes are found
-    /// by polling, so this only bounds staleness if both of those fail.
-    public var attrTimeout = 1.0
-    public var entryTimeout = 1.0
+    /// by polling (every `pollInterval`), so this only bounds staleness if both of those fail;
+    /// long, so that repeated stats and lookups never leave the kernel. Names that do not exist
+    /// are never cached.
+    public var attrTimeout = 30.0
+    public var entryTimeout = 30.0
     /// Keep the page cache across opens (safe: every change made elsewhere invalidates it).
     public var keepCache = true
     /// Seconds between checks for commits by other processes (0: never poll).

@@ -22,13 +22,14 @@ public struct TestStore: Sendable {
     public let volumeID: String
     public let volume: Volume
 
-    /// `cap` overrides the default 2 GiB; `chunks` replaces the local chunk store (e.g. a fault-injecting one).
+    /// `cap` overrides the default 2 GiB; `chunks` replaces the local chunk store (e.g. a fault-injecting one);
+    /// `commitWindow` groups commits as a mount does (`StoreOptions.mountCommitWindow`).
     public init(cap: Int64? = nil, durability: Durability = .relaxed, blockSize: Int = 1 << 20,
-                chunks: (any ChunkStore)? = nil) throws {
+                chunks: (any ChunkStore)? = nil, commitWindow: Double = 0) throws {
         dir = try TemporaryDirectory("store")
-        store = try VolumeStore(dataDir: dir.url,
-                                options: StoreOptions(defaultCapBytes: cap ?? StoreOptions.defaultCap, durability: durability, blockSize: blockSize),
-                                chunks: chunks)
+        var options = StoreOptions(defaultCapBytes: cap ?? StoreOptions.defaultCap, durability: durability, blockSize: blockSize)
+        options.commitWindow = commitWindow
+        store = try VolumeStore(dataDir: dir.url, options: options, chunks: chunks)
         volumeID = try store.createVolume(owner: "t1", name: "test").volumeId
         volume = try store.volume(volumeID, owner: "t1")
     }

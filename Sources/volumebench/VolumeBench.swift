@@ -8,7 +8,7 @@ struct VolumeBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "volumebench",
         abstract: "Benchmarks of the volume store, each next to its peer in the same run. Run tools/bench-core.sh.",
-        subcommands: [Throughput.self, Dedup.self, Scale.self, RandomWrite.self]
+        subcommands: [Throughput.self, Dedup.self, Scale.self, RandomWrite.self, MetaOps.self]
     )
 }
 

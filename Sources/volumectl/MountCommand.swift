@@ -48,6 +48,11 @@ struct MountCommand: ParsableCommand {
     @Option(help: "relaxed: commits survive a crash, fsync makes them survive a power loss (POSIX); full: every commit is synced.")
     var durability: Durability = .relaxed
 
+    @Option(name: .customLong("commit-window"), help: ArgumentHelp(
+        "Milliseconds a metadata change may wait to be committed together with others (relaxed durability; 0: each on its own).",
+        discussion: "Group commits make creating and deleting many small files several times faster. A killed server loses at most this much of what it acknowledged but nobody fsynced."))
+    var commitWindowMs: Double = StoreOptions.mountCommitWindow * 1000
+
     @Flag(name: .customLong("auto-unmount"), inversion: .prefixedNo,
           help: "Have fusermount3 detach the mount if the server dies.")
     var autoUnmount = true
@@ -63,6 +68,7 @@ struct MountCommand: ParsableCommand {
 
     func validate() throws {
         guard mountpoint.hasPrefix("/") || !mountpoint.isEmpty else { throw ValidationError("the mountpoint must be a path") }
+        guard commitWindowMs >= 0, commitWindowMs <= 1000 else { throw ValidationError("--commit-window must be 0 to 1000 milliseconds") }
         _ = try? VolumePath(subpath)
         if (try? VolumePath(subpath)) == nil { throw ValidationError("--subpath must be a path inside the volume, without '..'") }
     }
@@ -88,7 +94,9 @@ struct MountCommand: ParsableCommand {
         let mount: FUSEMount
         let store: VolumeStore
         do {
-            store = try VolumeStore(dataDir: global.resolvedDataDir, options: StoreOptions(durability: durability))
+            var storeOptions = StoreOptions(durability: durability)
+            storeOptions.commitWindow = commitWindowMs / 1000
+            store = try VolumeStore(dataDir: global.resolvedDataDir, options: storeOptions)
             let id = try store.resolve(volume, owner: global.scope)
             let v = try store.volume(id, owner: global.scope)
             var options = MountOptions(readOnly: readOnly, subpath: subpath)

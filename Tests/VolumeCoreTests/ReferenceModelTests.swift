@@ -113,10 +113,10 @@ final class ReferenceModelTests: XCTestCase {
         do { try body(); return nil } catch let e as VolumeError { return e.errno } catch { return -1 }
     }
 
-    func run(seed: UInt64, steps: Int, smallLimit: Int) throws {
+    func run(seed: UInt64, steps: Int, smallLimit: Int, commitWindow: Double = 0) throws {
         let dir = try TemporaryDirectory("refmodel")
         let chunks = try LocalChunkStore(root: dir.url.appendingPathComponent("chunks-custom"), smallLimit: smallLimit)
-        let ts = try TestStore(blockSize: 4096, chunks: chunks)
+        let ts = try TestStore(blockSize: 4096, chunks: chunks, commitWindow: commitWindow)
         defer { ts.remove(); dir.remove() }
         let v = ts.volume
         var model = FileModel()
@@ -225,12 +225,27 @@ final class ReferenceModelTests: XCTestCase {
             }
         }
         XCTAssertEqual(try ts.fsckProblems(), [], "seed \(seed)")
+        guard commitWindow > 0 else { return }
+        // What another process sees once the last group committed: the same tree, the same bytes.
+        try v.sync()
+        let other = try VolumeStore(dataDir: ts.dir.url, options: StoreOptions(durability: .relaxed),
+                                    chunks: LocalChunkStore(root: dir.url.appendingPathComponent("chunks-custom"), smallLimit: smallLimit))
+        defer { try? other.close() }
+        let theirs = try other.volume(ts.volumeID, owner: nil)
+        for (k, n) in model.nodes { if case .file(let d) = n { XCTAssertEqual(try theirs.readFile(k), d, "seed \(seed) \(k) from another process") } }
+        XCTAssertEqual(try theirs.statfs().usedBytes, model.usage)
     }
 
     /// 10,000 operations with blocks split between packed (SQLite) and file chunks.
     func testTenThousandRandomOperations() throws {
         let seed = ProcessInfo.processInfo.environment["REFMODEL_SEED"].flatMap(UInt64.init) ?? 20261123
         try run(seed: seed, steps: 10_000, smallLimit: 2048)
+    }
+
+    /// Changes grouped into shared commits (as a mount makes them), small chunks held back until
+    /// each group commits: the same answers, and another process sees the same tree after a sync.
+    func testGroupCommitsGiveTheSameAnswers() throws {
+        try run(seed: 99, steps: 4000, smallLimit: 2048, commitWindow: 0.005)
     }
 
     /// A second seed with every chunk packed in SQLite.

@@ -8,7 +8,7 @@ import XCTest
 
 final class ConformanceTests: MountTestCase {
     /// Volumes for the table: room for the sparse file past 4 GiB.
-    private func makeStore() throws -> TestStore { try TestStore(cap: 16 << 30) }
+    private func makeStore() throws -> TestStore { try TestStore(cap: 16 << 30, commitWindow: StoreOptions.mountCommitWindow) }
 
     private func report(_ failures: [String], file: StaticString = #filePath, line: UInt = #line) {
         for f in failures { XCTFail(f, file: file, line: line) }

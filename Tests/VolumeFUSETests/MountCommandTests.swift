@@ -34,7 +34,7 @@ final class MountCommandTests: MountTestCase {
 
     private func withFixture(_ body: (Fixture) throws -> Void) throws {
         try requireFUSE()
-        let ts = try TestStore()
+        let ts = try TestStore(commitWindow: StoreOptions.mountCommitWindow)
         let mnt = try TemporaryDirectory("mnt")
         registerMountpoint(mnt.path)
         defer {

@@ -12,7 +12,7 @@ import Glibc
 
 final class MountSemanticsTests: MountTestCase {
     func testStatfsShowsTheCapAndUsage() throws {
-        let ts = try TestStore(cap: 64 << 20)
+        let ts = try TestStore(cap: 64 << 20, commitWindow: StoreOptions.mountCommitWindow)
         defer { ts.remove() }
         try ts.volume.writeFile("/ten", data: Data(count: 10 << 20))
         try withMount(ts.volume) { m in
@@ -28,7 +28,7 @@ final class MountSemanticsTests: MountTestCase {
     }
 
     func testWritePastTheCapFailsWithEDQUOTAndKeepsTheFile() throws {
-        let ts = try TestStore(cap: 8 << 20)
+        let ts = try TestStore(cap: 8 << 20, commitWindow: StoreOptions.mountCommitWindow)
         defer { ts.remove() }
         try withMount(ts.volume) { m in
             let p = m.mountpoint + "/f"
@@ -58,7 +58,7 @@ final class MountSemanticsTests: MountTestCase {
     }
 
     func testForgetBringsLookupCountsBackToZero() throws {
-        let ts = try TestStore()
+        let ts = try TestStore(commitWindow: StoreOptions.mountCommitWindow)
         defer { ts.remove() }
         for i in 0..<200 { try ts.volume.writeFile("/d/f\(i)", data: Data("\(i)".utf8), createParents: true) }
         try withMount(ts.volume) { m in
@@ -80,7 +80,7 @@ final class MountSemanticsTests: MountTestCase {
     }
 
     func testSubpathMountCannotReachOutside() throws {
-        let ts = try TestStore()
+        let ts = try TestStore(commitWindow: StoreOptions.mountCommitWindow)
         defer { ts.remove() }
         let vol = ts.volume
         try vol.writeFile("/secret.txt", data: Data("secret".utf8))
@@ -111,7 +111,7 @@ final class MountSemanticsTests: MountTestCase {
     }
 
     func testTwoMountsAndTheFilesAPISeeEachOther() throws {
-        let ts = try TestStore()
+        let ts = try TestStore(commitWindow: StoreOptions.mountCommitWindow)
         defer { ts.remove() }
         let vol = ts.volume
         try withMount(vol) { a in
@@ -157,7 +157,7 @@ final class MountSemanticsTests: MountTestCase {
     }
 
     func testBufferedWritesOfOneMountAreCommittedWhenItStops() throws {
-        let ts = try TestStore()
+        let ts = try TestStore(commitWindow: StoreOptions.mountCommitWindow)
         defer { ts.remove() }
         var fd: Int32 = -1
         try withMount(ts.volume) { m in

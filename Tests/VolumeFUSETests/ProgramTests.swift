@@ -9,7 +9,7 @@ import XCTest
 final class ProgramTests: MountTestCase {
     /// Runs `body` in a fresh mounted volume, then checks fsck.
     private func onMount(cap: Int64 = 4 << 30, _ body: (String) throws -> Void) throws {
-        let ts = try TestStore(cap: cap)
+        let ts = try TestStore(cap: cap, commitWindow: StoreOptions.mountCommitWindow)
         defer { ts.remove() }
         try withMount(ts.volume) { m in try body(m.mountpoint) }
         assertFsckClean(ts)

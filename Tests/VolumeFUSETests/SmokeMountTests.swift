@@ -7,7 +7,7 @@ import XCTest
 
 final class SmokeMountTests: MountTestCase {
     func testWriteReadThroughTheKernel() throws {
-        let ts = try TestStore()
+        let ts = try TestStore(commitWindow: StoreOptions.mountCommitWindow)
         defer { ts.remove() }
         try withMount(ts.volume) { m in
             let p = m.mountpoint + "/hello.txt"

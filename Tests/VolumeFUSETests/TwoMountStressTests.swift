@@ -40,7 +40,7 @@ final class TwoMountStressTests: MountTestCase {
     }
 
     private func run(seed: UInt64, steps: Int) throws {
-        let ts = try TestStore()
+        let ts = try TestStore(commitWindow: StoreOptions.mountCommitWindow)
         defer { ts.remove() }
         var rng = SeededRandom(state: seed)
         var model: [String: ModelNode] = ["": .dir]

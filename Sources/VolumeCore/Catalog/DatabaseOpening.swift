@@ -2,10 +2,12 @@
 import GRDB
 
 enum DatabaseOpening {
-    /// Opens a WAL-mode pool at `path` and runs `migrator` on it.
+    /// Opens a WAL-mode pool at `path` and runs `migrator` on it. `allowsOpenTransactions` lets
+    /// the writer keep a transaction open between accesses (group commits).
     static func pool(at path: String, synchronous: String = "NORMAL", foreignKeys: Bool = true, readers: Int = 8,
-                     migrator: DatabaseMigrator) throws -> DatabasePool {
+                     allowsOpenTransactions: Bool = false, migrator: DatabaseMigrator) throws -> DatabasePool {
         var config = Configuration()
+        config.allowsUnsafeTransactions = allowsOpenTransactions
         config.journalMode = .wal
         config.busyMode = .timeout(30)
         config.foreignKeysEnabled = foreignKeys

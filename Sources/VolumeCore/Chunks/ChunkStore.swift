@@ -41,4 +41,10 @@ public protocol ChunkStore: Sendable {
     func sync() throws
     /// Chunk count and stored bytes.
     func stats() throws -> ChunkStoreStats
+    /// Stores chunks a front holds back for batching (`DeferredChunkStore`); others have none.
+    func commitPending() throws
+}
+
+extension ChunkStore {
+    public func commitPending() throws {}
 }

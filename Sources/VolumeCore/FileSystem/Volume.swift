@@ -36,20 +36,25 @@ public final class Volume: Sendable {
     /// Which change sequence numbers this process committed, to tell other processes' commits apart.
     let changes = Mutex(ChangeTracker())
     /// Idle reader connections of `quickRead`.
-    private let quickReaders = Mutex<[DatabaseQueue]>([])
+    let quickReaders = Mutex<[DatabaseQueue]>([])
+    /// Seconds a change may wait to be committed with others (0: each commits on its own).
+    let commitWindow: Double
+    /// The open group of changes when `commitWindow` is set.
+    let group = Mutex(CommitGroup())
     /// Inodes unlinked while open here: their last release deletes them.
     let localOrphans = Mutex<Set<UInt64>>([])
     private let catalogPath: String
 
     /// Opens (and if new, initialises) the catalog at `catalogPath`.
     init(id: String, catalogPath: String, chunks: any ChunkStore, durability: Durability,
-         blockSize: Int = 1 << 20, capBytes: Int64) throws {
+         blockSize: Int = 1 << 20, capBytes: Int64, commitWindow: Double = 0) throws {
         self.id = id
+        self.commitWindow = durability == .relaxed ? max(0, commitWindow) : 0
         self.catalogPath = catalogPath
         self.chunks = chunks
         self.durability = durability
         pool = try DatabaseOpening.pool(at: catalogPath, synchronous: durability == .full ? "FULL" : "NORMAL",
-                                        migrator: CatalogSchema.migrator)
+                                        allowsOpenTransactions: self.commitWindow > 0, migrator: CatalogSchema.migrator)
         // Checkpoint every 64 MiB of WAL instead of every 4 MiB: a checkpoint syncs the database
         // twice, and with many small commits (one per create, per close) those syncs dominated.
         try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = 16384") }
@@ -65,6 +70,7 @@ public final class Volume: Sendable {
 
     /// Closes the catalog's connections.
     func close() throws {
+        try settle()
         for q in quickReaders.withLock({ r -> [DatabaseQueue] in defer { r = [] }; return r }) { try q.close() }
         try pool.close()
     }
@@ -94,34 +100,7 @@ public final class Volume: Sendable {
 
     // MARK: Transactions
 
-    /// Runs `body` in one write transaction, bumps the change sequence, then tells observers.
-    func mutate<T>(origin: Int, _ body: (Database, inout [ChangeEvent]) throws -> T) throws -> T {
-        var events: [ChangeEvent] = []
-        var seq: Int64 = 0
-        let result = try pool.write { db -> T in
-            events = []
-            let r = try body(db, &events)
-            seq = try Catalog.bumpChange(db)
-            return r
-        }
-        noteLocalCommit(seq)
-        notify(events, origin: origin)
-        return result
-    }
-
-    func read<T>(_ body: (Database) throws -> T) throws -> T { try pool.read(body) }
-
-    /// Runs `body` on a reader connection of its own, outside any transaction: each statement sees
-    /// the latest commit. For reads of one statement, or where statements seeing different commits
-    /// does no harm. About a quarter of the cost of `read` (no reader-pool bookkeeping, no
-    /// BEGIN/COMMIT), which matters on paths every FUSE request takes (getattr, lookup).
-    func quickRead<T>(_ body: (Database) throws -> T) throws -> T {
-        let q = try quickReaders.withLock { $0.popLast() } ?? makeQuickReader()
-        defer { quickReaders.withLock { if $0.count < 16 { $0.append(q) } } }
-        return try q.inDatabase(body)
-    }
-
-    private func makeQuickReader() throws -> DatabaseQueue {
+    func makeQuickReader() throws -> DatabaseQueue {
         var config = Configuration()
         config.readonly = true
         config.busyMode = .timeout(30)
@@ -199,13 +178,25 @@ public final class Volume: Sendable {
     /// Makes everything committed so far durable (chunks and catalog).
     public func sync() throws {
         try flushAll()
+        try settle()
+        try takeGroupFailure()
         try chunks.sync()
-        _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+        // syncfs made the WAL durable; the checkpoint only keeps it short. It cannot run inside a
+        // group that another thread opened since.
+        try pool.writeWithoutTransaction { db in
+            if !db.isInsideTransaction { _ = try db.checkpoint(.passive) }
+        }
     }
 
     /// Sets the cap recorded in the catalog (the store keeps it equal to the effective quota).
     func setCap(_ bytes: Int64) throws {
-        try pool.write { db in try Catalog.setMeta(db, .capBytes, bytes) }
+        try pool.writeWithoutTransaction { db in
+            try endGroup(db)
+            try db.inTransaction {
+                try Catalog.setMeta(db, .capBytes, bytes)
+                return .commit
+            }
+        }
     }
 
     // MARK: Orphans

@@ -50,6 +50,8 @@ extension Volume {
         if let f = openFiles.withLock({ $0[ino] }) {
             try f.commit(volume: self, durable: true, origin: caller.origin)
         }
+        try settle()
+        try takeGroupFailure()
         try chunks.sync()
     }
 
@@ -181,6 +183,7 @@ extension Volume {
         var events: [ChangeEvent] = []
         var seq: Int64 = 0
         let r = try pool.writeWithoutTransaction { db -> T in
+            try endGroup(db)
             try db.execute(sql: "PRAGMA synchronous = FULL")
             defer { try? db.execute(sql: "PRAGMA synchronous = NORMAL") }
             var result: T?

@@ -46,6 +46,12 @@ public struct StoreOptions: Sendable {
     public var durability: Durability = .full
     /// Bytes per file block (one chunk each) for new volumes.
     public var blockSize: Int = 1 << 20
+    /// Seconds a metadata change may wait to be committed with others (relaxed durability only;
+    /// 0: every change commits on its own). A mount sets it: many small changes then share one
+    /// commit, and a killed process loses at most this much of what it acknowledged but nobody synced.
+    public var commitWindow: Double = 0
+    /// The commit window `volumectl mount` uses unless told otherwise: 10 ms.
+    public static let mountCommitWindow = 0.01
     public init(defaultCapBytes: Int64 = StoreOptions.defaultCap, durability: Durability = .full, blockSize: Int = 1 << 20) {
         self.defaultCapBytes = defaultCapBytes
         self.durability = durability

@@ -24,8 +24,10 @@ public final class VolumeStore: Sendable {
         } catch {
             throw VolumeError.io("cannot create data directory \(dataDir.path): \(error.localizedDescription)", errno: EACCES)
         }
-        self.chunks = try chunks ?? LocalChunkStore(root: dataDir.appendingPathComponent("chunks"),
-                                                         startWriteback: options.durability == .full)
+        let base = try chunks ?? LocalChunkStore(root: dataDir.appendingPathComponent("chunks"),
+                                                      startWriteback: options.durability == .full)
+        // With group commits, small chunks wait for the group too (see `DeferredChunkStore`).
+        self.chunks = options.durability == .relaxed && options.commitWindow > 0 ? DeferredChunkStore(base) : base
         registry = try DatabaseOpening.pool(at: dataDir.appendingPathComponent("registry.sqlite").path, synchronous: "FULL",
                                             readers: 4, migrator: RegistrySchema.migrator)
     }
@@ -55,7 +57,7 @@ public final class VolumeStore: Sendable {
         }
         do {
             let v = try Volume(id: id, catalogPath: catalogPath(id), chunks: chunks, durability: options.durability,
-                               blockSize: options.blockSize, capBytes: cap)
+                               blockSize: options.blockSize, capBytes: cap, commitWindow: options.commitWindow)
             open.withLock { $0[id] = v }
         } catch {
             _ = try? registry.write { db in try db.execute(sql: "DELETE FROM volume WHERE id = ?", arguments: [id]) }
@@ -100,7 +102,7 @@ public final class VolumeStore: Sendable {
         if let v = open.withLock({ $0[id] }) { return v }
         let cap = try effectiveCap(volumeOverride: r["quota_bytes"], owner: r["owner_id"])
         let v = try Volume(id: id, catalogPath: catalogPath(id), chunks: chunks, durability: options.durability,
-                           blockSize: options.blockSize, capBytes: cap)
+                           blockSize: options.blockSize, capBytes: cap, commitWindow: options.commitWindow)
         return open.withLock { map in
             if let existing = map[id] { return existing }
             map[id] = v

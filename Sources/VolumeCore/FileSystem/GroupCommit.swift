@@ -1,0 +1,147 @@
+// The catalog's transactions: one per change, or (with a commit window) many changes per commit.
+import Foundation
+import GRDB
+import Synchronization
+
+/// The open group of changes of a volume with a commit window (guarded by `Volume.group`).
+struct CommitGroup {
+    /// A write transaction is open on the writer connection and holds uncommitted changes.
+    var open = false
+    /// Changes in it.
+    var changes = 0
+    /// Bumped by each commit, so a timer set for one group never commits a later one early.
+    var generation = 0
+    /// The error of a group commit that failed after its changes were acknowledged; reported by
+    /// the next `sync` (as a failed writeback is reported by the next fsync).
+    var failure: VolumeError?
+}
+
+extension Volume {
+    /// Changes per group at most: a larger group is committed at once.
+    static let maxGroupChanges = 2048
+
+    /// Runs `body` as one atomic change, bumps the change sequence, then tells observers.
+    ///
+    /// Without a commit window the change is its own transaction, committed on return. With one
+    /// (relaxed durability only), it is a savepoint inside the open group transaction: readers in
+    /// this process see it at once (they read through the writer while a group is open), other
+    /// processes when the group commits, at most `commitWindow` seconds later. A failing `body`
+    /// rolls back to its savepoint and leaves the rest of the group alone.
+    func mutate<T>(origin: Int, _ body: (Database, inout [ChangeEvent]) throws -> T) throws -> T {
+        var events: [ChangeEvent] = []
+        var seq: Int64 = 0
+        let result: T
+        if commitWindow > 0 {
+            var startedGroup: Int?
+            result = try pool.writeWithoutTransaction { db -> T in
+                if !db.isInsideTransaction {
+                    try db.beginTransaction(.immediate)
+                    startedGroup = group.withLock { g in
+                        g.open = true
+                        g.changes = 0
+                        return g.generation
+                    }
+                }
+                var r: T?
+                do {
+                    try db.inSavepoint {
+                        events = []
+                        r = try body(db, &events)
+                        seq = try Catalog.bumpChange(db)
+                        return .commit
+                    }
+                } catch {
+                    if startedGroup != nil { try? endGroup(db) }
+                    throw error
+                }
+                let full = group.withLock { g -> Bool in
+                    g.changes += 1
+                    return g.changes >= Self.maxGroupChanges
+                }
+                if full { try endGroup(db) }
+                return r!
+            }
+            if let generation = startedGroup { scheduleGroupCommit(generation) }
+        } else {
+            result = try pool.write { db -> T in
+                events = []
+                let r = try body(db, &events)
+                seq = try Catalog.bumpChange(db)
+                return r
+            }
+        }
+        noteLocalCommit(seq)
+        notify(events, origin: origin)
+        return result
+    }
+
+    /// Commits the open group, if any, on the writer connection `db`. On failure the group's
+    /// changes are gone: the error is kept for the next `sync`, open files reload, and it is thrown.
+    func endGroup(_ db: Database) throws {
+        guard db.isInsideTransaction else { return }
+        do {
+            // Chunks first: no committed row may name a chunk that is not stored.
+            try chunks.commitPending()
+            try db.commit()
+            group.withLock { g in
+                g.open = false
+                g.generation += 1
+            }
+        } catch {
+            try? db.rollback()
+            let failure = VolumeError.io("a group of changes could not be committed and is lost: \(error)", errno: EIO)
+            group.withLock { g in
+                g.open = false
+                g.generation += 1
+                g.failure = failure
+            }
+            for f in openFiles.withLock({ Array($0.values) }) { f.invalidateCache(except: -1) }
+            throw failure
+        }
+    }
+
+    /// Commits the open group now (before a durable commit, a sync, a checkpoint or closing).
+    func settle() throws {
+        guard commitWindow > 0 else { return }
+        try pool.unsafeReentrantWrite { db in try endGroup(db) }
+    }
+
+    /// Throws (once) the failure of a group commit since the last call.
+    func takeGroupFailure() throws {
+        if let f = group.withLock({ g -> VolumeError? in defer { g.failure = nil }; return g.failure }) { throw f }
+    }
+
+    private func scheduleGroupCommit(_ generation: Int) {
+        DispatchQueue.global().asyncAfter(deadline: .now() + commitWindow) { [weak self] in
+            guard let self else { return }
+            do {
+                try self.pool.writeWithoutTransaction { db in
+                    guard self.group.withLock({ $0.generation == generation && $0.open }) else { return }
+                    try self.endGroup(db)
+                }
+            } catch {
+                // Kept in `group.failure` for the next sync; nothing else to tell here.
+            }
+        }
+    }
+
+    /// Whether reads must go through the writer to see every acknowledged change.
+    private var groupOpen: Bool { commitWindow > 0 && group.withLock { $0.open } }
+
+    /// Runs `body` in a read transaction (one snapshot), or on the writer while a group is open.
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        if groupOpen { return try pool.unsafeReentrantWrite(body) }
+        return try pool.read(body)
+    }
+
+    /// Runs `body` on a reader connection of its own, outside any transaction: each statement sees
+    /// the latest commit. For reads of one statement, or where statements seeing different commits
+    /// does no harm. About a quarter of the cost of `read` (no reader-pool bookkeeping, no
+    /// BEGIN/COMMIT), which matters on paths every FUSE request takes (getattr, lookup).
+    func quickRead<T>(_ body: (Database) throws -> T) throws -> T {
+        if groupOpen { return try pool.unsafeReentrantWrite(body) }
+        let q = try quickReaders.withLock { $0.popLast() } ?? makeQuickReader()
+        defer { quickReaders.withLock { if $0.count < 16 { $0.append(q) } } }
+        return try q.inDatabase(body)
+    }
+}
