@@ -121,6 +121,16 @@ for t in $TARGETS; do
         record peak_rss_write volume "$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$VOL_PID/status")" MiB
     fi
 
+    # The same write measured to the last close, with no fsync: what each peer costs when nobody
+    # asks for durability (JuiceFS's fsync does not sync its local storage, ours does: see Docs/fuse.md).
+    echo "== $t: sequential write (no fsync)" >&2
+    rm -f "${DIR[$t]}/big2"
+    f=$(fio --name=seqwrite-nosync --filename="${DIR[$t]}/big2" --ioengine=psync --output-format=json --output="$W/fio-$t-nosync.json" \
+        --rw=write --bs=1M --size="${SIZE_MB}M" >/dev/null; echo "$W/fio-$t-nosync.json")
+    record seq_write_nosync "$t" "$(fio_bw "$f" write)" MiB/s
+    rm -f "${DIR[$t]}/big2"
+    sync; sleep 2
+
     echo "== $t: sequential read" >&2
     drop_caches
     f=$(fio_run "$t" seqread --rw=read --bs=1M --size="${SIZE_MB}M")

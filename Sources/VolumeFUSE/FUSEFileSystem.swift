@@ -333,22 +333,27 @@ final class FUSEFileSystem: Sendable {
     func readdir(_ req: fuse_req_t, _ ino: UInt64, _ size: Int, _ off: Int64, _ fh: UInt64, plus: Bool) {
         guard let cursor = handles.cursor(fh) else { fuse_reply_err(req, EBADF); return }
         let buf = UnsafeMutablePointer<CChar>.allocate(capacity: max(size, 1))
-        defer { buf.deallocate() }
+        // Each name, NUL-terminated (names are at most 255 bytes).
+        let cname = UnsafeMutablePointer<CChar>.allocate(capacity: VolumePath.maxNameLength + 1)
+        defer {
+            buf.deallocate()
+            cname.deallocate()
+        }
         var used = 0
         // Adds one entry; false when the buffer is full.
         func add(_ name: Data, _ a: Attributes, offset: Int64, counted: Bool) -> Bool {
-            var n = name
-            n.append(0)
+            let len = min(name.count, VolumePath.maxNameLength)
+            name.withUnsafeBytes { nb in UnsafeMutableRawPointer(cname).copyMemory(from: nb.baseAddress!, byteCount: len) }
+            cname[len] = 0
             let room = size - used
-            let need: Int = n.withUnsafeBytes { nb in
-                let cname = nb.baseAddress!.assumingMemoryBound(to: CChar.self)
-                if plus {
-                    var e = entryParam(a)
-                    if !counted { e.ino = 0 }
-                    return fuse_add_direntry_plus(req, buf + used, room, cname, &e, off_t(offset))
-                }
+            let need: Int
+            if plus {
+                var e = entryParam(a)
+                if !counted { e.ino = 0 }
+                need = fuse_add_direntry_plus(req, buf + used, room, cname, &e, off_t(offset))
+            } else {
                 var st = a.stat
-                return fuse_add_direntry(req, buf + used, room, cname, &st, off_t(offset))
+                need = fuse_add_direntry(req, buf + used, room, cname, &st, off_t(offset))
             }
             guard need <= room else { return false }
             used += need
@@ -368,8 +373,9 @@ final class FUSEFileSystem: Sendable {
             }
             var next = off
             while true {
-                let entries = try cursor.entries(after: next, limit: max(8, size / (plus ? 96 : 24))) { after in
-                    try view.readdir(ino, after: after, limit: DirectoryCursor.fetchSize)
+                // Plain listings read only names, inode numbers and kinds.
+                let entries = try cursor.entries(after: next, limit: max(8, size / (plus ? 96 : 24)), full: plus) { after, full in
+                    try view.readdir(ino, after: after, limit: DirectoryCursor.fetchSize, attributes: full)
                 }
                 if entries.isEmpty { break }
                 for (offset, e) in entries {
@@ -519,6 +525,8 @@ final class DirectoryCursor: Sendable {
         /// The name at each offset handed out (for a seek back to it).
         var names: [Int64: Data] = [:]
         var ahead: [DirectoryEntry] = []
+        /// Whether `ahead` has every attribute (readdirplus), not just inode numbers and kinds.
+        var aheadFull = false
         /// The offset of `ahead[0]`.
         var base: Int64 = 3
         /// Whether `ahead` runs to the end of the directory.
@@ -530,8 +538,10 @@ final class DirectoryCursor: Sendable {
     static let fetchSize = 1024
 
     /// Up to `limit` entries that follow offset `off` (2 or less: from the first name), fetching
-    /// with `fetch(after name)` when none are buffered. Empty at the end of the directory.
-    func entries(after off: Int64, limit: Int, fetch: (Data?) throws -> [DirectoryEntry]) throws -> [(Int64, DirectoryEntry)] {
+    /// with `fetch(after name, full)` when none are buffered, or when `full` attributes are asked
+    /// for and the buffer has only kinds. Empty at the end of the directory.
+    func entries(after off: Int64, limit: Int, full: Bool = true,
+                 fetch: (Data?, Bool) throws -> [DirectoryEntry]) throws -> [(Int64, DirectoryEntry)] {
         enum Found { case entries([(Int64, DirectoryEntry)]), end, refetch(after: Data?) }
         func serve(_ s: State) -> [(Int64, DirectoryEntry)] {
             let i = Int(off + 1 - s.base)
@@ -539,7 +549,12 @@ final class DirectoryCursor: Sendable {
         }
         let found: Found = try state.withLock { s in
             let first = s.base, end = s.base + Int64(s.ahead.count) // offsets [first, end)
-            if !s.ahead.isEmpty, off + 1 >= first, off + 1 < end { return .entries(serve(s)) }
+            if !s.ahead.isEmpty, off + 1 >= first, off + 1 < end {
+                if !full || s.aheadFull { return .entries(serve(s)) }
+                if off <= 2 { return .refetch(after: nil) }
+                guard let name = s.names[off] else { throw VolumeError.invalidArgument("readdir offset \(off)") }
+                return .refetch(after: name)
+            }
             if off + 1 == end, off > 2 || first == 3, !s.ahead.isEmpty || s.complete {
                 if s.complete { return .end }
                 return .refetch(after: s.ahead.last?.name)
@@ -552,10 +567,11 @@ final class DirectoryCursor: Sendable {
         case .entries(let e): return e
         case .end: return []
         case .refetch(let after):
-            let fetched = try fetch(after)
+            let fetched = try fetch(after, full)
             return state.withLock { s in
                 s.base = s.nextOffset
                 s.ahead = fetched
+                s.aheadFull = full
                 s.complete = fetched.count < Self.fetchSize
                 for (i, e) in fetched.enumerated() { s.names[s.base + Int64(i)] = e.name }
                 s.nextOffset += Int64(fetched.count)

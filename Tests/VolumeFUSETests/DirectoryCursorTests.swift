@@ -5,21 +5,23 @@ import Foundation
 import XCTest
 
 final class DirectoryCursorTests: XCTestCase {
-    private func entry(_ n: String) -> DirectoryEntry {
-        DirectoryEntry(name: Data(n.utf8), attributes: Attributes(ino: 10, kind: .file, mode: 0o644, uid: 0, gid: 0, size: 0,
-                                                                nlink: 1, atime: 0, mtime: 0, ctime: 0, rdev: 0))
+    /// An entry; without `full` attributes only the inode number and kind are set (as the core's
+    /// plain listing does).
+    private func entry(_ n: String, full: Bool = true) -> DirectoryEntry {
+        DirectoryEntry(name: Data(n.utf8), attributes: Attributes(ino: 10, kind: .file, mode: full ? 0o644 : 0, uid: 0, gid: 0, size: 0,
+                                                                nlink: full ? 1 : 0, atime: 0, mtime: 0, ctime: 0, rdev: 0))
     }
 
-    /// A directory of `names` listed through `fetch(after:)` in name order, as the core does.
-    private func lister(_ names: [String]) -> (Data?) -> [DirectoryEntry] {
-        { after in
+    /// A directory of `names` listed through `fetch(after:full:)` in name order, as the core does.
+    private func lister(_ names: [String]) -> (Data?, Bool) -> [DirectoryEntry] {
+        { after, full in
             let a = after.map { String(decoding: $0, as: UTF8.self) }
-            return Array(names.sorted().filter { a == nil || $0 > a! }.prefix(DirectoryCursor.fetchSize)).map(self.entry)
+            return Array(names.sorted().filter { a == nil || $0 > a! }.prefix(DirectoryCursor.fetchSize)).map { self.entry($0, full: full) }
         }
     }
 
     /// Lists everything the way the kernel does: each request continues after the last offset.
-    private func listAll(_ c: DirectoryCursor, limit: Int, fetch: (Data?) -> [DirectoryEntry]) throws -> [(Int64, String)] {
+    private func listAll(_ c: DirectoryCursor, limit: Int, fetch: (Data?, Bool) -> [DirectoryEntry]) throws -> [(Int64, String)] {
         var out: [(Int64, String)] = []
         var off: Int64 = 2
         while true {
@@ -49,6 +51,19 @@ final class DirectoryCursorTests: XCTestCase {
         // rewinddir: from the start again, new offsets, same names.
         let again = try listAll(d, limit: 2, fetch: lister(["a", "b", "c"]))
         XCTAssertEqual(again.map(\.1), ["a", "b", "c"])
+    }
+
+    func testAPlusRequestAfterPlainOnesGetsEveryAttributeAndTheSameNames() throws {
+        let names = (0..<300).map { String(format: "p%04d", $0) }
+        let c = DirectoryCursor()
+        let plain = try c.entries(after: 2, limit: 100, full: false, fetch: lister(names))
+        XCTAssertEqual(plain.map(\.1.nameString), Array(names[0..<100]))
+        XCTAssertTrue(plain.allSatisfy { $0.1.attributes.mode == 0 }, "a plain listing reads kinds only")
+        let plus = try c.entries(after: plain.last!.0, limit: 100, full: true, fetch: lister(names))
+        XCTAssertEqual(plus.map(\.1.nameString), Array(names[100..<200]), "continues after the last plain entry")
+        XCTAssertTrue(plus.allSatisfy { $0.1.attributes.mode == 0o644 }, "readdirplus entries carry attributes")
+        let rest = try c.entries(after: plus.last!.0, limit: 1000, full: false, fetch: lister(names))
+        XCTAssertEqual(rest.map(\.1.nameString), Array(names[200...]))
     }
 
     func testSeekBackToAnOffsetHandedOut() throws {

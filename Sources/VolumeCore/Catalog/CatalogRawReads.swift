@@ -31,6 +31,40 @@ extension Catalog {
         }
     }
 
+    /// Like `children`, but only each entry's inode number and kind are filled in (all a plain
+    /// directory listing needs; the inode's other columns are not read).
+    static func childKinds(_ db: Database, of parent: UInt64, after: Data? = nil, limit: Int = -1) throws -> [DirectoryEntry] {
+        let sql = """
+            SELECT i.ino, i.kind, d.name FROM dentry d JOIN inode i ON i.ino = d.ino
+            WHERE d.parent = ? AND d.name > ? ORDER BY d.name LIMIT ?
+            """
+        let s = try db.cachedStatement(sql: sql).sqliteStatement
+        sqlite3_reset(s)
+        sqlite3_bind_int64(s, 1, Int64(bitPattern: parent))
+        (after ?? Data()).bind(s, 2)
+        sqlite3_bind_int64(s, 3, Int64(limit))
+        defer {
+            sqlite3_reset(s)
+            sqlite3_clear_bindings(s)
+        }
+        var out: [DirectoryEntry] = []
+        while true {
+            switch sqlite3_step(s) {
+            case SQLITE_ROW:
+                let kind = FileKind(rawValue: Int(sqlite3_column_int64(s, 1))) ?? .file
+                let a = Attributes(ino: UInt64(sqlite3_column_int64(s, 0)), kind: kind, mode: 0, uid: 0, gid: 0, size: 0,
+                                   nlink: 0, atime: 0, mtime: 0, ctime: 0, rdev: 0)
+                let n = Int(sqlite3_column_bytes(s, 2))
+                out.append(DirectoryEntry(name: n == 0 ? Data() : Data(bytes: sqlite3_column_blob(s, 2), count: n), attributes: a))
+            case SQLITE_DONE:
+                return out
+            case let rc:
+                let msg = String(cString: sqlite3_errmsg(db.sqliteConnection))
+                throw VolumeError.io("catalog read failed (\(rc)): \(msg)", errno: rc & 0xff == SQLITE_BUSY ? EAGAIN : EIO)
+            }
+        }
+    }
+
     static func decodeAttributes(_ s: OpaquePointer) -> Attributes {
         func i(_ c: Int32) -> Int64 { sqlite3_column_int64(s, c) }
         return Attributes(ino: UInt64(i(0)), kind: FileKind(rawValue: Int(i(1))) ?? .file, mode: UInt32(truncatingIfNeeded: i(2)),

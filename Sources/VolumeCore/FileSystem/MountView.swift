@@ -125,10 +125,11 @@ public final class MountView: Sendable {
     }
 
     /// Entries of directory `ino` in name order after `after`, at most `limit` (-1: all).
-    public func readdir(_ ino: UInt64, after: Data? = nil, limit: Int = -1) throws -> [DirectoryEntry] {
+    /// `attributes: false` fills in only each entry's inode number and kind.
+    public func readdir(_ ino: UInt64, after: Data? = nil, limit: Int = -1, attributes: Bool = true) throws -> [DirectoryEntry] {
         let r = real(ino)
         try checkInside(r)
-        var entries = try volume.readdir(r, after: after, limit: limit)
+        var entries = try volume.readdir(r, after: after, limit: limit, attributes: attributes)
         for i in entries.indices { entries[i].attributes.ino = view(entries[i].attributes.ino) }
         return entries
     }

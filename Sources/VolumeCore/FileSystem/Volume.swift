@@ -143,11 +143,13 @@ public final class Volume: Sendable {
     }
 
     /// Directory entries in name order, after `after` (exclusive), at most `limit` (-1: all).
-    public func readdir(_ ino: UInt64, after: Data? = nil, limit: Int = -1) throws -> [DirectoryEntry] {
+    /// `attributes: false` fills in only each entry's inode number and kind (cheaper).
+    public func readdir(_ ino: UInt64, after: Data? = nil, limit: Int = -1, attributes: Bool = true) throws -> [DirectoryEntry] {
         try quickRead { db in
             guard let a = try Catalog.attributes(db, ino) else { throw VolumeError.notFound("inode \(ino)") }
             guard a.kind == .directory else { throw VolumeError.notADirectory("inode \(ino)") }
-            return try Catalog.children(db, of: ino, after: after, limit: limit)
+            return attributes ? try Catalog.children(db, of: ino, after: after, limit: limit)
+                : try Catalog.childKinds(db, of: ino, after: after, limit: limit)
         }
     }
 
