@@ -41,4 +41,7 @@ public protocol ChunkStore: Sendable {
     func sync() throws
     /// Chunk count and stored bytes.
     func stats() throws -> ChunkStoreStats
+    /// Gives back the disk space of deleted chunks where `delete` leaves it in place (packed small
+    /// chunks); returns the bytes given back.
+    func compact() throws -> Int64
 }
