@@ -102,6 +102,10 @@ def stored(data_dir):
             file_bytes += os.path.getsize(os.path.join(chunks, 'chunks', d, f))
     db = sqlite3.connect(os.path.join(chunks, 'small.sqlite'))
     rows, row_bytes = db.execute('SELECT count(*), coalesce(sum(length(data)), 0) FROM chunk').fetchone()
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if 'packed' in tables:  # small chunks in pack files, indexed by small.sqlite
+        packed, packed_bytes = db.execute('SELECT count(*), coalesce(sum(len), 0) FROM packed').fetchone()
+        rows, row_bytes = rows + packed, row_bytes + packed_bytes
     disk = 0
     for d, _, names in os.walk(chunks):
         for f in names:

@@ -114,6 +114,6 @@ import json, sys
 a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 g = (b['bytes'] - a['bytes']) / a['bytes']
 gd = (b['disk_bytes'] - a['disk_bytes']) / a['disk_bytes']
-print("stored chunk bytes (sum of chunk sizes: chunk files + rows of small.sqlite): first %d, after second %d: +%.1f%% (bar <= 10%%)" % (a['bytes'], b['bytes'], 100 * g))
+print("stored chunk bytes (sum of chunk sizes: chunk files + small chunks indexed in small.sqlite): first %d, after second %d: +%.1f%% (bar <= 10%%)" % (a['bytes'], b['bytes'], 100 * g))
 print("on disk (allocated blocks of the chunk store, SQLite overhead included): first %d, after second %d: +%.1f%%" % (a['disk_bytes'], b['disk_bytes'], 100 * gd))
 PY

@@ -59,7 +59,7 @@ final class ChunkLayoutTests: XCTestCase {
         }
         XCTAssertEqual(try ts.volume.statfs().files, 10_000)
         XCTAssertEqual(try ts.store.chunks.stats().chunks, 10_000)
-        XCTAssertLessThanOrEqual(filesOnDisk(), before + 2, "10,000 small chunks live in small.sqlite (plus its WAL), not as files")
+        XCTAssertLessThanOrEqual(filesOnDisk(), before + 2, "10,000 small chunks live in a pack file indexed by small.sqlite, not as files")
         XCTAssertEqual(try ts.volume.readFile("/d7/f123"), Data("small file 7-123".utf8))
     }
 }

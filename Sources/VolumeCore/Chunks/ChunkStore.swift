@@ -43,6 +43,9 @@ public protocol ChunkStore: Sendable {
     func stats() throws -> ChunkStoreStats
     /// Stores chunks a front holds back for batching (`DeferredChunkStore`); others have none.
     func commitPending() throws
+    /// Gives back the disk space of deleted chunks where `delete` leaves it in place (packed small
+    /// chunks); returns the bytes given back.
+    func compact() throws -> Int64
 }
 
 extension ChunkStore {

@@ -1,4 +1,4 @@
-// The local-directory chunk store: large chunks as files in 256 sharded folders, small ones packed in SQLite.
+// The local-directory chunk store: large chunks as files in 256 sharded folders, small ones in pack files indexed in SQLite.
 import Foundation
 import GRDB
 import GRDBSQLite
@@ -14,18 +14,21 @@ import Glibc
 ///
 /// - Chunks larger than `smallLimit` are files `chunks/ab/abcd…` (written to `tmp/`, then renamed
 ///   into place, so a reader never sees a partial chunk and a crash leaves at most a temp file).
-/// - Chunks up to `smallLimit` live as rows of `small.sqlite` (WAL), so a volume of a million tiny
-///   files is one database file on disk, not a million files.
+/// - Chunks up to `smallLimit` are packed end to end in `packs/<n>.pack` files, indexed by hash in
+///   `small.sqlite` (see `SmallChunkPacks`), so a volume of a million tiny files is a few pack files
+///   and one database on disk, not a million files.
 ///
 /// Durability: `put` does not fsync; `sync()` flushes the whole store with one `syncfs(2)`.
 public final class LocalChunkStore: ChunkStore {
     /// Chunks of at most this many bytes are packed into SQLite.
     public static let defaultSmallLimit = 64 * 1024
+    /// A pack file of small chunks is sealed (no longer appended to) once it holds this many bytes.
+    public static let defaultPackLimit: Int64 = 64 << 20
 
     public let root: URL
     public let smallLimit: Int
     public let startWriteback: Bool
-    private let small: DatabasePool
+    let small: SmallChunkPacks
     private let rootFD: FileDescriptor
     private let now: @Sendable () -> Date
 
@@ -33,8 +36,9 @@ public final class LocalChunkStore: ChunkStore {
     /// `startWriteback`: begin writing each large chunk to disk as soon as it is written. Worth it when a
     /// sync follows every commit (full durability): that sync then has little left to wait for. Without
     /// one it only holds writers to the disk's speed instead of the page cache's.
+    /// `packLimit`: the size past which a pack file of small chunks is sealed (smaller in tests).
     public init(root: URL, smallLimit: Int = LocalChunkStore.defaultSmallLimit, startWriteback: Bool = false,
-                now: @escaping @Sendable () -> Date = { Date() }) throws {
+                packLimit: Int64 = LocalChunkStore.defaultPackLimit, now: @escaping @Sendable () -> Date = { Date() }) throws {
         self.root = root
         self.smallLimit = smallLimit
         self.startWriteback = startWriteback
@@ -54,21 +58,7 @@ public final class LocalChunkStore: ChunkStore {
         } catch {
             throw VolumeError.io("cannot prepare chunk store at \(root.path): \(error.localizedDescription)", errno: EIO)
         }
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1-small-chunks") { db in
-            try db.execute(sql: """
-                CREATE TABLE chunk (
-                  id BLOB NOT NULL UNIQUE CHECK (length(id) = 32),
-                  data BLOB NOT NULL,
-                  touched INTEGER NOT NULL
-                )
-                """)
-        }
-        small = try DatabaseOpening.pool(at: root.appendingPathComponent("small.sqlite").path, foreignKeys: false,
-                                         migrator: migrator)
-        // Checkpoint every 64 MiB of WAL rather than every 4 MiB: a bulk import of small chunks
-        // otherwise spends much of its time in checkpoints (the writer connection runs them).
-        try small.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = 16384") }
+        small = try SmallChunkPacks(root: root, packLimit: packLimit)
         do {
             rootFD = try FileDescriptor.open(FilePath(root.path), .readOnly, options: [.directory])
         } catch let e as Errno {
@@ -101,27 +91,7 @@ public final class LocalChunkStore: ChunkStore {
                 ids.append(try putFile(data))
             }
         }
-        if !smallOnes.isEmpty {
-            let t = Int64(now().timeIntervalSince1970)
-            try small.write { db in
-                let stmt = try db.cachedStatement(sql: """
-                    INSERT INTO chunk (id, data, touched) VALUES (?, ?, ?)
-                    ON CONFLICT(id) DO UPDATE SET touched = excluded.touched
-                    """)
-                // Bound through the C API: a bulk import puts hundreds of thousands of small chunks.
-                let raw = stmt.sqliteStatement
-                for (id, data) in smallOnes {
-                    id.bytes.bind(raw, 1)
-                    data.bind(raw, 2)
-                    sqlite3_bind_int64(raw, 3, t)
-                    let rc = sqlite3_step(raw)
-                    sqlite3_reset(raw)
-                    guard rc == SQLITE_DONE else {
-                        throw VolumeError.io("store chunk \(id.short): \(String(cString: sqlite3_errmsg(db.sqliteConnection)))", errno: EIO)
-                    }
-                }
-            }
-        }
+        if !smallOnes.isEmpty { try small.put(smallOnes, touched: Int64(now().timeIntervalSince1970)) }
         return ids
     }
 
@@ -167,7 +137,7 @@ public final class LocalChunkStore: ChunkStore {
 
     public func read(_ id: ChunkID) throws -> Data {
         let data: Data
-        if let s = try small.read({ db in try Data.fetchOne(db, sql: "SELECT data FROM chunk WHERE id = ?", arguments: [id.bytes]) }) {
+        if let s = try small.read(id, offset: 0, count: Int.max) {
             data = s
         } else {
             data = try readFile(id, offset: 0, count: Int.max)
@@ -178,9 +148,7 @@ public final class LocalChunkStore: ChunkStore {
 
     public func read(_ id: ChunkID, offset: Int, count: Int) throws -> Data {
         if let fileData = try? readFile(id, offset: offset, count: count) { return fileData }
-        guard let s = try small.read({ db in
-            try Data.fetchOne(db, sql: "SELECT substr(data, ?, ?) FROM chunk WHERE id = ?", arguments: [offset + 1, count, id.bytes])
-        }) else { throw VolumeError.corrupt("chunk \(id.short) is missing") }
+        guard let s = try small.read(id, offset: offset, count: count) else { throw VolumeError.corrupt("chunk \(id.short) is missing") }
         return s
     }
 
@@ -214,14 +182,12 @@ public final class LocalChunkStore: ChunkStore {
     public func size(of id: ChunkID) throws -> Int? {
         var st = stat()
         if stat(path(id), &st) == 0 { return Int(st.st_size) }
-        return try small.read { db in
-            try Int.fetchOne(db, sql: "SELECT length(data) FROM chunk WHERE id = ?", arguments: [id.bytes])
-        }
+        return try small.size(of: id)
     }
 
     public func delete(_ id: ChunkID) throws {
         if unlink(path(id)) != 0, errno != ENOENT { throw VolumeError.io("delete chunk \(id.short)", errno: errno) }
-        try small.write { db in try db.execute(sql: "DELETE FROM chunk WHERE id = ?", arguments: [id.bytes]) }
+        try small.delete(id)
     }
 
     public func forEach(_ body: (StoredChunk) throws -> Void) throws {
@@ -236,17 +202,20 @@ public final class LocalChunkStore: ChunkStore {
                 try body(StoredChunk(id: id, size: Int(st.st_size), touched: t))
             }
         }
-        let rows = try small.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, length(data) AS size, touched FROM chunk")
-        }
-        for row in rows {
-            guard let id = ChunkID(bytes: row["id"]) else { continue }
-            try body(StoredChunk(id: id, size: row["size"], touched: Date(timeIntervalSince1970: TimeInterval(row["touched"] as Int64))))
+        for c in try small.all() {
+            try body(StoredChunk(id: c.id, size: c.size, touched: Date(timeIntervalSince1970: TimeInterval(c.touched))))
         }
     }
 
     public func sync() throws {
+        let unsynced = try small.unsynced()
         try syscall("syncfs \(root.path)") { csupport_syncfs(rootFD.rawValue) }
+        try small.markDurable(unsynced)
+    }
+
+    /// Rewrites the small chunks of mostly deleted packs and removes those packs.
+    public func compact() throws -> Int64 {
+        try small.compact { try syscall("syncfs \(root.path)") { csupport_syncfs(rootFD.rawValue) } }
     }
 
     public func stats() throws -> ChunkStoreStats {
@@ -259,4 +228,7 @@ public final class LocalChunkStore: ChunkStore {
 extension ChunkStore {
     /// Stores several chunks; backends that can batch (SQLite) override it.
     public func put(batch: [Data]) throws -> [ChunkID] { try batch.map { try put($0) } }
+
+    /// Nothing to give back where deleting a chunk frees its space.
+    public func compact() throws -> Int64 { 0 }
 }

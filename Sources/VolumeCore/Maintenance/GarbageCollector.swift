@@ -42,6 +42,8 @@ extension VolumeStore {
             report.chunksDeleted += 1
             report.bytesFreed += Int64(c.size)
         }
+        // Small chunks share pack files: rewrite the mostly deleted ones to give their space back.
+        if !dryRun && !doomed.isEmpty { _ = try chunks.compact() }
         return report
     }
 

@@ -16,6 +16,7 @@ public final class VolumeStore: Sendable {
     private let open = Mutex<[String: Volume]>([:])
 
     /// Opens (creating if needed) the store in `dataDir`. `chunks` defaults to a local store in `dataDir/chunks`.
+    /// Volumes left hidden by an `import --create` whose process is gone are removed.
     public init(dataDir: URL, options: StoreOptions = StoreOptions(), chunks: (any ChunkStore)? = nil) throws {
         self.dataDir = dataDir
         self.options = options
@@ -30,6 +31,7 @@ public final class VolumeStore: Sendable {
         self.chunks = options.durability == .relaxed && options.commitWindow > 0 ? DeferredChunkStore(base) : base
         registry = try DatabaseOpening.pool(at: dataDir.appendingPathComponent("registry.sqlite").path, synchronous: "FULL",
                                             readers: 4, migrator: RegistrySchema.migrator)
+        try removeStaleImports()
     }
 
     func catalogPath(_ id: String) -> String { dataDir.appendingPathComponent("volumes/\(id).sqlite").path }
@@ -38,6 +40,14 @@ public final class VolumeStore: Sendable {
 
     /// Creates an empty volume owned by `owner` and returns it.
     public func createVolume(owner: String, name: String, metadata: [String: String] = [:]) throws -> VolumeInfo {
+        let (id, _) = try insertVolume(owner: owner, name: name, metadata: metadata, importOwner: nil)
+        return try info(id, owner: owner)
+    }
+
+    /// Adds a volume row and its empty catalog: visible, or with `importOwner` hidden ('importing') and
+    /// owned by that process. Stale hidden volumes go first, and a live one holds its name.
+    func insertVolume(owner: String, name: String, metadata: [String: String],
+                      importOwner: ProcessIdentity?) throws -> (id: String, volume: Volume) {
         try Self.validate(owner: owner)
         let trimmed = name.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty, name.utf8.count <= 255, !name.contains("\0") else {
@@ -46,25 +56,31 @@ public final class VolumeStore: Sendable {
         guard metadata.count <= 64, metadata.allSatisfy({ $0.key.utf8.count <= 128 && !$0.key.isEmpty && $0.value.utf8.count <= 1024 }) else {
             throw VolumeError.invalidArgument("metadata takes at most 64 keys of up to 128 bytes, values up to 1 KiB")
         }
+        try removeStaleImports()
         let id = "vol-" + Self.randomID()
         let now = Date()
         let cap = try registry.write { db -> Int64 in
+            if try Self.liveImport(db, owner: owner, name: name) {
+                throw VolumeError.alreadyExists("an import is creating a volume named '\(name)'; wait for it, or stop it")
+            }
             try db.execute(sql: "INSERT OR IGNORE INTO tenant (id, created_at) VALUES (?, ?)", arguments: [owner, now.timeIntervalSince1970])
             let tenantCap = try Int64.fetchOne(db, sql: "SELECT quota_bytes FROM tenant WHERE id = ?", arguments: [owner])
-            try db.execute(sql: "INSERT INTO volume (id, owner_id, name, metadata, created_at) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [id, owner, name, try Self.encode(metadata), now.timeIntervalSince1970])
+            try db.execute(sql: """
+                INSERT INTO volume (id, owner_id, name, metadata, created_at, state, import_owner) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [id, owner, name, try Self.encode(metadata), now.timeIntervalSince1970,
+                                 importOwner == nil ? "active" : "importing", importOwner?.description])
             return tenantCap ?? options.defaultCapBytes
         }
         do {
             let v = try Volume(id: id, catalogPath: catalogPath(id), chunks: chunks, durability: options.durability,
                                blockSize: options.blockSize, capBytes: cap, commitWindow: options.commitWindow)
             open.withLock { $0[id] = v }
+            return (id, v)
         } catch {
             _ = try? registry.write { db in try db.execute(sql: "DELETE FROM volume WHERE id = ?", arguments: [id]) }
             removeCatalogFiles(id)
             throw error
         }
-        return try info(id, owner: owner)
     }
 
     /// The caller's volumes, newest first (`owner: nil`: every volume).
@@ -113,7 +129,14 @@ public final class VolumeStore: Sendable {
     /// Deletes a volume and its catalog; its chunks become garbage for `gc`.
     public func deleteVolume(_ id: String, owner: String?) throws {
         _ = try row(id, owner: owner)
-        try registry.write { db in try db.execute(sql: "UPDATE volume SET state = 'deleting' WHERE id = ?", arguments: [id]) }
+        try remove(id)
+    }
+
+    /// Marks a volume (visible or hidden) as being deleted, then removes its catalog and its row.
+    func remove(_ id: String) throws {
+        try registry.write { db in
+            try db.execute(sql: "UPDATE volume SET state = 'deleting', import_owner = NULL WHERE id = ?", arguments: [id])
+        }
         if let v = open.withLock({ $0.removeValue(forKey: id) }) { try? v.close() }
         removeCatalogFiles(id)
         try registry.write { db in try db.execute(sql: "DELETE FROM volume WHERE id = ?", arguments: [id]) }

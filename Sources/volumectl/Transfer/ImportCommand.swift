@@ -13,7 +13,9 @@ struct ImportCommand: ParsableCommand {
             '..' are dropped and reported (stderr; counted in --json). Directories and regular files
             keep their modes, owners and mtimes. The cap is checked while streaming. On any error
             (corrupt or truncated archive, cap reached, disk full, Ctrl-C) the volume is left exactly
-            as it was, and with --create no volume is left behind. Blobs over 4 GiB are refused.
+            as it was, and with --create no volume is left behind (the new volume stays hidden until
+            its import lands; one left by a killed import is removed by the next volumectl run).
+            Blobs over 4 GiB are refused.
 
             Examples:
               volumectl import dataset.tar.gz --create dataset
@@ -60,24 +62,26 @@ struct ImportCommand: ParsableCommand {
                 throw VolumeError.tooLarge("\(name) is \(ByteSize.format(size)); a Phase 1 blob is at most \(ByteSize.format(phase1BlobLimit))")
             }
             let store = try global.openStore()
-            var createdID: String?
-            let volumeID: String
+            // With --create the volume stays hidden until its import lands; if this process dies
+            // first, even by SIGKILL, the next store open removes it.
+            let vol: Volume
             if let create {
                 let meta = blob == "-" ? [:] : ["imported_from": URL(fileURLWithPath: blob).lastPathComponent]
-                volumeID = try store.createVolume(owner: global.scope ?? "default", name: create, metadata: meta).volumeId
-                createdID = volumeID
+                vol = try store.createHiddenVolume(owner: global.scope ?? "default", name: create, metadata: meta)
             } else {
-                volumeID = try store.resolve(volume!, owner: global.scope)
+                vol = try store.volume(try store.resolve(volume!, owner: global.scope), owner: global.scope)
             }
+            let volumeID = vol.id
+            let createdID = create == nil ? nil : volumeID
             let bar = TransferProgressBar(verb: "import", quiet: quiet)
             let quiet = self.quiet
             do {
-                let vol = try store.volume(volumeID, owner: global.scope)
                 let options = TransferOptions(
                     progress: { bar.update($0) },
                     onDrop: { d in if !quiet { bar.log("volumectl: dropped entry \(d.entry) '\(d.path)': \(d.reason)") } },
                     isCancelled: TransferSignals.isCancelled)
                 let report = try vol.importArchive(from: input, name: name, totalBytes: input.knownSize, into: path, options: options)
+                if let id = createdID { _ = try store.publishVolume(id) }
                 bar.finish()
                 if global.json {
                     try printJSON(TransferSummary(report: report, extra: ["input": name], flags: ["created": createdID != nil],
@@ -89,7 +93,7 @@ struct ImportCommand: ParsableCommand {
                 }
             } catch {
                 bar.finish()
-                if let id = createdID { try? store.deleteVolume(id, owner: nil) }
+                if let id = createdID { try? store.discardHiddenVolume(id) }
                 throw error
             }
         }

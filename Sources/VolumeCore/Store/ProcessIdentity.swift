@@ -1,0 +1,50 @@
+// Who owns a piece of unfinished work: a process named so that a reused pid or a reboot is not mistaken for it.
+import Foundation
+
+/// A process on this host, as `boot/pid/start`: the kernel's boot ID, the pid, and the process's start
+/// time in clock ticks since boot (field 22 of `/proc/PID/stat`). A pid the kernel has since given to
+/// another process has another start time; after a reboot the boot ID differs.
+struct ProcessIdentity: Equatable, Sendable, CustomStringConvertible {
+    let boot: String
+    let pid: Int32
+    let start: UInt64
+
+    /// This process.
+    static let current: ProcessIdentity = ProcessIdentity(boot: bootID, pid: getpid(), start: startTime(of: getpid()) ?? 0)
+
+    /// The kernel's boot ID (empty where it cannot be read).
+    static let bootID: String = ((try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)) ?? "")
+        .trimmingCharacters(in: .whitespacesAndNewlines)
+
+    init(boot: String, pid: Int32, start: UInt64) {
+        self.boot = boot
+        self.pid = pid
+        self.start = start
+    }
+
+    /// Parses `boot/pid/start`.
+    init?(_ text: String) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 3, let pid = Int32(parts[1]), let start = UInt64(parts[2]) else { return nil }
+        self.init(boot: String(parts[0]), pid: pid, start: start)
+    }
+
+    var description: String { "\(boot)/\(pid)/\(start)" }
+
+    /// Whether this process still runs: same boot, and the pid's start time unchanged.
+    var isAlive: Bool {
+        guard boot == Self.bootID, pid > 0 else { return false }
+        return Self.startTime(of: pid) == start
+    }
+
+    /// The start time of process `pid` in clock ticks since boot, or nil when there is no such process
+    /// or it has exited (a zombie not yet reaped).
+    static func startTime(of pid: Int32) -> UInt64? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        // After "pid (comm)" come the fields from 3 (state) on; the start time is field 22.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 19, fields[0] != "Z", fields[0] != "X" else { return nil }
+        return UInt64(fields[19])
+    }
+}
