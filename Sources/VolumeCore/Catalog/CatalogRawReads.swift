@@ -1,12 +1,15 @@
-// The two reads every FUSE request makes (an inode's attributes, a name's attributes), stepped
-// through the SQLite C API on GRDB's cached statements: decoding a Row costs more than the query.
+// The reads every FUSE request makes (an inode's attributes, a name's attributes, a directory's
+// entries), stepped through the SQLite C API on GRDB's cached statements: decoding a Row costs
+// more than the query.
 import Foundation
 import GRDB
 import GRDBSQLite
 
 extension Catalog {
-    /// Steps `statement` for rows of attribute columns 0...10 and the name in column 11.
-    static func fetchEntries(_ db: Database, _ statement: Statement, _ bind: (OpaquePointer) -> Void) throws -> [DirectoryEntry] {
+    /// Binds `statement` with `bind`, then calls `row` for each result row, at most `limit` of
+    /// them; the statement is reset and unbound afterwards, whatever happens.
+    static func step(_ db: Database, _ statement: Statement, limit: Int = .max, _ bind: (OpaquePointer) -> Void,
+                     row: (OpaquePointer) -> Void) throws {
         let s = statement.sqliteStatement
         sqlite3_reset(s)
         bind(s)
@@ -14,21 +17,32 @@ extension Catalog {
             sqlite3_reset(s)
             sqlite3_clear_bindings(s)
         }
-        var out: [DirectoryEntry] = []
-        while true {
+        var rows = 0
+        while rows < limit {
             switch sqlite3_step(s) {
             case SQLITE_ROW:
-                let a = decodeAttributes(s)
-                let n = Int(sqlite3_column_bytes(s, 11))
-                let name = n == 0 ? Data() : Data(bytes: sqlite3_column_blob(s, 11), count: n)
-                out.append(DirectoryEntry(name: name, attributes: a))
+                row(s)
+                rows += 1
             case SQLITE_DONE:
-                return out
+                return
             case let rc:
                 let msg = String(cString: sqlite3_errmsg(db.sqliteConnection))
                 throw VolumeError.io("catalog read failed (\(rc)): \(msg)", errno: rc & 0xff == SQLITE_BUSY ? EAGAIN : EIO)
             }
         }
+    }
+
+    /// A blob column as Data.
+    static func blob(_ s: OpaquePointer, _ column: Int32) -> Data {
+        let n = Int(sqlite3_column_bytes(s, column))
+        return n == 0 ? Data() : Data(bytes: sqlite3_column_blob(s, column), count: n)
+    }
+
+    /// Steps `statement` for rows of attribute columns 0...10 and the name in column 11.
+    static func fetchEntries(_ db: Database, _ statement: Statement, _ bind: (OpaquePointer) -> Void) throws -> [DirectoryEntry] {
+        var out: [DirectoryEntry] = []
+        try step(db, statement, bind) { s in out.append(DirectoryEntry(name: blob(s, 11), attributes: decodeAttributes(s))) }
+        return out
     }
 
     /// Like `children`, but only each entry's inode number and kind are filled in (all a plain
@@ -38,31 +52,18 @@ extension Catalog {
             SELECT i.ino, i.kind, d.name FROM dentry d JOIN inode i ON i.ino = d.ino
             WHERE d.parent = ? AND d.name > ? ORDER BY d.name LIMIT ?
             """
-        let s = try db.cachedStatement(sql: sql).sqliteStatement
-        sqlite3_reset(s)
-        sqlite3_bind_int64(s, 1, Int64(bitPattern: parent))
-        (after ?? Data()).bind(s, 2)
-        sqlite3_bind_int64(s, 3, Int64(limit))
-        defer {
-            sqlite3_reset(s)
-            sqlite3_clear_bindings(s)
-        }
         var out: [DirectoryEntry] = []
-        while true {
-            switch sqlite3_step(s) {
-            case SQLITE_ROW:
-                let kind = FileKind(rawValue: Int(sqlite3_column_int64(s, 1))) ?? .file
-                let a = Attributes(ino: UInt64(sqlite3_column_int64(s, 0)), kind: kind, mode: 0, uid: 0, gid: 0, size: 0,
-                                   nlink: 0, atime: 0, mtime: 0, ctime: 0, rdev: 0)
-                let n = Int(sqlite3_column_bytes(s, 2))
-                out.append(DirectoryEntry(name: n == 0 ? Data() : Data(bytes: sqlite3_column_blob(s, 2), count: n), attributes: a))
-            case SQLITE_DONE:
-                return out
-            case let rc:
-                let msg = String(cString: sqlite3_errmsg(db.sqliteConnection))
-                throw VolumeError.io("catalog read failed (\(rc)): \(msg)", errno: rc & 0xff == SQLITE_BUSY ? EAGAIN : EIO)
-            }
+        try step(db, db.cachedStatement(sql: sql), { s in
+            sqlite3_bind_int64(s, 1, Int64(bitPattern: parent))
+            (after ?? Data()).bind(s, 2)
+            sqlite3_bind_int64(s, 3, Int64(limit))
+        }) { s in
+            let kind = FileKind(rawValue: Int(sqlite3_column_int64(s, 1))) ?? .file
+            let a = Attributes(ino: UInt64(sqlite3_column_int64(s, 0)), kind: kind, mode: 0, uid: 0, gid: 0, size: 0,
+                               nlink: 0, atime: 0, mtime: 0, ctime: 0, rdev: 0)
+            out.append(DirectoryEntry(name: blob(s, 2), attributes: a))
         }
+        return out
     }
 
     static func decodeAttributes(_ s: OpaquePointer) -> Attributes {
@@ -75,21 +76,8 @@ extension Catalog {
 
     /// Steps `statement` (already bound by `bind`) for at most one row of attribute columns 0...10.
     static func fetchAttributes(_ db: Database, _ statement: Statement, _ bind: (OpaquePointer) -> Void) throws -> Attributes? {
-        let s = statement.sqliteStatement
-        sqlite3_reset(s)
-        bind(s)
-        defer {
-            sqlite3_reset(s)
-            sqlite3_clear_bindings(s)
-        }
-        switch sqlite3_step(s) {
-        case SQLITE_ROW:
-            return decodeAttributes(s)
-        case SQLITE_DONE:
-            return nil
-        case let rc:
-            let msg = String(cString: sqlite3_errmsg(db.sqliteConnection))
-            throw VolumeError.io("catalog read failed (\(rc)): \(msg)", errno: rc & 0xff == SQLITE_BUSY ? EAGAIN : EIO)
-        }
+        var found: Attributes?
+        try step(db, statement, limit: 1, bind) { s in found = decodeAttributes(s) }
+        return found
     }
 }
