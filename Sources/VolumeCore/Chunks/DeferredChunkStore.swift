@@ -23,30 +23,26 @@ public final class DeferredChunkStore: ChunkStore {
     public func put(_ data: Data) throws -> ChunkID { try put(batch: [data])[0] }
 
     public func put(batch: [Data]) throws -> [ChunkID] {
-        var ids: [ChunkID] = []
-        ids.reserveCapacity(batch.count)
-        var large: [Data] = []
-        var largeAt: [Int] = []
+        var ids = [ChunkID?](repeating: nil, count: batch.count)
+        var large: [Int] = []
         var over = false
-        for data in batch {
-            if data.count <= smallLimit {
-                let id = ChunkID.of(data)
-                ids.append(id)
-                over = pending.withLock { p in
-                    if p.chunks.updateValue(data, forKey: id) == nil { p.bytes += data.count }
-                    return p.bytes >= pendingLimit
-                }
-            } else {
-                largeAt.append(ids.count)
-                ids.append(ChunkID.of(Data()))
-                large.append(data)
+        for (i, data) in batch.enumerated() {
+            guard data.count <= smallLimit else {
+                large.append(i)
+                continue
+            }
+            let id = ChunkID.of(data)
+            ids[i] = id
+            over = pending.withLock { p in
+                if p.chunks.updateValue(data, forKey: id) == nil { p.bytes += data.count }
+                return p.bytes >= pendingLimit
             }
         }
         if !large.isEmpty {
-            for (i, id) in zip(largeAt, try inner.put(batch: large)) { ids[i] = id }
+            for (i, id) in zip(large, try inner.put(batch: large.map { batch[$0] })) { ids[i] = id }
         }
         if over { try commitPending() }
-        return ids
+        return ids.map { $0! }
     }
 
     /// Stores every waiting chunk in `inner` (one transaction for the lot).

@@ -26,12 +26,31 @@ extension Volume {
     /// (relaxed durability only), it is a savepoint inside the open group transaction: readers in
     /// this process see it at once (they read through the writer while a group is open), other
     /// processes when the group commits, at most `commitWindow` seconds later. A failing `body`
-    /// rolls back to its savepoint and leaves the rest of the group alone.
-    func mutate<T>(origin: Int, _ body: (Database, inout [ChangeEvent]) throws -> T) throws -> T {
+    /// rolls back to its savepoint and leaves the rest of the group alone. `durable`: the change
+    /// (and the group before it) is on stable storage on return, in relaxed mode too.
+    func mutate<T>(origin: Int, durable: Bool = false, _ body: (Database, inout [ChangeEvent]) throws -> T) throws -> T {
         var events: [ChangeEvent] = []
         var seq: Int64 = 0
+        func change(_ db: Database) throws -> T {
+            events = []
+            let r = try body(db, &events)
+            seq = try Catalog.bumpChange(db)
+            return r
+        }
         let result: T
-        if commitWindow > 0 {
+        if durable && durability == .relaxed {
+            result = try pool.writeWithoutTransaction { db -> T in
+                try endGroup(db)
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+                defer { try? db.execute(sql: "PRAGMA synchronous = NORMAL") }
+                var r: T?
+                try db.inTransaction {
+                    r = try change(db)
+                    return .commit
+                }
+                return r!
+            }
+        } else if commitWindow > 0 {
             var startedGroup: Int?
             result = try pool.writeWithoutTransaction { db -> T in
                 if !db.isInsideTransaction {
@@ -45,9 +64,7 @@ extension Volume {
                 var r: T?
                 do {
                     try db.inSavepoint {
-                        events = []
-                        r = try body(db, &events)
-                        seq = try Catalog.bumpChange(db)
+                        r = try change(db)
                         return .commit
                     }
                 } catch {
@@ -63,12 +80,7 @@ extension Volume {
             }
             if let generation = startedGroup { scheduleGroupCommit(generation) }
         } else {
-            result = try pool.write { db -> T in
-                events = []
-                let r = try body(db, &events)
-                seq = try Catalog.bumpChange(db)
-                return r
-            }
+            result = try pool.write { db in try change(db) }
         }
         noteLocalCommit(seq)
         notify(events, origin: origin)
@@ -100,14 +112,12 @@ extension Volume {
         }
     }
 
-    /// Commits the open group now (before a durable commit, a sync, a checkpoint or closing).
+    /// Commits the open group now (before a sync, a checkpoint or closing), then throws (once) the
+    /// failure of any group commit since the last call: changes that were acknowledged but lost.
     func settle() throws {
         guard commitWindow > 0 else { return }
-        try pool.unsafeReentrantWrite { db in try endGroup(db) }
-    }
-
-    /// Throws (once) the failure of a group commit since the last call.
-    func takeGroupFailure() throws {
+        // A failure is recorded by endGroup and thrown below, once.
+        try? pool.unsafeReentrantWrite { db in try endGroup(db) }
         if let f = group.withLock({ g -> VolumeError? in defer { g.failure = nil }; return g.failure }) { throw f }
     }
 

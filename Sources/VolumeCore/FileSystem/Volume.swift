@@ -181,7 +181,6 @@ public final class Volume: Sendable {
     public func sync() throws {
         try flushAll()
         try settle()
-        try takeGroupFailure()
         try chunks.sync()
         // syncfs made the WAL durable; the checkpoint only keeps it short. It cannot run inside a
         // group that another thread opened since.

@@ -51,7 +51,6 @@ extension Volume {
             try f.commit(volume: self, durable: true, origin: caller.origin)
         }
         try settle()
-        try takeGroupFailure()
         try chunks.sync()
     }
 
@@ -175,29 +174,6 @@ extension Volume {
         let id = try chunks.put(try chunks.read(ref.chunk).prefix(keep))
         if durability == .full { try chunks.sync() }
         try Catalog.setBlock(db, ino, Int(size / bs), BlockRef(chunk: id, len: keep))
-    }
-
-    /// Runs a catalog write that is durable on return even in relaxed mode.
-    func mutateDurably<T>(origin: Int, _ body: (Database, inout [ChangeEvent]) throws -> T) throws -> T {
-        if durability == .full { return try mutate(origin: origin, body) }
-        var events: [ChangeEvent] = []
-        var seq: Int64 = 0
-        let r = try pool.writeWithoutTransaction { db -> T in
-            try endGroup(db)
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-            defer { try? db.execute(sql: "PRAGMA synchronous = NORMAL") }
-            var result: T?
-            try db.inTransaction {
-                events = []
-                result = try body(db, &events)
-                seq = try Catalog.bumpChange(db)
-                return .commit
-            }
-            return result!
-        }
-        noteLocalCommit(seq)
-        notify(events, origin: origin)
-        return r
     }
 }
 
@@ -396,7 +372,7 @@ extension OpenFile {
                 return true
             }
             do {
-                _ = durable ? try volume.mutateDurably(origin: origin, body) : try volume.mutate(origin: origin, body)
+                _ = try volume.mutate(origin: origin, durable: durable, body)
             } catch let e as VolumeError {
                 if case .quotaExceeded = e { drop(&st, volume: volume) }
                 throw e
