@@ -159,18 +159,18 @@ final class FUSEFileSystem: Sendable {
     }
 
     func unlink(_ req: fuse_req_t, _ parent: UInt64, _ name: UnsafePointer<CChar>) {
-        let n = Self.name(name)
-        do {
-            try view.unlink(parent: parent, name: n, caller: caller(req))
-            nodes.dropEntry(parent: parent, name: n)
-            fuse_reply_err(req, 0)
-        } catch { fail(req, error) }
+        remove(req, parent, name) { try view.unlink(parent: parent, name: $0, caller: $1) }
     }
 
     func rmdir(_ req: fuse_req_t, _ parent: UInt64, _ name: UnsafePointer<CChar>) {
+        remove(req, parent, name) { try view.rmdir(parent: parent, name: $0, caller: $1) }
+    }
+
+    /// Removes `parent/name` with `body`, then forgets the name the kernel no longer holds.
+    private func remove(_ req: fuse_req_t, _ parent: UInt64, _ name: UnsafePointer<CChar>, _ body: (Data, Caller) throws -> Void) {
         let n = Self.name(name)
         do {
-            try view.rmdir(parent: parent, name: n, caller: caller(req))
+            try body(n, caller(req))
             nodes.dropEntry(parent: parent, name: n)
             fuse_reply_err(req, 0)
         } catch { fail(req, error) }
