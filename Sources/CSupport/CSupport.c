@@ -1,4 +1,4 @@
-// C helpers the core needs that Swift cannot import directly: zlib's init macros, syncfs(2) and sync_file_range(2).
+// C helpers the core needs that Swift cannot import directly: zlib's init macros, syncfs(2), sync_file_range(2) and O_DIRECT.
 #define _GNU_SOURCE
 #include <unistd.h>
 #include <fcntl.h>
@@ -13,3 +13,13 @@ int csupport_deflate_init2(z_streamp strm, int level, int window_bits) {
 int csupport_syncfs(int fd) { return syncfs(fd); }
 
 int csupport_start_writeback(int fd) { return sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE); }
+
+int csupport_create_direct(const char *path, unsigned int mode) {
+    return open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT, (mode_t)mode);
+}
+
+int csupport_clear_direct(int fd) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags == -1) return -1;
+    return fcntl(fd, F_SETFL, flags & ~O_DIRECT);
+}

@@ -239,7 +239,8 @@ final class FUSEFileSystem: Sendable {
 
     func write(_ req: fuse_req_t, _ ino: UInt64, _ buf: UnsafePointer<CChar>, _ size: Int, _ off: Int64) {
         do {
-            let n = try view.write(ino, offset: off, data: Data(bytes: buf, count: size), caller: caller(req))
+            // Page-aligned, so that a whole block reaches the chunk file without another copy.
+            let n = try view.write(ino, offset: off, data: AlignedBytes.copy(buf, count: size), caller: caller(req))
             fuse_reply_write(req, n)
         } catch { fail(req, error) }
     }

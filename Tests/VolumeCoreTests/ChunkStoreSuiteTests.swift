@@ -122,4 +122,23 @@ final class ChunkStoreSuiteTests: XCTestCase {
         _ = try LocalChunkStore(root: dir.url)
         XCTAssertFalse(FileManager.default.fileExists(atPath: leftover.path))
     }
+
+    func testLargeChunksWrittenAroundThePageCacheKeepEveryByte() throws {
+        let dir = try TemporaryDirectory("chunks")
+        defer { dir.remove() }
+        let store = try LocalChunkStore(root: dir.url)
+        let base = Data((0..<((1 << 20) + 8192)).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ $0 >> 9) })
+        let cases: [(String, Data)] = [
+            ("page-aligned buffer, whole pages", base.prefix(1 << 20).withUnsafeBytes { AlignedBytes.copy($0.baseAddress!, count: $0.count) }),
+            ("page-aligned buffer, a tail past the last page", base.withUnsafeBytes { AlignedBytes.copy($0.baseAddress!, count: 100_003) }),
+            ("unaligned buffer, whole pages", Data(base[1..<(1 + 20 * 4096)])),
+            ("unaligned buffer and tail", Data(base[5..<(5 + 70_001)])),
+        ]
+        for (what, data) in cases {
+            let id = try store.put(data)
+            XCTAssertEqual(try store.read(id), data, what)
+            let onDisk = try Data(contentsOf: dir.url.appendingPathComponent("chunks/\(id.hex.prefix(2))/\(id.hex)"))
+            XCTAssertEqual(onDisk, data, "\(what): the chunk file")
+        }
+    }
 }

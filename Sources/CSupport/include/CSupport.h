@@ -1,4 +1,4 @@
-// C helpers the core needs that Swift cannot import directly: zlib's init macros and syncfs(2).
+// C helpers the core needs that Swift cannot import directly: zlib's init macros, syncfs(2), sync_file_range(2) and O_DIRECT.
 #ifndef CSUPPORT_H
 #define CSUPPORT_H
 #include <zlib.h>
@@ -12,4 +12,9 @@ int csupport_syncfs(int fd);
 /// sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE): start writing the file's dirty pages to disk
 /// without waiting, so a later sync has less left to do.
 int csupport_start_writeback(int fd);
+/// open(path, O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC|O_DIRECT, mode): a new file whose writes skip the
+/// page cache (O_DIRECT needs _GNU_SOURCE). -1 and errno on failure.
+int csupport_create_direct(const char *path, unsigned int mode);
+/// Clears O_DIRECT on fd, so that the unaligned tail of a file can be written through the page cache.
+int csupport_clear_direct(int fd);
 #endif

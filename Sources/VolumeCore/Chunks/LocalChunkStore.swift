@@ -28,12 +28,15 @@ public final class LocalChunkStore: ChunkStore {
     public let root: URL
     public let smallLimit: Int
     public let startWriteback: Bool
+    /// Whether large chunks are still written with O_DIRECT (cleared once the disk refuses it).
+    private let directWrites = Atomic<Bool>(true)
     let small: SmallChunkPacks
     private let rootFD: FileDescriptor
     private let now: @Sendable () -> Date
 
     /// Opens (creating if needed) a store in `root`.
-    /// `startWriteback`: begin writing each large chunk to disk as soon as it is written. Worth it when a
+    /// `startWriteback`: begin writing each large chunk to disk as soon as it is written (the part
+    /// that did not already go around the page cache). Worth it when a
     /// sync follows every commit (full durability): that sync then has little left to wait for. Without
     /// one it only holds writers to the disk's speed instead of the page cache's.
     /// `packLimit`: the size past which a pack file of small chunks is sealed (smaller in tests).
@@ -97,30 +100,26 @@ public final class LocalChunkStore: ChunkStore {
 
     /// Writes a large chunk to a temp file while hashing it on another core, then renames it to its
     /// hash (or drops the copy when that chunk already exists, refreshing its time for gc's grace).
+    /// The write skips the page cache where the disk allows it (`ChunkFileWriter`).
     private func putFile(_ data: Data) throws -> ChunkID {
         let tmp = root.path + "/tmp/" + UUID().uuidString
-        let fd: FileDescriptor
-        do {
-            fd = try FileDescriptor.open(FilePath(tmp), .writeOnly, options: [.create, .exclusiveCreate],
-                                         permissions: [.ownerReadWrite, .groupRead, .otherRead])
-        } catch let e as Errno { throw VolumeError.from(e, "create chunk \(tmp)") }
         let hashed = Mutex<ChunkID?>(nil)
-        let failed = Mutex<Errno?>(nil)
+        let failed = Mutex<Error?>(nil)
         DispatchQueue.concurrentPerform(iterations: 2) { part in
             if part == 0 {
                 let id = ChunkID.of(data)
                 hashed.withLock { $0 = id }
             } else {
-                do { try fd.writeAll(data) } catch { failed.withLock { $0 = (error as? Errno) ?? .ioError } }
+                do {
+                    var direct = directWrites.load(ordering: .relaxed)
+                    try ChunkFileWriter.write(data, to: tmp, direct: &direct, startWriteback: startWriteback)
+                    if !direct { directWrites.store(false, ordering: .relaxed) }
+                } catch { failed.withLock { $0 = error } }
             }
         }
-        // Start writing it out now: the sync that makes it durable (fsync, commit) then has little
-        // left to wait for, instead of flushing everything written since the last one at once.
-        if startWriteback { _ = csupport_start_writeback(fd.rawValue) }
-        try? fd.close()
         if let e = failed.withLock({ $0 }) {
             unlink(tmp)
-            throw VolumeError.io("write chunk", errno: e.rawValue)
+            throw e
         }
         let id = hashed.withLock { $0 }!
         let final = path(id)

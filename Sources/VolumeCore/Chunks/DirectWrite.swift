@@ -1,0 +1,87 @@
+// Writing chunk files around the page cache (O_DIRECT): page-aligned buffers and the aligned-prefix write.
+import Foundation
+import SystemPackage
+import CSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Buffers whose bytes start on a page boundary, so a chunk store can hand them to the disk with
+/// O_DIRECT without copying them first.
+public enum AlignedBytes {
+    /// The alignment O_DIRECT needs of buffer addresses, lengths and offsets on every Linux disk.
+    public static let alignment = 4096
+
+    /// A copy of `count` bytes at `source` in a page-aligned allocation.
+    public static func copy(_ source: UnsafeRawPointer, count: Int) -> Data {
+        guard count >= alignment else { return Data(bytes: source, count: count) }
+        var raw: UnsafeMutableRawPointer?
+        guard posix_memalign(&raw, alignment, count) == 0, let raw else { return Data(bytes: source, count: count) }
+        raw.copyMemory(from: source, byteCount: count)
+        return Data(bytesNoCopy: raw, count: count, deallocator: .free)
+    }
+
+    /// Whether `p` starts on a page boundary.
+    static func isAligned(_ p: UnsafeRawPointer) -> Bool { Int(bitPattern: p) % alignment == 0 }
+}
+
+/// How a chunk file is written: around the page cache when the disk allows it.
+enum ChunkFileWriter {
+    /// Creates `path` (which must not exist) and writes `data` to it. The page-aligned prefix goes
+    /// straight to the disk (O_DIRECT): a large chunk is not copied into the page cache, and the sync
+    /// that makes it durable has only the tail and the metadata left to flush. Falls back to an
+    /// ordinary write where the file system refuses O_DIRECT (tmpfs, some FUSE stores), remembering
+    /// that in `direct`. `startWriteback`: start writing what went through the page cache at once.
+    static func write(_ data: Data, to path: String, direct: inout Bool, startWriteback: Bool) throws {
+        let mode: mode_t = 0o644
+        let alignedLength = data.count - data.count % AlignedBytes.alignment
+        var useDirect = direct && alignedLength > 0
+        var fd: Int32 = -1
+        if useDirect {
+            fd = csupport_create_direct(path, UInt32(mode))
+            if fd == -1 && errno == EINVAL {
+                direct = false
+                useDirect = false
+            }
+        }
+        if !useDirect { fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode) }
+        guard fd != -1 else { throw VolumeError.io("create chunk \(path)", errno: errno) }
+        let file = FileDescriptor(rawValue: fd)
+        defer { try? file.close() }
+        try data.withUnsafeBytes { (buf: UnsafeRawBufferPointer) in
+            guard let base = buf.baseAddress, buf.count > 0 else { return }
+            var done = 0
+            if useDirect {
+                done = try writeDirect(file, buf, alignedLength: alignedLength)
+                if done < alignedLength { direct = false }
+                guard csupport_clear_direct(fd) == 0 else { throw VolumeError.io("clear O_DIRECT on \(path)", errno: errno) }
+            }
+            if done < buf.count {
+                do {
+                    _ = try file.writeAll(toAbsoluteOffset: Int64(done), UnsafeRawBufferPointer(start: base + done, count: buf.count - done))
+                } catch let e as Errno { throw VolumeError.io("write chunk \(path)", errno: e.rawValue) }
+                if startWriteback { _ = csupport_start_writeback(fd) }
+            }
+        }
+    }
+
+    /// Writes the first `alignedLength` bytes with O_DIRECT, copying them to an aligned buffer when
+    /// the caller's are not. Returns how many were written (0 when the disk refused: EINVAL).
+    private static func writeDirect(_ file: FileDescriptor, _ buf: UnsafeRawBufferPointer, alignedLength: Int) throws -> Int {
+        var source = UnsafeRawBufferPointer(rebasing: buf[0..<alignedLength])
+        var scratch: UnsafeMutableRawPointer?
+        defer { free(scratch) }
+        if !AlignedBytes.isAligned(buf.baseAddress!) {
+            guard posix_memalign(&scratch, AlignedBytes.alignment, alignedLength) == 0, let scratch else { return 0 }
+            scratch.copyMemory(from: buf.baseAddress!, byteCount: alignedLength)
+            source = UnsafeRawBufferPointer(start: scratch, count: alignedLength)
+        }
+        do {
+            return try file.writeAll(toAbsoluteOffset: 0, source)
+        } catch let e as Errno {
+            if e == .invalidArgument { return 0 }
+            throw VolumeError.io("write chunk", errno: e.rawValue)
+        }
+    }
+}
