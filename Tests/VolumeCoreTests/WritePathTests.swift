@@ -1,9 +1,29 @@
 // The write-back buffer under random and sequential writes: whole blocks kept as given, partial
 // writes into stored blocks kept as patches until the block is needed, reads and commits in between.
 import Foundation
+import Synchronization
 import VolumeCore
 import VolumeTestSupport
 import XCTest
+
+/// A chunk store whose puts fail with ENOSPC while `full` is set.
+final class SwitchedFullChunkStore: ChunkStore {
+    let inner = MemoryChunkStore()
+    let full = Atomic<Bool>(false)
+
+    func put(_ data: Data) throws -> ChunkID {
+        if full.load(ordering: .relaxed) { throw VolumeError.io("write chunk", errno: ENOSPC) }
+        return try inner.put(data)
+    }
+    func read(_ id: ChunkID) throws -> Data { try inner.read(id) }
+    func read(_ id: ChunkID, offset: Int, count: Int) throws -> Data { try inner.read(id, offset: offset, count: count) }
+    func contains(_ id: ChunkID) throws -> Bool { try inner.contains(id) }
+    func size(of id: ChunkID) throws -> Int? { try inner.size(of: id) }
+    func delete(_ id: ChunkID) throws { try inner.delete(id) }
+    func forEach(_ body: (StoredChunk) throws -> Void) throws { try inner.forEach(body) }
+    func sync() throws {}
+    func stats() throws -> ChunkStoreStats { try inner.stats() }
+}
 
 final class WritePathTests: XCTestCase {
     private struct Rng: RandomNumberGenerator {
@@ -80,5 +100,48 @@ final class WritePathTests: XCTestCase {
         XCTAssertEqual(d[4096 + 100], 2)
         XCTAssertEqual(d[4096 + 110], 1)
         XCTAssertEqual(d.filter { $0 == 2 }.count, 160)
+    }
+
+    func testAWholeBlockWriteReplacesEarlierPatchesOfThatBlock() throws {
+        let ts = try TestStore(blockSize: 4096)
+        defer { ts.remove() }
+        let vol = ts.volume
+        try vol.writeFile("/f", data: Data(repeating: 1, count: 2 * 4096))
+        let ino = try vol.attributes(at: "/f").ino
+        let c = Caller(uid: 0, gid: 0, origin: 1)
+        try vol.open(ino)
+        try vol.write(ino, offset: 100, data: Data(repeating: 2, count: 10), caller: c)
+        try vol.write(ino, offset: 0, data: Data(repeating: 3, count: 4096), caller: c)
+        XCTAssertEqual(try vol.read(ino, offset: 0, count: 4096), Data(repeating: 3, count: 4096), "read before the commit")
+        try vol.release(ino, caller: c)
+        XCTAssertEqual(try vol.readFile("/f"), Data(repeating: 3, count: 4096) + Data(repeating: 1, count: 4096))
+        XCTAssertEqual(try ts.fsckProblems(), [])
+    }
+
+    func testBlocksStoredInTheBackgroundAreReadableAndSurviveAFailedStore() throws {
+        let chunks = SwitchedFullChunkStore()
+        let ts = try TestStore(blockSize: 4096, chunks: chunks)
+        defer { ts.remove() }
+        let vol = ts.volume
+        try vol.writeFile("/f", data: Data())
+        let ino = try vol.attributes(at: "/f").ino
+        let c = Caller(uid: 0, gid: 0, origin: 1)
+        let content = Data((0..<(10 * 4096)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 12) })
+        try vol.open(ino)
+        chunks.full.store(true, ordering: .relaxed)
+        // Whole blocks go to background stores, which fail: the writes themselves succeed.
+        for i in 0..<10 {
+            try vol.write(ino, offset: Int64(i * 4096), data: content.subdata(in: (i * 4096)..<((i + 1) * 4096)), caller: c)
+        }
+        XCTAssertEqual(try vol.read(ino, offset: 0, count: content.count), content, "buffered blocks read back")
+        XCTAssertThrowsError(try vol.flush(ino, caller: c), "the commit stores the blocks again and reports the full disk") { e in
+            XCTAssertEqual((e as? VolumeError)?.errno, ENOSPC)
+        }
+        XCTAssertEqual(try vol.read(ino, offset: 0, count: content.count), content, "and nothing was lost")
+        chunks.full.store(false, ordering: .relaxed)
+        try vol.flush(ino, caller: c)
+        try vol.release(ino, caller: c)
+        XCTAssertEqual(try vol.readFile("/f"), content)
+        XCTAssertEqual(try ts.fsckProblems(), [])
     }
 }

@@ -5,8 +5,9 @@ import Synchronization
 /// The buffered, not yet committed state of an open file.
 ///
 /// Writes land in `dirty` (the full new content of each touched block). A block that is complete is
-/// stored as a chunk at once and moves to `staged`; commit (flush, fsync, release) stores the rest
-/// and writes every staged block, the size and mtime in one catalog transaction.
+/// handed to a background store (`storing`: hashed and written as a chunk while the writer goes on)
+/// and moves to `staged` once stored; commit (flush, fsync, release) waits for those, stores the
+/// rest and writes every staged block, the size and mtime in one catalog transaction.
 ///
 /// A small write into a block that already has stored content becomes a `patch` instead: the block
 /// is read (and verified) only when it is needed whole, so many random writes into one block cost
@@ -24,6 +25,9 @@ final class OpenFile: Sendable {
         var patches: [Int: [(offset: Int, bytes: Data)]] = [:]
         /// Bytes held in `patches`.
         var patchBytes = 0
+        /// Whole blocks being stored in the background, newest per block; reads still see their bytes.
+        var storing: [Int: PendingChunk] = [:]
+        var storeSeq = 0
         var staged: [Int: BlockRef] = [:]
         /// Bytes this file holds in the volume's `reserved` total.
         var reserved: Int64 = 0
@@ -32,7 +36,7 @@ final class OpenFile: Sendable {
         var origin = 0
 
         var hasPending: Bool {
-            !dirty.isEmpty || !patches.isEmpty || !staged.isEmpty || size != committedSize || pendingMtime != nil
+            !dirty.isEmpty || !patches.isEmpty || !storing.isEmpty || !staged.isEmpty || size != committedSize || pendingMtime != nil
         }
     }
 
@@ -58,5 +62,37 @@ final class OpenFile: Sendable {
             a.size = st.size
             if let m = st.pendingMtime { a.mtime = m; a.ctime = max(a.ctime, m) }
         }
+    }
+}
+
+/// One whole block being stored as a chunk on another thread.
+final class PendingChunk: Sendable {
+    /// The block's bytes, which reads see until the chunk is stored.
+    let data: Data
+    /// Start order among the file's stores (the oldest is waited for first).
+    let seq: Int
+    private let done = DispatchSemaphore(value: 0)
+    private let outcome = Mutex<Result<ChunkID, Error>?>(nil)
+
+    /// Starts storing `data` in `chunks`.
+    init(_ data: Data, seq: Int, chunks: any ChunkStore) {
+        self.data = data
+        self.seq = seq
+        DispatchQueue.global(qos: .userInitiated).async { [self] in
+            let r = Result { try chunks.put(data) }
+            outcome.withLock { $0 = r }
+            done.signal()
+        }
+    }
+
+    /// The stored chunk's ID or the failure, once the store has finished (nil before).
+    var result: Result<ChunkID, Error>? { outcome.withLock { $0 } }
+
+    /// Waits for the store to finish.
+    func wait() -> Result<ChunkID, Error> {
+        if let r = result { return r }
+        done.wait()
+        done.signal()   // later waiters pass too
+        return result!
     }
 }

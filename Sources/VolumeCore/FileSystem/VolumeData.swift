@@ -10,6 +10,9 @@ extension Volume {
     /// blocks are stored at once). Random writes rewrite a whole block per chunk, so the more stay
     /// buffered, the fewer times a block is read, hashed and written again.
     static let maxDirtyBlocks = 64
+    /// Whole blocks of one open file stored in the background at once; a writer that gets further
+    /// ahead waits for the oldest. Enough to keep hashing, the disk and the writer busy together.
+    static let maxStoringBlocks = 4
 
     // MARK: Handles
 
@@ -250,7 +253,7 @@ extension OpenFile {
         let end = min(st.size, offset + Int64(count))
         guard end > offset else { return [] }
         return ReadSegment.plan(offset: offset, end: end, blockSize: blockSize) { idx in
-            if let d = st.dirty[idx] { return .buffer(d) }
+            if let d = st.dirty[idx] ?? st.storing[idx]?.data { return .buffer(d) }
             if let r = st.staged[idx] ?? st.blocks[idx] { return .chunk(r) }
             return nil
         }
@@ -279,16 +282,18 @@ extension OpenFile {
                 let n = min(bs - inOff, data.count - src)
                 if inOff == 0 && n == bs {
                     // A whole block: keep the caller's bytes (no copy when they are the whole buffer).
-                    // Dirty buffers always start at index 0.
+                    // Dirty buffers always start at index 0. Earlier patches are overwritten.
                     st.dirty[idx] = src == 0 && n == data.count ? data : Data(data[src..<(src + n)])
+                    if let old = st.patches.removeValue(forKey: idx) { st.patchBytes -= old.reduce(0) { $0 + $1.bytes.count } }
                     full.append(idx)
-                } else if st.dirty[idx] == nil && st.hasStoredContent(idx, blockSize: bs) {
+                } else if st.dirty[idx] == nil && st.storing[idx] == nil && st.hasStoredContent(idx, blockSize: bs) {
                     // Into stored content: remember the bytes; the block is read when needed whole.
                     st.patches[idx, default: []].append((inOff, Data(data[src..<(src + n)])))
                     st.patchBytes += n
                 } else {
-                    // Take the buffer out of the map so it is uniquely referenced and changes in place.
-                    var buf = st.dirty.removeValue(forKey: idx) ?? Data()
+                    // Take the buffer out of the map so it is uniquely referenced and changes in place
+                    // (a block still being stored starts from a copy of its bytes).
+                    var buf = st.dirty.removeValue(forKey: idx) ?? st.storing[idx]?.data ?? Data()
                     buf.apply(data[src..<(src + n)], at: inOff)
                     if buf.count == bs && inOff + n == bs { full.append(idx) }
                     st.dirty[idx] = buf
@@ -299,7 +304,7 @@ extension OpenFile {
             st.size = newSize
             st.pendingMtime = .now()
             st.origin = origin
-            if !full.isEmpty { try spill(&st, full, volume: volume) }
+            if !full.isEmpty { startStoring(&st, full, volume: volume) }
             if st.dirty.count * bs + st.patchBytes > Volume.maxDirtyBlocks * bs {
                 try spill(&st, st.pendingBlocks, volume: volume)
             }
@@ -338,8 +343,38 @@ extension OpenFile {
         }
     }
 
+    /// Hands whole dirty blocks `idxs` to background stores, first waiting for the oldest while
+    /// this file has `maxStoringBlocks` in flight.
+    private func startStoring(_ st: inout State, _ idxs: [Int], volume: Volume) {
+        harvest(&st, wait: false)
+        for idx in idxs {
+            guard let data = st.dirty.removeValue(forKey: idx) else { continue }
+            while st.storing.count >= Volume.maxStoringBlocks, let oldest = st.storing.values.min(by: { $0.seq < $1.seq }) {
+                _ = oldest.wait()
+                harvest(&st, wait: false)
+            }
+            st.storeSeq += 1
+            st.storing[idx] = PendingChunk(data, seq: st.storeSeq, chunks: volume.chunks)
+        }
+    }
+
+    /// Moves finished background stores to `staged` (all of them, waiting, when `wait`). A store
+    /// that failed puts its bytes back in `dirty`, so that commit stores them again and reports
+    /// the error if it happens again. Nothing is lost either way.
+    func harvest(_ st: inout State, wait: Bool) {
+        for (idx, p) in st.storing {
+            guard let r = wait ? p.wait() : p.result else { continue }
+            st.storing[idx] = nil
+            switch r {
+            case .success(let id): st.staged[idx] = BlockRef(chunk: id, len: p.data.count)
+            case .failure: if st.dirty[idx] == nil { st.dirty[idx] = p.data }
+            }
+        }
+    }
+
     /// Stores buffered blocks as chunks (not yet referenced by the catalog).
     private func spill(_ st: inout State, _ idxs: [Int], volume: Volume) throws {
+        harvest(&st, wait: true)
         try materialize(&st, idxs, volume: volume)
         let bufs = idxs.map { st.dirty[$0]! }
         let ids = try volume.chunks.put(batch: bufs)
@@ -353,6 +388,7 @@ extension OpenFile {
     func commit(volume: Volume, durable: Bool, origin: Int) throws {
         try state.withLock { st in
             guard st.hasPending else { return }
+            harvest(&st, wait: true)
             try spill(&st, st.pendingBlocks, volume: volume)
             if durable || volume.durability == .full { try volume.chunks.sync() }
             let size = st.size
@@ -392,6 +428,7 @@ extension OpenFile {
         st.dirty = [:]
         st.patches = [:]
         st.patchBytes = 0
+        st.storing = [:]
         st.staged = [:]
         st.size = st.committedSize
         st.pendingMtime = nil
