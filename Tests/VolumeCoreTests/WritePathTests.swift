@@ -25,6 +25,23 @@ final class SwitchedFullChunkStore: ChunkStore {
     func stats() throws -> ChunkStoreStats { try inner.stats() }
 }
 
+/// A memory chunk store that records what readers asked it to load ahead.
+final class PrefetchRecordingChunkStore: ChunkStore {
+    let inner = MemoryChunkStore()
+    let asked = Mutex<[ChunkID]>([])
+
+    func put(_ data: Data) throws -> ChunkID { try inner.put(data) }
+    func read(_ id: ChunkID) throws -> Data { try inner.read(id) }
+    func read(_ id: ChunkID, offset: Int, count: Int) throws -> Data { try inner.read(id, offset: offset, count: count) }
+    func contains(_ id: ChunkID) throws -> Bool { try inner.contains(id) }
+    func size(of id: ChunkID) throws -> Int? { try inner.size(of: id) }
+    func delete(_ id: ChunkID) throws { try inner.delete(id) }
+    func forEach(_ body: (StoredChunk) throws -> Void) throws { try inner.forEach(body) }
+    func sync() throws {}
+    func stats() throws -> ChunkStoreStats { try inner.stats() }
+    func prefetch(_ ids: [ChunkID]) { asked.withLock { $0 += ids } }
+}
+
 final class WritePathTests: XCTestCase {
     private struct Rng: RandomNumberGenerator {
         var s: UInt64
@@ -143,5 +160,28 @@ final class WritePathTests: XCTestCase {
         try vol.release(ino, caller: c)
         XCTAssertEqual(try vol.readFile("/f"), content)
         XCTAssertEqual(try ts.fsckProblems(), [])
+    }
+
+    func testASequentialReaderGetsTheNextBlocksLoadedAheadOnce() throws {
+        let chunks = PrefetchRecordingChunkStore()
+        let ts = try TestStore(blockSize: 4096, chunks: chunks)
+        defer { ts.remove() }
+        let vol = ts.volume
+        // 8 blocks, each with its own content, so each is its own chunk.
+        let content = Data((0..<(8 * 4096)).map { UInt8(truncatingIfNeeded: $0 >> 12 &+ 1) })
+        try vol.writeFile("/f", data: content)
+        let ino = try vol.attributes(at: "/f").ino
+        let blockIDs = try (0..<8).map { ChunkID.of(content.subdata(in: ($0 * 4096)..<(($0 + 1) * 4096))) }
+        let c = Caller(uid: 0, gid: 0, origin: 1)
+        try vol.open(ino)
+        defer { try? vol.release(ino, caller: c) }
+
+        XCTAssertEqual(try vol.read(ino, offset: 5 * 4096 + 7, count: 100), content.subdata(in: (5 * 4096 + 7)..<(5 * 4096 + 107)))
+        XCTAssertEqual(chunks.asked.withLock { $0 }, [], "a read in the middle is not sequential: nothing is loaded ahead")
+
+        var got = Data()
+        for i in 0..<8 { got += try vol.read(ino, offset: Int64(i * 4096), count: 4096) }
+        XCTAssertEqual(got, content)
+        XCTAssertEqual(chunks.asked.withLock { $0 }, Array(blockIDs[1...]), "each later block is asked for once, in order")
     }
 }

@@ -46,8 +46,12 @@ public protocol ChunkStore: Sendable {
     /// Gives back the disk space of deleted chunks where `delete` leaves it in place (packed small
     /// chunks); returns the bytes given back.
     func compact() throws -> Int64
+    /// Starts loading chunks a reader will soon want (the next blocks of a file read in order),
+    /// without waiting; a hint that backends with nothing to warm ignore.
+    func prefetch(_ ids: [ChunkID])
 }
 
 extension ChunkStore {
     public func commitPending() throws {}
+    public func prefetch(_ ids: [ChunkID]) {}
 }

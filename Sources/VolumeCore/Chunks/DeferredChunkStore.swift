@@ -92,4 +92,6 @@ public final class DeferredChunkStore: ChunkStore {
     public func stats() throws -> ChunkStoreStats { try inner.stats() }
 
     public func compact() throws -> Int64 { try inner.compact() }
+
+    public func prefetch(_ ids: [ChunkID]) { inner.prefetch(ids) }
 }

@@ -31,11 +31,13 @@ extension FileDescriptor {
         try data.withUnsafeBytes { _ = try self.writeAll($0) }
     }
 
-    /// Reads up to `count` bytes at `offset` (fewer only at end of file).
+    /// Reads up to `count` bytes at `offset` (fewer only at end of file), into memory that is not
+    /// zeroed first.
     func read(count: Int, at offset: Int64) throws -> Data {
-        var out = Data(count: count)
+        guard count > 0 else { return Data() }
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 16)
         var got = 0
-        try out.withUnsafeMutableBytes { buf in
+        do {
             while got < count {
                 let n = try self.read(fromAbsoluteOffset: offset + Int64(got),
                                       into: UnsafeMutableRawBufferPointer(rebasing: buf[got...]),
@@ -43,8 +45,14 @@ extension FileDescriptor {
                 if n == 0 { break }
                 got += n
             }
+        } catch {
+            buf.deallocate()
+            throw error
         }
-        if got < count { out.removeSubrange(got...) }
-        return out
+        if got < count / 2 {
+            defer { buf.deallocate() }
+            return Data(bytes: buf.baseAddress!, count: got)
+        }
+        return Data(bytesNoCopy: buf.baseAddress!, count: got, deallocator: .custom { p, _ in p.deallocate() })
     }
 }

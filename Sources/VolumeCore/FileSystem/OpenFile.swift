@@ -34,6 +34,9 @@ final class OpenFile: Sendable {
         /// The mtime of the last buffered write, until committed.
         var pendingMtime: Nanos?
         var origin = 0
+        /// Where the last read ended, and the last block already loaded ahead of it.
+        var readEnd: Int64 = -1
+        var prefetchedThrough = -1
 
         var hasPending: Bool {
             !dirty.isEmpty || !patches.isEmpty || !storing.isEmpty || !staged.isEmpty || size != committedSize || pendingMtime != nil

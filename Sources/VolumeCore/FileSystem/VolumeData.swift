@@ -13,6 +13,8 @@ extension Volume {
     /// Whole blocks of one open file stored in the background at once; a writer that gets further
     /// ahead waits for the oldest. Enough to keep hashing, the disk and the writer busy together.
     static let maxStoringBlocks = 4
+    /// Blocks loaded ahead of a sequential reader (`ChunkStore.prefetch`).
+    static let readAheadBlocks = 4
 
     // MARK: Handles
 
@@ -101,6 +103,7 @@ extension Volume {
                     let first = Int(offset / bs), last = Int((offset + Int64(count) - 1) / bs)
                     try f.materialize(&st, st.patches.keys.filter { $0 >= first && $0 <= last }, volume: self)
                 }
+                if let ahead = f.readAhead(&st, offset: offset, count: count, blockSize: blockSize) { chunks.prefetch(ahead) }
                 return f.plan(st, offset: offset, count: count, blockSize: blockSize)
             }
         } else {
@@ -247,6 +250,22 @@ extension OpenFile {
         st.blocks = blocks
         if !hadPending { st.size = attrs.size }
         st.loadedEpoch = e
+    }
+
+    /// Blocks past a sequential read worth loading now: the stored blocks of the next
+    /// `Volume.readAheadBlocks`, each asked for once, when this read starts where the last one
+    /// ended. Nil when there is nothing new to ask for.
+    func readAhead(_ st: inout State, offset: Int64, count: Int, blockSize: Int) -> [ChunkID]? {
+        defer { st.readEnd = offset + Int64(count) }
+        guard count > 0, offset == st.readEnd || offset == 0 else { return nil }
+        let bs = Int64(blockSize)
+        let next = Int((offset + Int64(count) - 1) / bs) + 1
+        let from = max(next, st.prefetchedThrough + 1)
+        let through = min(next + Volume.readAheadBlocks - 1, Int((st.committedSize - 1) / bs))
+        guard from <= through else { return nil }
+        st.prefetchedThrough = through
+        let ids = (from...through).compactMap { st.dirty[$0] == nil ? (st.staged[$0] ?? st.blocks[$0])?.chunk : nil }
+        return ids.isEmpty ? nil : ids
     }
 
     func plan(_ st: State, offset: Int64, count: Int, blockSize: Int) -> [ReadSegment] {
