@@ -46,13 +46,20 @@ enum Catalog {
 
     static func addMeta(_ db: Database, _ key: MetaKey, _ delta: Int64) throws {
         guard delta != 0 else { return }
-        try db.cachedStatement(sql: "UPDATE meta SET value = value + ? WHERE key = ?").execute(arguments: [delta, key.rawValue])
+        try write(db, "UPDATE meta SET value = value + ? WHERE key = ?") { s in
+            sqlite3_bind_int64(s, 1, delta)
+            bind(s, 2, key.rawValue)
+        }
     }
 
     /// Bumps the change sequence other processes poll for coherence; returns the new value.
     @discardableResult
     static func bumpChange(_ db: Database) throws -> Int64 {
-        try Int64.fetchOne(db.cachedStatement(sql: "UPDATE meta SET value = value + 1 WHERE key = 'change_seq' RETURNING value")) ?? 0
+        var seq: Int64 = 0
+        try write(db, "UPDATE meta SET value = value + 1 WHERE key = 'change_seq' RETURNING value", { _ in }) { s in
+            seq = sqlite3_column_int64(s, 0)
+        }
+        return seq
     }
 
     private static let attrColumns = "ino, kind, mode, uid, gid, size, nlink, atime, mtime, ctime, rdev"
@@ -111,23 +118,39 @@ enum Catalog {
 
     static func insertInode(_ db: Database, kind: FileKind, mode: UInt32, caller: Caller, rdev: UInt64 = 0,
                             target: Data? = nil, size: Int64 = 0, now: Nanos) throws -> UInt64 {
-        try db.cachedStatement(sql: """
+        try write(db, """
             INSERT INTO inode (kind, mode, uid, gid, size, nlink, atime, mtime, ctime, rdev, target)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [
-                kind.rawValue, Int64(mode & 0o7777), Int64(caller.uid), Int64(caller.gid),
-                target.map { Int64($0.count) } ?? size, kind == .directory ? 2 : 1, now, now, now, Int64(rdev), target,
-            ])
+            """) { s in
+            sqlite3_bind_int64(s, 1, Int64(kind.rawValue))
+            sqlite3_bind_int64(s, 2, Int64(mode & 0o7777))
+            sqlite3_bind_int64(s, 3, Int64(caller.uid))
+            sqlite3_bind_int64(s, 4, Int64(caller.gid))
+            sqlite3_bind_int64(s, 5, target.map { Int64($0.count) } ?? size)
+            sqlite3_bind_int64(s, 6, kind == .directory ? 2 : 1)
+            for i: Int32 in 7...9 { sqlite3_bind_int64(s, i, now) }
+            sqlite3_bind_int64(s, 10, Int64(bitPattern: rdev))
+            if let target { target.bind(s, 11) } else { sqlite3_bind_null(s, 11) }
+        }
         return UInt64(db.lastInsertedRowID)
     }
 
+    /// Adds the entry `parent/name`; fails with `alreadyExists` when the name is taken.
     static func insertEntry(_ db: Database, parent: UInt64, name: Data, ino: UInt64) throws {
-        try db.cachedStatement(sql: "INSERT INTO dentry (parent, name, ino) VALUES (?, ?, ?)")
-            .execute(arguments: [Int64(parent), name, Int64(ino)])
+        try write(db, "INSERT INTO dentry (parent, name, ino) VALUES (?, ?, ?)", constraint: { rc in
+            rc == primaryKeyTaken ? VolumeError.alreadyExists(String(decoding: name, as: UTF8.self)) : nil
+        }) { s in
+            sqlite3_bind_int64(s, 1, Int64(bitPattern: parent))
+            name.bind(s, 2)
+            sqlite3_bind_int64(s, 3, Int64(bitPattern: ino))
+        }
     }
 
     static func deleteEntry(_ db: Database, parent: UInt64, name: Data) throws {
-        try db.cachedStatement(sql: "DELETE FROM dentry WHERE parent = ? AND name = ?").execute(arguments: [Int64(parent), name])
+        try write(db, "DELETE FROM dentry WHERE parent = ? AND name = ?") { s in
+            sqlite3_bind_int64(s, 1, Int64(bitPattern: parent))
+            name.bind(s, 2)
+        }
     }
 
     static func updateEntry(_ db: Database, parent: UInt64, name: Data, ino: UInt64) throws {
@@ -136,15 +159,25 @@ enum Catalog {
     }
 
     static func addLinks(_ db: Database, _ ino: UInt64, _ delta: Int, now: Nanos) throws {
-        try db.cachedStatement(sql: "UPDATE inode SET nlink = nlink + ?, ctime = ? WHERE ino = ?")
-            .execute(arguments: [delta, now, Int64(ino)])
+        try write(db, "UPDATE inode SET nlink = nlink + ?, ctime = ? WHERE ino = ?") { s in
+            sqlite3_bind_int64(s, 1, Int64(delta))
+            sqlite3_bind_int64(s, 2, now)
+            sqlite3_bind_int64(s, 3, Int64(bitPattern: ino))
+        }
     }
 
     static func touch(_ db: Database, _ ino: UInt64, mtime: Bool = true, now: Nanos) throws {
         if mtime {
-            try db.cachedStatement(sql: "UPDATE inode SET mtime = ?, ctime = ? WHERE ino = ?").execute(arguments: [now, now, Int64(ino)])
+            try write(db, "UPDATE inode SET mtime = ?, ctime = ? WHERE ino = ?") { s in
+                sqlite3_bind_int64(s, 1, now)
+                sqlite3_bind_int64(s, 2, now)
+                sqlite3_bind_int64(s, 3, Int64(bitPattern: ino))
+            }
         } else {
-            try db.cachedStatement(sql: "UPDATE inode SET ctime = ? WHERE ino = ?").execute(arguments: [now, Int64(ino)])
+            try write(db, "UPDATE inode SET ctime = ? WHERE ino = ?") { s in
+                sqlite3_bind_int64(s, 1, now)
+                sqlite3_bind_int64(s, 2, Int64(bitPattern: ino))
+            }
         }
     }
 
@@ -168,10 +201,15 @@ enum Catalog {
     }
 
     static func setBlock(_ db: Database, _ ino: UInt64, _ idx: Int, _ ref: BlockRef) throws {
-        try db.cachedStatement(sql: """
+        try write(db, """
             INSERT INTO block (ino, idx, chunk, len) VALUES (?, ?, ?, ?)
             ON CONFLICT(ino, idx) DO UPDATE SET chunk = excluded.chunk, len = excluded.len
-            """).execute(arguments: [Int64(ino), idx, ref.chunk.bytes, ref.len])
+            """) { s in
+            sqlite3_bind_int64(s, 1, Int64(bitPattern: ino))
+            sqlite3_bind_int64(s, 2, Int64(idx))
+            ref.chunk.bytes.bind(s, 3)
+            sqlite3_bind_int64(s, 4, Int64(ref.len))
+        }
     }
 
     static func deleteBlock(_ db: Database, _ ino: UInt64, _ idx: Int) throws {
@@ -183,13 +221,17 @@ enum Catalog {
     }
 
     static func setSize(_ db: Database, _ ino: UInt64, _ size: Int64, now: Nanos) throws {
-        try db.cachedStatement(sql: "UPDATE inode SET size = ?, mtime = ?, ctime = ? WHERE ino = ?")
-            .execute(arguments: [size, now, now, Int64(ino)])
+        try write(db, "UPDATE inode SET size = ?, mtime = ?, ctime = ? WHERE ino = ?") { s in
+            sqlite3_bind_int64(s, 1, size)
+            sqlite3_bind_int64(s, 2, now)
+            sqlite3_bind_int64(s, 3, now)
+            sqlite3_bind_int64(s, 4, Int64(bitPattern: ino))
+        }
     }
 
     /// Deletes an inode with its blocks and xattrs, and takes it out of the usage figures.
     static func deleteInode(_ db: Database, _ attrs: Attributes) throws {
-        try db.cachedStatement(sql: "DELETE FROM inode WHERE ino = ?").execute(arguments: [Int64(attrs.ino)])
+        try write(db, "DELETE FROM inode WHERE ino = ?") { sqlite3_bind_int64($0, 1, Int64(bitPattern: attrs.ino)) }
         try addMeta(db, .usageBytes, -usage(of: attrs))
         if attrs.kind == .file { try addMeta(db, .fileCount, -1) }
     }
