@@ -63,6 +63,29 @@ final class GroupCommitTests: XCTestCase {
         XCTAssertEqual(try ts.fsckProblems(), [])
     }
 
+    func testADuplicateCreateFailsAloneAlsoInAGroup() throws {
+        for window in [0, Self.longWindow] {
+            let ts = try TestStore(commitWindow: window)
+            defer { ts.remove() }
+            let who = Caller(uid: 0, gid: 0, origin: 1)
+            let root = MountView.rootIno
+            let a = try ts.volume.create(parent: root, name: Data("a".utf8), kind: .file, mode: 0o644, caller: who)
+            for kind in [FileKind.file, .directory, .symlink] {
+                XCTAssertThrowsError(try ts.volume.create(parent: root, name: Data("a".utf8), kind: kind, mode: 0o600, caller: who,
+                                                          target: kind == .symlink ? Data("t".utf8) : nil)) {
+                    XCTAssertEqual($0 as? VolumeError, .alreadyExists("a"), "window \(window), \(kind)")
+                }
+            }
+            let b = try ts.volume.create(parent: root, name: Data("b".utf8), kind: .file, mode: 0o644, caller: who)
+            XCTAssertEqual(b.ino, a.ino + 1, "the failed creates' inodes were rolled back")
+            try ts.volume.sync()
+            XCTAssertEqual(try ts.volume.getattr(a.ino).mode, 0o644)
+            XCTAssertEqual(try ts.volume.statfs().files, 2)
+            XCTAssertEqual(try ts.volume.statfs().usedBytes, 0)
+            XCTAssertEqual(try ts.fsckProblems(), [])
+        }
+    }
+
     func testSmallChunksWaitForTheGroupAndAreStoredBeforeIt() throws {
         let ts = try TestStore(commitWindow: Self.longWindow)
         defer { ts.remove() }

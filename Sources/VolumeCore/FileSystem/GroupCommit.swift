@@ -61,12 +61,9 @@ extension Volume {
                         return g.generation
                     }
                 }
-                var r: T?
+                let r: T
                 do {
-                    try db.inSavepoint {
-                        r = try change(db)
-                        return .commit
-                    }
+                    r = try Catalog.inSavepoint(db) { try change(db) }
                 } catch {
                     if startedGroup != nil { try? endGroup(db) }
                     throw error
@@ -76,7 +73,7 @@ extension Volume {
                     return g.changes >= Self.maxGroupChanges
                 }
                 if full { try endGroup(db) }
-                return r!
+                return r
             }
             if let generation = startedGroup { scheduleGroupCommit(generation) }
         } else {
