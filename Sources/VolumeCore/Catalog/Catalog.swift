@@ -116,8 +116,11 @@ enum Catalog {
             .map { (UInt64($0[0] as Int64), $0[1]) }
     }
 
+    /// Inserts an inode and returns its attributes as stored (no need to read them back).
     static func insertInode(_ db: Database, kind: FileKind, mode: UInt32, caller: Caller, rdev: UInt64 = 0,
-                            target: Data? = nil, size: Int64 = 0, now: Nanos) throws -> UInt64 {
+                            target: Data? = nil, size: Int64 = 0, now: Nanos) throws -> Attributes {
+        let size = target.map { Int64($0.count) } ?? size
+        let nlink: UInt32 = kind == .directory ? 2 : 1
         try write(db, """
             INSERT INTO inode (kind, mode, uid, gid, size, nlink, atime, mtime, ctime, rdev, target)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -126,13 +129,14 @@ enum Catalog {
             sqlite3_bind_int64(s, 2, Int64(mode & 0o7777))
             sqlite3_bind_int64(s, 3, Int64(caller.uid))
             sqlite3_bind_int64(s, 4, Int64(caller.gid))
-            sqlite3_bind_int64(s, 5, target.map { Int64($0.count) } ?? size)
-            sqlite3_bind_int64(s, 6, kind == .directory ? 2 : 1)
+            sqlite3_bind_int64(s, 5, size)
+            sqlite3_bind_int64(s, 6, Int64(nlink))
             for i: Int32 in 7...9 { sqlite3_bind_int64(s, i, now) }
             sqlite3_bind_int64(s, 10, Int64(bitPattern: rdev))
             if let target { target.bind(s, 11) } else { sqlite3_bind_null(s, 11) }
         }
-        return UInt64(db.lastInsertedRowID)
+        return Attributes(ino: UInt64(db.lastInsertedRowID), kind: kind, mode: mode & 0o7777, uid: caller.uid, gid: caller.gid,
+                          size: size, nlink: nlink, atime: now, mtime: now, ctime: now, rdev: rdev)
     }
 
     /// Adds the entry `parent/name`; fails with `alreadyExists` when the name is taken.

@@ -31,11 +31,6 @@ extension Volume {
         }
         return try mutate(origin: caller.origin) { db, events in
             let p = try Self.directory(db, parent)
-            if try Catalog.lookup(db, parent: parent, name: name) != nil {
-                throw VolumeError.alreadyExists(String(decoding: name, as: UTF8.self))
-            }
-            let bytes = Int64(target?.count ?? 0)
-            try checkQuota(db, adding: bytes)
             let now = Nanos.now()
             var gid = caller.gid
             var mode = mode
@@ -43,15 +38,19 @@ extension Volume {
                 gid = p.gid
                 if kind == .directory { mode |= 0o2000 }
             }
-            let ino = try Catalog.insertInode(db, kind: kind, mode: mode, caller: Caller(uid: caller.uid, gid: gid),
-                                              rdev: rdev, target: target, now: now)
-            try Catalog.insertEntry(db, parent: parent, name: name, ino: ino)
+            let a = try Catalog.insertInode(db, kind: kind, mode: mode, caller: Caller(uid: caller.uid, gid: gid),
+                                            rdev: rdev, target: target, now: now)
+            // A taken name fails here (the entry's primary key) with alreadyExists, before the cap
+            // is checked, as a lookup first did; the change's rollback takes the inode back.
+            try Catalog.insertEntry(db, parent: parent, name: name, ino: a.ino)
+            let bytes = Int64(target?.count ?? 0)
+            try checkQuota(db, adding: bytes)
             try Catalog.touch(db, parent, now: now)
             if kind == .directory { try Catalog.addLinks(db, parent, 1, now: now) }
             try Catalog.addMeta(db, .usageBytes, bytes)
             if kind == .file { try Catalog.addMeta(db, .fileCount, 1) }
             events += [.entry(parent: parent, name: name), .inode(parent)]
-            return try Catalog.attributes(db, ino)!
+            return a
         }
     }
 
@@ -81,8 +80,9 @@ extension Volume {
     /// through its handles until the last one is released.
     public func unlink(parent: UInt64, name: Data, caller: Caller) throws {
         try mutate(origin: caller.origin) { db, events in
-            _ = try Self.directory(db, parent)
+            // Only a directory has entries: the parent is checked when the name is not found.
             guard let a = try Catalog.lookupAttributes(db, parent: parent, name: name) else {
+                _ = try Self.directory(db, parent)
                 throw VolumeError.notFound(String(decoding: name, as: UTF8.self))
             }
             guard a.kind != .directory else { throw VolumeError.isADirectory(String(decoding: name, as: UTF8.self)) }
@@ -90,7 +90,10 @@ extension Volume {
             try Catalog.deleteEntry(db, parent: parent, name: name)
             try Catalog.addLinks(db, a.ino, -1, now: now)
             try Catalog.touch(db, parent, now: now)
-            try dropIfUnlinked(db, a.ino)
+            var unlinked = a
+            unlinked.nlink -= 1
+            unlinked.ctime = now
+            try dropIfUnlinked(db, unlinked)
             events += [.entry(parent: parent, name: name), .inode(a.ino), .inode(parent)]
         }
     }
