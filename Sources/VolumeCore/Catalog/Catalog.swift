@@ -36,7 +36,11 @@ enum Catalog {
     }
 
     static func meta(_ db: Database, _ key: MetaKey) throws -> Int64 {
-        try Int64.fetchOne(db.cachedStatement(sql: "SELECT value FROM meta WHERE key = ?"), arguments: [key.rawValue]) ?? 0
+        var value: Int64 = 0
+        try step(db, db.cachedStatement(sql: "SELECT value FROM meta WHERE key = ?"), limit: 1, { bind($0, 1, key.rawValue) }) {
+            value = sqlite3_column_int64($0, 0)
+        }
+        return value
     }
 
     static func setMeta(_ db: Database, _ key: MetaKey, _ value: Int64) throws {
@@ -78,8 +82,12 @@ enum Catalog {
     }
 
     static func lookup(_ db: Database, parent: UInt64, name: Data) throws -> UInt64? {
-        try Int64.fetchOne(db.cachedStatement(sql: "SELECT ino FROM dentry WHERE parent = ? AND name = ?"),
-                           arguments: [Int64(parent), name]).map(UInt64.init)
+        var ino: UInt64?
+        try step(db, db.cachedStatement(sql: "SELECT ino FROM dentry WHERE parent = ? AND name = ?"), limit: 1, { s in
+            sqlite3_bind_int64(s, 1, Int64(bitPattern: parent))
+            name.bind(s, 2)
+        }) { ino = UInt64(bitPattern: sqlite3_column_int64($0, 0)) }
+        return ino
     }
 
     static func lookupAttributes(_ db: Database, parent: UInt64, name: Data) throws -> Attributes? {
@@ -107,13 +115,20 @@ enum Catalog {
     }
 
     static func hasChildren(_ db: Database, _ ino: UInt64) throws -> Bool {
-        try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM dentry WHERE parent = ? LIMIT 1"), arguments: [Int64(ino)]) != nil
+        var found = false
+        try step(db, db.cachedStatement(sql: "SELECT 1 FROM dentry WHERE parent = ? LIMIT 1"), limit: 1,
+                 { sqlite3_bind_int64($0, 1, Int64(bitPattern: ino)) }) { _ in found = true }
+        return found
     }
 
     /// The (parent, name) of a directory; directories have exactly one.
     static func parentEntry(_ db: Database, of ino: UInt64) throws -> (parent: UInt64, name: Data)? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT parent, name FROM dentry WHERE ino = ? LIMIT 1"), arguments: [Int64(ino)])
-            .map { (UInt64($0[0] as Int64), $0[1]) }
+        var entry: (parent: UInt64, name: Data)?
+        try step(db, db.cachedStatement(sql: "SELECT parent, name FROM dentry WHERE ino = ? LIMIT 1"), limit: 1,
+                 { sqlite3_bind_int64($0, 1, Int64(bitPattern: ino)) }) { s in
+            entry = (UInt64(bitPattern: sqlite3_column_int64(s, 0)), blob(s, 1))
+        }
+        return entry
     }
 
     /// Inserts an inode and returns its attributes as stored (no need to read them back).
@@ -186,22 +201,41 @@ enum Catalog {
     }
 
     static func target(_ db: Database, _ ino: UInt64) throws -> Data? {
-        try Data.fetchOne(db.cachedStatement(sql: "SELECT target FROM inode WHERE ino = ?"), arguments: [Int64(ino)])
+        var target: Data?
+        try step(db, db.cachedStatement(sql: "SELECT target FROM inode WHERE ino = ?"), limit: 1,
+                 { sqlite3_bind_int64($0, 1, Int64(bitPattern: ino)) }) { s in
+            if sqlite3_column_type(s, 0) != SQLITE_NULL { target = blob(s, 0) }
+        }
+        return target
     }
 
     static func blocks(_ db: Database, _ ino: UInt64) throws -> [Int: BlockRef] {
         var out: [Int: BlockRef] = [:]
-        let rows = try Row.fetchCursor(db.cachedStatement(sql: "SELECT idx, chunk, len FROM block WHERE ino = ?"),
-                                       arguments: [Int64(ino)])
-        while let r = try rows.next() {
-            out[r[0]] = BlockRef(chunk: ChunkID(bytes: r[1])!, len: r[2])
+        var bad: Int?
+        try step(db, db.cachedStatement(sql: "SELECT idx, chunk, len FROM block WHERE ino = ?"),
+                 { sqlite3_bind_int64($0, 1, Int64(bitPattern: ino)) }) { s in
+            let idx = Int(sqlite3_column_int64(s, 0))
+            guard let ref = blockRef(s, chunk: 1, len: 2) else { bad = idx; return }
+            out[idx] = ref
         }
+        if let bad { throw VolumeError.corrupt("inode \(ino) block \(bad): a chunk ID that is not 32 bytes") }
         return out
     }
 
     static func block(_ db: Database, _ ino: UInt64, _ idx: Int) throws -> BlockRef? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT chunk, len FROM block WHERE ino = ? AND idx = ?"),
-                         arguments: [Int64(ino), idx]).map { BlockRef(chunk: ChunkID(bytes: $0[0])!, len: $0[1]) }
+        var ref: BlockRef??
+        try step(db, db.cachedStatement(sql: "SELECT chunk, len FROM block WHERE ino = ? AND idx = ?"), limit: 1, { s in
+            sqlite3_bind_int64(s, 1, Int64(bitPattern: ino))
+            sqlite3_bind_int64(s, 2, Int64(idx))
+        }) { ref = blockRef($0, chunk: 0, len: 1) }
+        guard let ref else { return nil }
+        guard let ref else { throw VolumeError.corrupt("inode \(ino) block \(idx): a chunk ID that is not 32 bytes") }
+        return ref
+    }
+
+    /// A block's columns as a BlockRef; nil when the chunk ID is not 32 bytes.
+    private static func blockRef(_ s: OpaquePointer, chunk: Int32, len: Int32) -> BlockRef? {
+        ChunkID(bytes: blob(s, chunk)).map { BlockRef(chunk: $0, len: Int(sqlite3_column_int64(s, len))) }
     }
 
     static func setBlock(_ db: Database, _ ino: UInt64, _ idx: Int, _ ref: BlockRef) throws {
