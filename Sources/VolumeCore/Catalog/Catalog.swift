@@ -57,13 +57,12 @@ enum Catalog {
     }
 
     /// Bumps the change sequence other processes poll for coherence; returns the new value.
+    /// (An UPDATE and a SELECT: SQLite 3.40 runs RETURNING through an ephemeral table it allocates
+    /// per execution, which cost more than the two statements together.)
     @discardableResult
     static func bumpChange(_ db: Database) throws -> Int64 {
-        var seq: Int64 = 0
-        try write(db, "UPDATE meta SET value = value + 1 WHERE key = 'change_seq' RETURNING value", { _ in }) { s in
-            seq = sqlite3_column_int64(s, 0)
-        }
-        return seq
+        try write(db, "UPDATE meta SET value = value + 1 WHERE key = 'change_seq'") { _ in }
+        return try meta(db, .changeSeq)
     }
 
     private static let attrColumns = "ino, kind, mode, uid, gid, size, nlink, atime, mtime, ctime, rdev"
