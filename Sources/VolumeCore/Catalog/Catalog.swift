@@ -199,6 +199,39 @@ enum Catalog {
         }
     }
 
+    /// Sets an inode's atime alone (relatime marks: no ctime change).
+    static func setAtime(_ db: Database, _ ino: UInt64, _ atime: Nanos) throws {
+        try write(db, "UPDATE inode SET atime = ? WHERE ino = ?") { s in
+            sqlite3_bind_int64(s, 1, atime)
+            sqlite3_bind_int64(s, 2, Int64(bitPattern: ino))
+        }
+    }
+
+    /// Sets mode, owner and times (setattr), all at once.
+    static func setAttributes(_ db: Database, _ ino: UInt64, mode: UInt32, uid: UInt32, gid: UInt32,
+                              atime: Nanos, mtime: Nanos, ctime: Nanos) throws {
+        try write(db, "UPDATE inode SET mode = ?, uid = ?, gid = ?, atime = ?, mtime = ?, ctime = ? WHERE ino = ?") { s in
+            sqlite3_bind_int64(s, 1, Int64(mode))
+            sqlite3_bind_int64(s, 2, Int64(uid))
+            sqlite3_bind_int64(s, 3, Int64(gid))
+            sqlite3_bind_int64(s, 4, atime)
+            sqlite3_bind_int64(s, 5, mtime)
+            sqlite3_bind_int64(s, 6, ctime)
+            sqlite3_bind_int64(s, 7, Int64(bitPattern: ino))
+        }
+    }
+
+    /// The value of extended attribute `name` of `ino`, if set. (The kernel asks for
+    /// `security.capability` on writes, so this is on a hot path.)
+    static func xattr(_ db: Database, _ ino: UInt64, _ name: String) throws -> Data? {
+        var value: Data?
+        try step(db, db.cachedStatement(sql: "SELECT value FROM xattr WHERE ino = ? AND name = ?"), limit: 1, { s in
+            sqlite3_bind_int64(s, 1, Int64(bitPattern: ino))
+            bind(s, 2, name)
+        }) { value = blob($0, 0) }
+        return value
+    }
+
     static func target(_ db: Database, _ ino: UInt64) throws -> Data? {
         var target: Data?
         try step(db, db.cachedStatement(sql: "SELECT target FROM inode WHERE ino = ?"), limit: 1,

@@ -218,9 +218,8 @@ extension Volume {
                 var mode = rest.mode.map { $0 & 0o7777 } ?? a.mode
                 // chown by a non-root caller clears setuid/setgid, as the kernel does on local file systems
                 if (rest.uid != nil || rest.gid != nil) && a.kind != .directory && caller.uid != 0 { mode &= ~UInt32(0o6000) }
-                try db.cachedStatement(sql: "UPDATE inode SET mode = ?, uid = ?, gid = ?, atime = ?, mtime = ?, ctime = ? WHERE ino = ?")
-                    .execute(arguments: [Int64(mode), Int64(rest.uid ?? a.uid), Int64(rest.gid ?? a.gid),
-                                         resolve(rest.atime, a.atime), resolve(rest.mtime, a.mtime), now, Int64(ino)])
+                try Catalog.setAttributes(db, ino, mode: mode, uid: rest.uid ?? a.uid, gid: rest.gid ?? a.gid,
+                                          atime: resolve(rest.atime, a.atime), mtime: resolve(rest.mtime, a.mtime), ctime: now)
                 events.append(.inode(ino))
             }
         }
@@ -230,9 +229,7 @@ extension Volume {
     // MARK: Extended attributes
 
     public func getxattr(_ ino: UInt64, name: String) throws -> Data {
-        guard let v = try quickRead({ db in
-            try Data.fetchOne(db, sql: "SELECT value FROM xattr WHERE ino = ? AND name = ?", arguments: [Int64(ino), name])
-        }) else { throw VolumeError.noSuchAttribute(name) }
+        guard let v = try quickRead({ try Catalog.xattr($0, ino, name) }) else { throw VolumeError.noSuchAttribute(name) }
         return v
     }
 
@@ -247,7 +244,7 @@ extension Volume {
         guard value.count <= 65536 else { throw VolumeError.outOfRange("xattr value is over 64 KiB") }
         try mutate(origin: caller.origin) { db, events in
             guard try Catalog.attributes(db, ino) != nil else { throw VolumeError.notFound("inode \(ino)") }
-            let exists = try Int.fetchOne(db, sql: "SELECT 1 FROM xattr WHERE ino = ? AND name = ?", arguments: [Int64(ino), name]) != nil
+            let exists = try Catalog.xattr(db, ino, name) != nil
             if create && exists { throw VolumeError.alreadyExists("xattr \(name)") }
             if replace && !exists { throw VolumeError.noSuchAttribute(name) }
             try db.execute(sql: "INSERT OR REPLACE INTO xattr (ino, name, value) VALUES (?, ?, ?)", arguments: [Int64(ino), name, value])
