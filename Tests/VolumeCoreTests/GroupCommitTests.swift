@@ -1,7 +1,8 @@
 // Group commits (a commit window, as mounts use): what this process sees at once, what others see
 // after the group commits, failures confined to their own change, and chunks stored before rows.
 import Foundation
-import VolumeCore
+import GRDB
+@testable import VolumeCore
 import VolumeTestSupport
 import XCTest
 
@@ -60,6 +61,61 @@ final class GroupCommitTests: XCTestCase {
         XCTAssertEqual(try theirs.readFile("/second").count, 500)
         XCTAssertFalse(try theirs.exists("/big"))
         XCTAssertEqual(try theirs.statfs().usedBytes, 900)
+        XCTAssertEqual(try ts.fsckProblems(), [])
+    }
+
+    func testADuplicateCreateFailsAloneAlsoInAGroup() throws {
+        for window in [0, Self.longWindow] {
+            let ts = try TestStore(commitWindow: window)
+            defer { ts.remove() }
+            let who = Caller(uid: 0, gid: 0, origin: 1)
+            let root = MountView.rootIno
+            let a = try ts.volume.create(parent: root, name: Data("a".utf8), kind: .file, mode: 0o644, caller: who)
+            for kind in [FileKind.file, .directory, .symlink] {
+                XCTAssertThrowsError(try ts.volume.create(parent: root, name: Data("a".utf8), kind: kind, mode: 0o600, caller: who,
+                                                          target: kind == .symlink ? Data("t".utf8) : nil)) {
+                    XCTAssertEqual($0 as? VolumeError, .alreadyExists("a"), "window \(window), \(kind)")
+                }
+            }
+            let b = try ts.volume.create(parent: root, name: Data("b".utf8), kind: .file, mode: 0o644, caller: who)
+            XCTAssertEqual(b.ino, a.ino + 1, "the failed creates' inodes were rolled back")
+            try ts.volume.sync()
+            XCTAssertEqual(try ts.volume.getattr(a.ino).mode, 0o644)
+            XCTAssertEqual(try ts.volume.statfs().files, 2)
+            XCTAssertEqual(try ts.volume.statfs().usedBytes, 0)
+            XCTAssertEqual(try ts.fsckProblems(), [])
+        }
+    }
+
+    func testAGroupSQLiteRollsBackWholeIsReportedLost() throws {
+        let ts = try TestStore(commitWindow: Self.longWindow)
+        defer { ts.remove() }
+        try ts.volume.writeFile("/acknowledged", data: Data("x".utf8))
+        // A full catalog: SQLite then rolls back the whole transaction, not just the failing statement.
+        func limitPages(_ grow: Bool) throws {
+            try ts.volume.pool.writeWithoutTransaction { db in
+                let pages = try Int.fetchOne(db, sql: "PRAGMA page_count")!
+                _ = try Int.fetchOne(db, sql: "PRAGMA max_page_count = \(grow ? 1 << 30 : pages)")
+            }
+        }
+        try limitPages(false)
+        let who = Caller(uid: 0, gid: 0, origin: 1)
+        var failure: VolumeError?
+        for i in 0..<10_000 where failure == nil {
+            do {
+                let name = Data("f\(i)-".utf8) + Data(repeating: UInt8(ascii: "n"), count: 200)
+                _ = try ts.volume.create(parent: MountView.rootIno, name: name, kind: .file, mode: 0o644, caller: who)
+            } catch {
+                failure = error as? VolumeError
+            }
+        }
+        XCTAssertEqual(failure?.errno, ENOSPC, "\(String(describing: failure))")
+        try limitPages(true)
+        XCTAssertFalse(try ts.volume.exists("/acknowledged"), "the whole group went")
+        XCTAssertThrowsError(try ts.volume.sync(), "the next sync reports the lost group") { XCTAssertEqual(($0 as? VolumeError)?.errno, EIO) }
+        try ts.volume.writeFile("/after", data: Data("y".utf8))
+        try ts.volume.sync()
+        XCTAssertEqual(try ts.volume.readFile("/after"), Data("y".utf8))
         XCTAssertEqual(try ts.fsckProblems(), [])
     }
 

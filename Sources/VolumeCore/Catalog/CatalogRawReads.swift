@@ -7,9 +7,10 @@ import GRDBSQLite
 
 extension Catalog {
     /// Binds `statement` with `bind`, then calls `row` for each result row, at most `limit` of
-    /// them; the statement is reset and unbound afterwards, whatever happens.
+    /// them; the statement is reset and unbound afterwards, whatever happens. A failure throws
+    /// what `error` makes of SQLite's (extended) result code, or else `failure(db, rc, ...)`.
     static func step(_ db: Database, _ statement: Statement, limit: Int = .max, _ bind: (OpaquePointer) -> Void,
-                     row: (OpaquePointer) -> Void) throws {
+                     row: (OpaquePointer) -> Void, error: (Int32) -> VolumeError? = { _ in nil }) throws {
         let s = statement.sqliteStatement
         sqlite3_reset(s)
         bind(s)
@@ -26,8 +27,7 @@ extension Catalog {
             case SQLITE_DONE:
                 return
             case let rc:
-                let msg = String(cString: sqlite3_errmsg(db.sqliteConnection))
-                throw VolumeError.io("catalog read failed (\(rc)): \(msg)", errno: rc & 0xff == SQLITE_BUSY ? EAGAIN : EIO)
+                throw error(rc) ?? failure(db, rc, statement.isReadonly ? "read" : "write")
             }
         }
     }

@@ -61,14 +61,17 @@ extension Volume {
                         return g.generation
                     }
                 }
-                var r: T?
+                let r: T
                 do {
-                    try db.inSavepoint {
-                        r = try change(db)
-                        return .commit
-                    }
+                    r = try Catalog.inSavepoint(db) { try change(db) }
                 } catch {
-                    if startedGroup != nil { try? endGroup(db) }
+                    if !db.isInsideTransaction {
+                        // SQLite rolled back the whole group, not just this change (it does on a
+                        // full disk or an I/O error): changes acknowledged before it are gone.
+                        groupEnded(lost: startedGroup == nil ? "rolled back by SQLite after \(error)" : nil)
+                    } else if startedGroup != nil {
+                        try? endGroup(db)
+                    }
                     throw error
                 }
                 let full = group.withLock { g -> Bool in
@@ -76,7 +79,7 @@ extension Volume {
                     return g.changes >= Self.maxGroupChanges
                 }
                 if full { try endGroup(db) }
-                return r!
+                return r
             }
             if let generation = startedGroup { scheduleGroupCommit(generation) }
         } else {
@@ -95,21 +98,25 @@ extension Volume {
             // Chunks first: no committed row may name a chunk that is not stored.
             try chunks.commitPending()
             try db.commit()
-            group.withLock { g in
-                g.open = false
-                g.generation += 1
-            }
+            groupEnded(lost: nil)
         } catch {
             try? db.rollback()
-            let failure = VolumeError.io("a group of changes could not be committed and is lost: \(error)", errno: EIO)
-            group.withLock { g in
-                g.open = false
-                g.generation += 1
-                g.failure = failure
-            }
-            for f in openFiles.withLock({ Array($0.values) }) { f.invalidateCache(except: -1) }
-            throw failure
+            throw groupEnded(lost: "could not be committed: \(error)")!
         }
+    }
+
+    /// Marks the group closed. When it was `lost` (the reason), keeps the error for the next
+    /// `sync`, has open files reload, and returns the error.
+    @discardableResult
+    private func groupEnded(lost: String?) -> VolumeError? {
+        let failure = lost.map { VolumeError.io("a group of changes is lost: it \($0)", errno: EIO) }
+        group.withLock { g in
+            g.open = false
+            g.generation += 1
+            if let failure { g.failure = failure }
+        }
+        if failure != nil { for f in openFiles.withLock({ Array($0.values) }) { f.invalidateCache(except: -1) } }
+        return failure
     }
 
     /// Commits the open group now (before a sync, a checkpoint or closing), then throws (once) the

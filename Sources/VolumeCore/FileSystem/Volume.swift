@@ -221,7 +221,14 @@ public final class Volume: Sendable {
     /// Called when an inode's link count may have reached zero: deletes it now, or marks it an
     /// orphan when a handle in this process still has it open.
     func dropIfUnlinked(_ db: Database, _ ino: UInt64) throws {
-        guard let a = try Catalog.attributes(db, ino), a.nlink == 0 || (a.kind == .directory && a.nlink <= 1) else { return }
+        guard let a = try Catalog.attributes(db, ino) else { return }
+        try dropIfUnlinked(db, a)
+    }
+
+    /// `dropIfUnlinked` for a caller that knows the inode's attributes as they now are in `db`.
+    func dropIfUnlinked(_ db: Database, _ a: Attributes) throws {
+        let ino = a.ino
+        guard a.nlink == 0 || (a.kind == .directory && a.nlink <= 1) else { return }
         if openFiles.withLock({ $0[ino] != nil }) {
             try db.execute(sql: "INSERT OR REPLACE INTO orphan (ino, pid) VALUES (?, ?)", arguments: [Int64(ino), Int64(getpid())])
             localOrphans.withLock { _ = $0.insert(ino) }

@@ -52,7 +52,7 @@ extension Volume {
         let now = Nanos.now()
         guard a.atime <= a.mtime || a.atime <= a.ctime || now - a.atime >= 86_400 * 1_000_000_000 else { return false }
         try mutate(origin: 0) { db, _ in
-            try db.cachedStatement(sql: "UPDATE inode SET atime = ? WHERE ino = ?").execute(arguments: [now, Int64(ino)])
+            try Catalog.setAtime(db, ino, now)
         }
         return true
     }

@@ -31,11 +31,6 @@ extension Volume {
         }
         return try mutate(origin: caller.origin) { db, events in
             let p = try Self.directory(db, parent)
-            if try Catalog.lookup(db, parent: parent, name: name) != nil {
-                throw VolumeError.alreadyExists(String(decoding: name, as: UTF8.self))
-            }
-            let bytes = Int64(target?.count ?? 0)
-            try checkQuota(db, adding: bytes)
             let now = Nanos.now()
             var gid = caller.gid
             var mode = mode
@@ -43,15 +38,19 @@ extension Volume {
                 gid = p.gid
                 if kind == .directory { mode |= 0o2000 }
             }
-            let ino = try Catalog.insertInode(db, kind: kind, mode: mode, caller: Caller(uid: caller.uid, gid: gid),
-                                              rdev: rdev, target: target, now: now)
-            try Catalog.insertEntry(db, parent: parent, name: name, ino: ino)
+            let a = try Catalog.insertInode(db, kind: kind, mode: mode, caller: Caller(uid: caller.uid, gid: gid),
+                                            rdev: rdev, target: target, now: now)
+            // A taken name fails here (the entry's primary key) with alreadyExists, before the cap
+            // is checked, as a lookup first did; the change's rollback takes the inode back.
+            try Catalog.insertEntry(db, parent: parent, name: name, ino: a.ino)
+            let bytes = Int64(target?.count ?? 0)
+            try checkQuota(db, adding: bytes)
             try Catalog.touch(db, parent, now: now)
             if kind == .directory { try Catalog.addLinks(db, parent, 1, now: now) }
             try Catalog.addMeta(db, .usageBytes, bytes)
             if kind == .file { try Catalog.addMeta(db, .fileCount, 1) }
             events += [.entry(parent: parent, name: name), .inode(parent)]
-            return try Catalog.attributes(db, ino)!
+            return a
         }
     }
 
@@ -81,8 +80,9 @@ extension Volume {
     /// through its handles until the last one is released.
     public func unlink(parent: UInt64, name: Data, caller: Caller) throws {
         try mutate(origin: caller.origin) { db, events in
-            _ = try Self.directory(db, parent)
+            // Only a directory has entries: the parent is checked when the name is not found.
             guard let a = try Catalog.lookupAttributes(db, parent: parent, name: name) else {
+                _ = try Self.directory(db, parent)
                 throw VolumeError.notFound(String(decoding: name, as: UTF8.self))
             }
             guard a.kind != .directory else { throw VolumeError.isADirectory(String(decoding: name, as: UTF8.self)) }
@@ -90,7 +90,10 @@ extension Volume {
             try Catalog.deleteEntry(db, parent: parent, name: name)
             try Catalog.addLinks(db, a.ino, -1, now: now)
             try Catalog.touch(db, parent, now: now)
-            try dropIfUnlinked(db, a.ino)
+            var unlinked = a
+            unlinked.nlink -= 1
+            unlinked.ctime = now
+            try dropIfUnlinked(db, unlinked)
             events += [.entry(parent: parent, name: name), .inode(a.ino), .inode(parent)]
         }
     }
@@ -215,9 +218,8 @@ extension Volume {
                 var mode = rest.mode.map { $0 & 0o7777 } ?? a.mode
                 // chown by a non-root caller clears setuid/setgid, as the kernel does on local file systems
                 if (rest.uid != nil || rest.gid != nil) && a.kind != .directory && caller.uid != 0 { mode &= ~UInt32(0o6000) }
-                try db.cachedStatement(sql: "UPDATE inode SET mode = ?, uid = ?, gid = ?, atime = ?, mtime = ?, ctime = ? WHERE ino = ?")
-                    .execute(arguments: [Int64(mode), Int64(rest.uid ?? a.uid), Int64(rest.gid ?? a.gid),
-                                         resolve(rest.atime, a.atime), resolve(rest.mtime, a.mtime), now, Int64(ino)])
+                try Catalog.setAttributes(db, ino, mode: mode, uid: rest.uid ?? a.uid, gid: rest.gid ?? a.gid,
+                                          atime: resolve(rest.atime, a.atime), mtime: resolve(rest.mtime, a.mtime), ctime: now)
                 events.append(.inode(ino))
             }
         }
@@ -227,9 +229,7 @@ extension Volume {
     // MARK: Extended attributes
 
     public func getxattr(_ ino: UInt64, name: String) throws -> Data {
-        guard let v = try quickRead({ db in
-            try Data.fetchOne(db, sql: "SELECT value FROM xattr WHERE ino = ? AND name = ?", arguments: [Int64(ino), name])
-        }) else { throw VolumeError.noSuchAttribute(name) }
+        guard let v = try quickRead({ try Catalog.xattr($0, ino, name) }) else { throw VolumeError.noSuchAttribute(name) }
         return v
     }
 
@@ -244,7 +244,7 @@ extension Volume {
         guard value.count <= 65536 else { throw VolumeError.outOfRange("xattr value is over 64 KiB") }
         try mutate(origin: caller.origin) { db, events in
             guard try Catalog.attributes(db, ino) != nil else { throw VolumeError.notFound("inode \(ino)") }
-            let exists = try Int.fetchOne(db, sql: "SELECT 1 FROM xattr WHERE ino = ? AND name = ?", arguments: [Int64(ino), name]) != nil
+            let exists = try Catalog.xattr(db, ino, name) != nil
             if create && exists { throw VolumeError.alreadyExists("xattr \(name)") }
             if replace && !exists { throw VolumeError.noSuchAttribute(name) }
             try db.execute(sql: "INSERT OR REPLACE INTO xattr (ino, name, value) VALUES (?, ?, ?)", arguments: [Int64(ino), name, value])

@@ -64,7 +64,7 @@ extension Volume {
                 continue
             }
             let now = Nanos.now()
-            let ino = try Catalog.insertInode(db, kind: .directory, mode: 0o755, caller: caller, now: now)
+            let ino = try Catalog.insertInode(db, kind: .directory, mode: 0o755, caller: caller, now: now).ino
             try Catalog.insertEntry(db, parent: cur.ino, name: Data(comp.utf8), ino: ino)
             try Catalog.addLinks(db, cur.ino, 1, now: now)
             try Catalog.touch(db, cur.ino, now: now)
@@ -232,7 +232,7 @@ extension Volume {
                     try Catalog.setSize(db, ino, Int64(data.count), now: now)
                 } else {
                     ino = try Catalog.insertInode(db, kind: .file, mode: entries[i].mode ?? 0o644, caller: caller,
-                                                  size: Int64(data.count), now: now)
+                                                  size: Int64(data.count), now: now).ino
                     try Catalog.insertEntry(db, parent: dir.ino, name: name, ino: ino)
                     touched.insert(dir.ino)
                     files += 1
@@ -270,7 +270,7 @@ extension Volume {
             }
             let parent = try parentDirectory(db, p, create: parents, caller: caller, events: &events)
             let now = Nanos.now()
-            let ino = try Catalog.insertInode(db, kind: .directory, mode: mode, caller: caller, now: now)
+            let ino = try Catalog.insertInode(db, kind: .directory, mode: mode, caller: caller, now: now).ino
             try Catalog.insertEntry(db, parent: parent.ino, name: Data(p.name.utf8), ino: ino)
             try Catalog.addLinks(db, parent.ino, 1, now: now)
             try Catalog.touch(db, parent.ino, now: now)
