@@ -67,10 +67,10 @@ struct MountCommand: ParsableCommand {
     static let readyFDVariable = "VOLUMECTL_MOUNT_READY_FD"
 
     func validate() throws {
-        guard mountpoint.hasPrefix("/") || !mountpoint.isEmpty else { throw ValidationError("the mountpoint must be a path") }
+        guard !mountpoint.isEmpty else { throw ValidationError("the mountpoint must be a path") }
         guard commitWindowMs >= 0, commitWindowMs <= 1000 else { throw ValidationError("--commit-window must be 0 to 1000 milliseconds") }
-        _ = try? VolumePath(subpath)
         if (try? VolumePath(subpath)) == nil { throw ValidationError("--subpath must be a path inside the volume, without '..'") }
+        guard cacheTimeout >= 0 else { throw ValidationError("--cache-timeout must not be negative") }
     }
 
     func run() throws {
