@@ -8,7 +8,7 @@ import XCTest
 import VolumeTestSupport
 
 /// A chunk store that fails with ENOSPC once `budget` chunks have been stored.
-final class DiskFullChunkStore: ChunkStore {
+final class DiskFullChunkStore: WrappingChunkStore {
     let inner = MemoryChunkStore()
     private let left: Mutex<Int>
     init(budget: Int) { left = Mutex(budget) }
@@ -20,14 +20,6 @@ final class DiskFullChunkStore: ChunkStore {
         }
         return try inner.put(data)
     }
-    func read(_ id: ChunkID) throws -> Data { try inner.read(id) }
-    func read(_ id: ChunkID, offset: Int, count: Int) throws -> Data { try inner.read(id, offset: offset, count: count) }
-    func contains(_ id: ChunkID) throws -> Bool { try inner.contains(id) }
-    func size(of id: ChunkID) throws -> Int? { try inner.size(of: id) }
-    func delete(_ id: ChunkID) throws { try inner.delete(id) }
-    func forEach(_ body: (StoredChunk) throws -> Void) throws { try inner.forEach(body) }
-    func sync() throws {}
-    func stats() throws -> ChunkStoreStats { try inner.stats() }
 }
 
 final class HostileArchiveTests: XCTestCase {

@@ -7,7 +7,7 @@ import VolumeTestSupport
 import XCTest
 
 /// A chunk store whose puts fail with ENOSPC while `full` is set.
-final class SwitchedFullChunkStore: ChunkStore {
+final class SwitchedFullChunkStore: WrappingChunkStore {
     let inner = MemoryChunkStore()
     let full = Atomic<Bool>(false)
 
@@ -15,30 +15,13 @@ final class SwitchedFullChunkStore: ChunkStore {
         if full.load(ordering: .relaxed) { throw VolumeError.io("write chunk", errno: ENOSPC) }
         return try inner.put(data)
     }
-    func read(_ id: ChunkID) throws -> Data { try inner.read(id) }
-    func read(_ id: ChunkID, offset: Int, count: Int) throws -> Data { try inner.read(id, offset: offset, count: count) }
-    func contains(_ id: ChunkID) throws -> Bool { try inner.contains(id) }
-    func size(of id: ChunkID) throws -> Int? { try inner.size(of: id) }
-    func delete(_ id: ChunkID) throws { try inner.delete(id) }
-    func forEach(_ body: (StoredChunk) throws -> Void) throws { try inner.forEach(body) }
-    func sync() throws {}
-    func stats() throws -> ChunkStoreStats { try inner.stats() }
 }
 
 /// A memory chunk store that records what readers asked it to load ahead.
-final class PrefetchRecordingChunkStore: ChunkStore {
+final class PrefetchRecordingChunkStore: WrappingChunkStore {
     let inner = MemoryChunkStore()
     let asked = Mutex<[ChunkID]>([])
 
-    func put(_ data: Data) throws -> ChunkID { try inner.put(data) }
-    func read(_ id: ChunkID) throws -> Data { try inner.read(id) }
-    func read(_ id: ChunkID, offset: Int, count: Int) throws -> Data { try inner.read(id, offset: offset, count: count) }
-    func contains(_ id: ChunkID) throws -> Bool { try inner.contains(id) }
-    func size(of id: ChunkID) throws -> Int? { try inner.size(of: id) }
-    func delete(_ id: ChunkID) throws { try inner.delete(id) }
-    func forEach(_ body: (StoredChunk) throws -> Void) throws { try inner.forEach(body) }
-    func sync() throws {}
-    func stats() throws -> ChunkStoreStats { try inner.stats() }
     func prefetch(_ ids: [ChunkID]) { asked.withLock { $0 += ids } }
 }
 

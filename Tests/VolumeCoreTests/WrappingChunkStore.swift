@@ -1,0 +1,20 @@
+// Test chunk stores that change one behaviour of an in-memory store and pass the rest through.
+import Foundation
+import VolumeCore
+
+/// A chunk store over `inner` (a `MemoryChunkStore`): conformers write only what they change.
+protocol WrappingChunkStore: ChunkStore {
+    var inner: MemoryChunkStore { get }
+}
+
+extension WrappingChunkStore {
+    func put(_ data: Data) throws -> ChunkID { try inner.put(data) }
+    func read(_ id: ChunkID) throws -> Data { try inner.read(id) }
+    func read(_ id: ChunkID, offset: Int, count: Int) throws -> Data { try inner.read(id, offset: offset, count: count) }
+    func contains(_ id: ChunkID) throws -> Bool { try inner.contains(id) }
+    func size(of id: ChunkID) throws -> Int? { try inner.size(of: id) }
+    func delete(_ id: ChunkID) throws { try inner.delete(id) }
+    func forEach(_ body: (StoredChunk) throws -> Void) throws { try inner.forEach(body) }
+    func sync() throws { try inner.sync() }
+    func stats() throws -> ChunkStoreStats { try inner.stats() }
+}
