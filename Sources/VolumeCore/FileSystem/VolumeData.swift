@@ -325,7 +325,7 @@ extension OpenFile {
             st.origin = origin
             if !full.isEmpty { startStoring(&st, full, volume: volume) }
             if st.dirty.count * bs + st.patchBytes > Volume.maxDirtyBlocks * bs {
-                try spill(&st, st.pendingBlocks, volume: volume)
+                try spill(&st, volume: volume)
             }
         }
     }
@@ -391,9 +391,12 @@ extension OpenFile {
         }
     }
 
-    /// Stores buffered blocks as chunks (not yet referenced by the catalog).
-    private func spill(_ st: inout State, _ idxs: [Int], volume: Volume) throws {
+    /// Stores every buffered block as a chunk (not yet referenced by the catalog), after the
+    /// background stores: a block one of them gave back is stored here, and none of them can land
+    /// later over what this stages.
+    private func spill(_ st: inout State, volume: Volume) throws {
         harvest(&st, wait: true)
+        let idxs = st.pendingBlocks
         try materialize(&st, idxs, volume: volume)
         let bufs = idxs.map { st.dirty[$0]! }
         let ids = try volume.chunks.put(batch: bufs)
@@ -407,8 +410,7 @@ extension OpenFile {
     func commit(volume: Volume, durable: Bool, origin: Int) throws {
         try state.withLock { st in
             guard st.hasPending else { return }
-            harvest(&st, wait: true)
-            try spill(&st, st.pendingBlocks, volume: volume)
+            try spill(&st, volume: volume)
             if durable || volume.durability == .full { try volume.chunks.sync() }
             let size = st.size
             let staged = st.staged
