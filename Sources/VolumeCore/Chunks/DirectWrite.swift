@@ -26,21 +26,18 @@ public enum AlignedBytes {
 
     /// A copy of `count` bytes at `source` in a page-aligned allocation.
     public static func copy(_ source: UnsafeRawPointer, count: Int) -> Data {
-        guard count >= alignment else { return Data(bytes: source, count: count) }
-        if count == pooledSize {
-            var buffer = pool.withLock { $0.popLast()?.pointer }
-            if buffer == nil {
-                var raw: UnsafeMutableRawPointer?
-                guard posix_memalign(&raw, alignment, count) == 0 else { return Data(bytes: source, count: count) }
-                buffer = raw
-            }
-            buffer!.copyMemory(from: source, byteCount: count)
-            return Data(bytesNoCopy: buffer!, count: count, deallocator: .custom { p, _ in recycle(p) })
-        }
+        let pooled = count == pooledSize
+        guard count >= alignment,
+              let buffer = (pooled ? pool.withLock({ $0.popLast()?.pointer }) : nil) ?? allocate(count)
+        else { return Data(bytes: source, count: count) }
+        buffer.copyMemory(from: source, byteCount: count)
+        return Data(bytesNoCopy: buffer, count: count, deallocator: pooled ? .custom { p, _ in recycle(p) } : .free)
+    }
+
+    /// `count` bytes on a page boundary (release with `free`), or nil when memory is short.
+    static func allocate(_ count: Int) -> UnsafeMutableRawPointer? {
         var raw: UnsafeMutableRawPointer?
-        guard posix_memalign(&raw, alignment, count) == 0, let raw else { return Data(bytes: source, count: count) }
-        raw.copyMemory(from: source, byteCount: count)
-        return Data(bytesNoCopy: raw, count: count, deallocator: .free)
+        return posix_memalign(&raw, alignment, count) == 0 ? raw : nil
     }
 
     private static func recycle(_ p: UnsafeMutableRawPointer) {
@@ -103,7 +100,8 @@ enum ChunkFileWriter {
         var scratch: UnsafeMutableRawPointer?
         defer { free(scratch) }
         if !AlignedBytes.isAligned(buf.baseAddress!) {
-            guard posix_memalign(&scratch, AlignedBytes.alignment, alignedLength) == 0, let scratch else { return 0 }
+            scratch = AlignedBytes.allocate(alignedLength)
+            guard let scratch else { return 0 }
             scratch.copyMemory(from: buf.baseAddress!, byteCount: alignedLength)
             source = UnsafeRawBufferPointer(start: scratch, count: alignedLength)
         }

@@ -74,28 +74,27 @@ final class PendingChunk: Sendable {
     let data: Data
     /// Start order among the file's stores (the oldest is waited for first).
     let seq: Int
-    private let done = DispatchSemaphore(value: 0)
+    private let done = DispatchGroup()
     private let outcome = Mutex<Result<ChunkID, Error>?>(nil)
 
     /// Starts storing `data` in `chunks`.
     init(_ data: Data, seq: Int, chunks: any ChunkStore) {
         self.data = data
         self.seq = seq
+        done.enter()
         DispatchQueue.global(qos: .userInitiated).async { [self] in
             let r = Result { try chunks.put(data) }
             outcome.withLock { $0 = r }
-            done.signal()
+            done.leave()
         }
     }
 
     /// The stored chunk's ID or the failure, once the store has finished (nil before).
     var result: Result<ChunkID, Error>? { outcome.withLock { $0 } }
 
-    /// Waits for the store to finish.
+    /// Waits for the store to finish (any number of times).
     func wait() -> Result<ChunkID, Error> {
-        if let r = result { return r }
         done.wait()
-        done.signal()   // later waiters pass too
         return result!
     }
 }
