@@ -1,4 +1,4 @@
-// Imports libfuse3's low-level API at version 3.14 (at 3.5+ fuse_session_loop_mt is a macro Swift cannot import), and mallopt.
+// Imports libfuse3's low-level API at version 3.14 (sessions, replies, notifications; the request loop is ours), and mallopt.
 #ifndef CFUSE3_SHIM_H
 #define CFUSE3_SHIM_H
 #define FUSE_USE_VERSION 314

@@ -23,6 +23,8 @@ final class FUSEFileSystem: Sendable {
     let logger: Logger
     /// Set once the session exists; handlers never run before.
     let invalidator: Invalidator
+    /// The request loop, which may hand a write's data over without a copy.
+    let loop: SessionLoop
 
     init(view: MountView, options: MountOptions, origin: Int, logger: Logger) {
         self.view = view
@@ -30,6 +32,7 @@ final class FUSEFileSystem: Sendable {
         self.origin = origin
         self.logger = logger
         self.invalidator = Invalidator(view: view, nodes: nodes, pollInterval: options.pollInterval, logger: logger)
+        self.loop = SessionLoop(threads: options.maxThreads, logger: logger)
     }
 
     // MARK: Helpers
@@ -239,8 +242,10 @@ final class FUSEFileSystem: Sendable {
 
     func write(_ req: fuse_req_t, _ ino: UInt64, _ buf: UnsafePointer<CChar>, _ size: Int, _ off: Int64) {
         do {
-            // Page-aligned, so that a whole block reaches the chunk file without another copy.
-            let n = try view.write(ino, offset: off, data: AlignedBytes.copy(buf, count: size), caller: caller(req))
+            // Page-aligned (the request's own buffer when it holds a whole block), so that a whole
+            // block reaches the chunk file without another copy.
+            let data = loop.take(buf, count: size) ?? AlignedBytes.copy(buf, count: size)
+            let n = try view.write(ino, offset: off, data: data, caller: caller(req))
             fuse_reply_write(req, n)
         } catch { fail(req, error) }
     }

@@ -28,7 +28,7 @@ public struct MountOptions: Sendable {
     public var keepCache = true
     /// Seconds between checks for commits by other processes (0: never poll).
     public var pollInterval = 0.2
-    /// libfuse worker threads at most.
+    /// Threads serving FUSE requests (a fixed set, each blocked on /dev/fuse while idle).
     public var maxThreads = 8
     /// Have `fusermount3` unmount the mount if this process dies without unmounting.
     public var autoUnmount = true
@@ -153,15 +153,9 @@ public final class FUSEMount: Sendable {
                               userdata: SessionHandle(raw: OpaquePointer(userdata.toOpaque())), observer: token,
                               connection: entry?.minor, logger: logger)
         fs.invalidator.start(session: session)
-        let threads = UInt32(max(1, options.maxThreads))
         let ended = mount.loopEnded, over = mount.over
-        let thread = Thread {
-            let cfg = fuse_loop_cfg_create()
-            fuse_loop_cfg_set_max_threads(cfg, threads)
-            fuse_loop_cfg_set_clone_fd(cfg, 0)
-            let rc = fuse_session_loop_mt(session.raw, cfg)
-            fuse_loop_cfg_destroy(cfg)
-            if rc != 0 { logger.warning("FUSE session loop for \(path) ended with \(rc)") }
+        let thread = Thread { [fs] in
+            fs.loop.run(session)
             ended.open()
             over.open()
         }
@@ -233,6 +227,8 @@ public final class FUSEMount: Sendable {
     public func lookupCount(_ ino: UInt64) -> UInt64 { fs.nodes.lookups(ino) }
     /// File handles open on this mount.
     public var openHandleCount: Int { fs.handles.openFileCount }
+    /// Writes whose data was kept in its request buffer, without a copy.
+    public var zeroCopyWrites: Int { fs.loop.zeroCopyWrites.load(ordering: .relaxed) }
     /// Invalidations delivered to the kernel so far.
     public var invalidationsSent: Int { fs.invalidator.sent.load(ordering: .relaxed) }
     /// The mount's view of the volume.

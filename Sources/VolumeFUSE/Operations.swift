@@ -79,6 +79,8 @@ extension FUSEFileSystem {
             want |= UInt32(cap)
         }
         conn.pointee.want = want
+        // A write fits the request loop's buffers (libfuse 3.14's default too).
+        conn.pointee.max_write = min(conn.pointee.max_write, UInt32(SessionLoop.maxWrite))
         conn.pointee.max_background = 64
         conn.pointee.congestion_threshold = 48
         conn.pointee.time_gran = 1

@@ -1,4 +1,4 @@
-// The first end-to-end check: mount, write and read through the kernel, unmount.
+// The first end-to-end checks: mount, write and read through the kernel, unmount; whole-block writes kept without a copy.
 import Foundation
 import VolumeCore
 import VolumeFUSE
@@ -17,6 +17,35 @@ final class SmokeMountTests: MountTestCase {
             XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: m.mountpoint).sorted(), ["d", "hello.txt"])
         }
         XCTAssertEqual(try ts.volume.readFile("/hello.txt"), Data("hello".utf8))
+        assertFsckClean(ts)
+    }
+
+    /// Whole 1 MiB writes keep their request buffers as the blocks' bytes (no copy): every byte must
+    /// still read back, so a buffer the request loop reused too early would show here.
+    func testWholeBlockWritesKeptWithoutACopyReadBack() throws {
+        let ts = try TestStore(commitWindow: StoreOptions.mountCommitWindow)
+        defer { ts.remove() }
+        let block = 1 << 20
+        var expected = Data()
+        for i in 0..<12 { expected.append(Data((0..<block).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ i &* 7 &+ $0 >> 12) })) }
+        try withMount(ts.volume) { m in
+            let p = m.mountpoint + "/big"
+            let fd = try Sys.open(p, O_CREAT | O_WRONLY, 0o644)
+            for i in 0..<10 { try Sys.write(fd, [UInt8](expected[i * block..<(i + 1) * block]), at: Int64(i * block)) }
+            // A whole-size write across two blocks, then a small one inside a kept block.
+            let across = 10 * block + 4096
+            try Sys.write(fd, [UInt8](expected[across..<across + block]), at: Int64(across))
+            try Sys.write(fd, [UInt8](expected[10 * block..<across]), at: Int64(10 * block))
+            try Sys.write(fd, [UInt8](expected[across + block..<12 * block]), at: Int64(across + block))
+            expected.replaceSubrange(3 * block + 100..<3 * block + 200, with: Data(repeating: 0xEE, count: 100))
+            try Sys.write(fd, [UInt8](repeating: 0xEE, count: 100), at: Int64(3 * block + 100))
+            try Sys.close(fd)
+            XCTAssertGreaterThanOrEqual(m.zeroCopyWrites, 10, "whole-block writes keep their request buffers")
+            let rfd = try Sys.open(p, O_RDONLY)
+            XCTAssertEqual(Data(try Sys.read(rfd, count: 12 * block, at: 0)), expected, "read through the mount")
+            close(rfd)
+        }
+        XCTAssertEqual(try ts.volume.readFile("/big"), expected, "read through the core")
         assertFsckClean(ts)
     }
 }

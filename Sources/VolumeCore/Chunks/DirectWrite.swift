@@ -17,7 +17,11 @@ public enum AlignedBytes {
     /// Buffers of exactly this size (a whole default block, the size of a sequential writer's
     /// requests) are recycled instead of freed: a fresh allocation per request costs a page fault
     /// per 4 KiB on first touch, more than the copy into it.
-    static let pooledSize = 1 << 20
+    public static let pooledSize = 1 << 20
+    /// Room each pooled buffer keeps before and after its `pooledSize` bytes, so that a FUSE
+    /// request can be read straight into it: its headers in front of the data, the rest of the
+    /// request buffer after it.
+    public static let pooledRoom = alignment
     /// Free pooled buffers kept at most (the pool never holds more than this many MiB idle).
     static let poolLimit = 16
     private static let pool = Mutex<[PooledBuffer]>([])
@@ -26,12 +30,28 @@ public enum AlignedBytes {
 
     /// A copy of `count` bytes at `source` in a page-aligned allocation.
     public static func copy(_ source: UnsafeRawPointer, count: Int) -> Data {
-        let pooled = count == pooledSize
-        guard count >= alignment,
-              let buffer = (pooled ? pool.withLock({ $0.popLast()?.pointer }) : nil) ?? allocate(count)
-        else { return Data(bytes: source, count: count) }
+        guard count >= alignment else { return Data(bytes: source, count: count) }
+        if count == pooledSize, let buffer = takePooled() {
+            buffer.copyMemory(from: source, byteCount: count)
+            return wrapPooled(buffer)
+        }
+        guard let buffer = allocate(count) else { return Data(bytes: source, count: count) }
         buffer.copyMemory(from: source, byteCount: count)
-        return Data(bytesNoCopy: buffer, count: count, deallocator: pooled ? .custom { p, _ in recycle(p) } : .free)
+        return Data(bytesNoCopy: buffer, count: count, deallocator: .free)
+    }
+
+    /// A buffer of the pool: `pooledSize` bytes at a page boundary with `pooledRoom` bytes of room
+    /// on either side, or nil when memory is short. Hand it back with `recycle`, or to a `Data`
+    /// with `wrapPooled`.
+    public static func takePooled() -> UnsafeMutableRawPointer? {
+        if let p = pool.withLock({ $0.popLast()?.pointer }) { return p }
+        return allocate(pooledSize + 2 * pooledRoom).map { $0 + pooledRoom }
+    }
+
+    /// The `pooledSize` bytes of pooled buffer `p` as `Data`, which hands the buffer back to the
+    /// pool when it is freed.
+    public static func wrapPooled(_ p: UnsafeMutableRawPointer) -> Data {
+        Data(bytesNoCopy: p, count: pooledSize, deallocator: .custom { p, _ in recycle(p) })
     }
 
     /// `count` bytes on a page boundary (release with `free`), or nil when memory is short.
@@ -40,13 +60,14 @@ public enum AlignedBytes {
         return posix_memalign(&raw, alignment, count) == 0 ? raw : nil
     }
 
-    private static func recycle(_ p: UnsafeMutableRawPointer) {
+    /// Hands pooled buffer `p` (from `takePooled`) back to the pool, or frees it when the pool is full.
+    public static func recycle(_ p: UnsafeMutableRawPointer) {
         let kept = pool.withLock { free -> Bool in
             guard free.count < poolLimit else { return false }
             free.append(PooledBuffer(pointer: p))
             return true
         }
-        if !kept { Glibc.free(p) }
+        if !kept { Glibc.free(p - pooledRoom) }
     }
 
     /// Whether `p` starts on a page boundary.
