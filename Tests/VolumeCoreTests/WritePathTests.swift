@@ -37,6 +37,14 @@ final class WritePathTests: XCTestCase {
         }
     }
 
+    /// Writes `data` to `/f` of `vol` and opens it: its inode and the caller of the calls that follow.
+    private func openFile(_ vol: Volume, _ data: Data) throws -> (ino: UInt64, caller: Caller) {
+        try vol.writeFile("/f", data: data)
+        let ino = try vol.attributes(at: "/f").ino
+        try vol.open(ino)
+        return (ino, Caller(uid: 0, gid: 0, origin: 1))
+    }
+
     /// Random writes, reads, flushes and truncates on one open file, checked against a byte array.
     private func randomWrites(blockSize: Int, seed: UInt64, steps: Int) throws {
         let ts = try TestStore(blockSize: blockSize)
@@ -44,10 +52,7 @@ final class WritePathTests: XCTestCase {
         let vol = ts.volume
         var rng = Rng(s: seed)
         var model = [UInt8]((0..<(3 * blockSize + 123)).map { UInt8(truncatingIfNeeded: $0 &* 31) })
-        try vol.writeFile("/f", data: Data(model))
-        let ino = try vol.attributes(at: "/f").ino
-        let c = Caller(uid: 0, gid: 0, origin: 1)
-        try vol.open(ino)
+        let (ino, c) = try openFile(vol, Data(model))
         for step in 0..<steps {
             switch Int.random(in: 0..<100, using: &rng) {
             case 0..<60:
@@ -89,10 +94,7 @@ final class WritePathTests: XCTestCase {
         let ts = try TestStore(blockSize: 64 * 1024)
         defer { ts.remove() }
         let vol = ts.volume
-        try vol.writeFile("/f", data: Data(repeating: 1, count: 64 * 1024))
-        let ino = try vol.attributes(at: "/f").ino
-        let c = Caller(uid: 0, gid: 0, origin: 1)
-        try vol.open(ino)
+        let (ino, c) = try openFile(vol, Data(repeating: 1, count: 64 * 1024))
         for i in 0..<16 { try vol.write(ino, offset: Int64(i * 4096 + 100), data: Data(repeating: 2, count: 10), caller: c) }
         try vol.release(ino, caller: c)
         let d = try vol.readFile("/f")
@@ -106,10 +108,7 @@ final class WritePathTests: XCTestCase {
         let ts = try TestStore(blockSize: 4096)
         defer { ts.remove() }
         let vol = ts.volume
-        try vol.writeFile("/f", data: Data(repeating: 1, count: 2 * 4096))
-        let ino = try vol.attributes(at: "/f").ino
-        let c = Caller(uid: 0, gid: 0, origin: 1)
-        try vol.open(ino)
+        let (ino, c) = try openFile(vol, Data(repeating: 1, count: 2 * 4096))
         try vol.write(ino, offset: 100, data: Data(repeating: 2, count: 10), caller: c)
         try vol.write(ino, offset: 0, data: Data(repeating: 3, count: 4096), caller: c)
         XCTAssertEqual(try vol.read(ino, offset: 0, count: 4096), Data(repeating: 3, count: 4096), "read before the commit")
@@ -123,11 +122,8 @@ final class WritePathTests: XCTestCase {
         let ts = try TestStore(blockSize: 4096, chunks: chunks)
         defer { ts.remove() }
         let vol = ts.volume
-        try vol.writeFile("/f", data: Data())
-        let ino = try vol.attributes(at: "/f").ino
-        let c = Caller(uid: 0, gid: 0, origin: 1)
+        let (ino, c) = try openFile(vol, Data())
         let content = Data((0..<(10 * 4096)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 12) })
-        try vol.open(ino)
         chunks.full.store(true, ordering: .relaxed)
         // Whole blocks go to background stores, which fail: the writes themselves succeed.
         for i in 0..<10 {
@@ -152,11 +148,8 @@ final class WritePathTests: XCTestCase {
         let vol = ts.volume
         // 8 blocks, each with its own content, so each is its own chunk.
         let content = Data((0..<(8 * 4096)).map { UInt8(truncatingIfNeeded: $0 >> 12 &+ 1) })
-        try vol.writeFile("/f", data: content)
-        let ino = try vol.attributes(at: "/f").ino
+        let (ino, c) = try openFile(vol, content)
         let blockIDs = try (0..<8).map { ChunkID.of(content.subdata(in: ($0 * 4096)..<(($0 + 1) * 4096))) }
-        let c = Caller(uid: 0, gid: 0, origin: 1)
-        try vol.open(ino)
         defer { try? vol.release(ino, caller: c) }
 
         XCTAssertEqual(try vol.read(ino, offset: 5 * 4096 + 7, count: 100), content.subdata(in: (5 * 4096 + 7)..<(5 * 4096 + 107)))
