@@ -28,7 +28,7 @@ public struct MountOptions: Sendable {
     public var keepCache = true
     /// Seconds between checks for commits by other processes (0: never poll).
     public var pollInterval = 0.2
-    /// Threads serving FUSE requests (a fixed set, each blocked on /dev/fuse while idle).
+    /// Threads serving FUSE requests at most (started as requests need them, then kept).
     public var maxThreads = 8
     /// Have `fusermount3` unmount the mount if this process dies without unmounting.
     public var autoUnmount = true
@@ -229,6 +229,8 @@ public final class FUSEMount: Sendable {
     public var openHandleCount: Int { fs.handles.openFileCount }
     /// Writes whose data was kept in its request buffer, without a copy.
     public var zeroCopyWrites: Int { fs.loop.zeroCopyWrites.load(ordering: .relaxed) }
+    /// Threads serving this mount's requests so far (they start as requests need them).
+    public var requestThreads: Int { fs.loop.workers }
     /// Invalidations delivered to the kernel so far.
     public var invalidationsSent: Int { fs.invalidator.sent.load(ordering: .relaxed) }
     /// The mount's view of the volume.

@@ -1,5 +1,6 @@
-// The first end-to-end checks: mount, write and read through the kernel, unmount; whole-block writes kept without a copy.
+// The first end-to-end checks: mount, write and read through the kernel, unmount; whole-block writes kept without a copy; request threads started as needed.
 import Foundation
+import Synchronization
 import VolumeCore
 import VolumeFUSE
 import VolumeTestSupport
@@ -46,6 +47,48 @@ final class SmokeMountTests: MountTestCase {
             close(rfd)
         }
         XCTAssertEqual(try ts.volume.readFile("/big"), expected, "read through the core")
+        assertFsckClean(ts)
+    }
+
+    /// A one-at-a-time client is served by a few threads, not by all of them in turn; sixteen
+    /// clients at once get more, up to the maximum; every file of both arrives whole.
+    func testRequestThreadsStartAsRequestsNeedThem() throws {
+        let ts = try TestStore(commitWindow: StoreOptions.mountCommitWindow)
+        defer { ts.remove() }
+        var options = MountOptions()
+        options.maxThreads = 8
+        try withMount(ts.volume, options: options) { m in
+            for i in 0..<200 {
+                try Data("serial \(i)".utf8).write(to: URL(fileURLWithPath: m.mountpoint + "/s\(i)"))
+            }
+            let serial = m.requestThreads
+            XCTAssertGreaterThanOrEqual(serial, 1)
+            XCTAssertLessThan(serial, options.maxThreads, "a serial client must not need every thread")
+
+            let clients = 16
+            let failures = Mutex<[String]>([])
+            let group = DispatchGroup()
+            for c in 0..<clients {
+                group.enter()
+                Thread {
+                    defer { group.leave() }
+                    for i in 0..<40 {
+                        let p = m.mountpoint + "/c\(c)-\(i)"
+                        do { try Data("client \(c) file \(i)".utf8).write(to: URL(fileURLWithPath: p)) } catch {
+                            failures.withLock { $0.append("\(p): \(error)") }
+                        }
+                    }
+                }.start()
+            }
+            group.wait()
+            XCTAssertEqual(failures.withLock { $0 }, [])
+            XCTAssertGreaterThanOrEqual(m.requestThreads, 4, "sixteen clients at once get more threads")
+            XCTAssertLessThanOrEqual(m.requestThreads, options.maxThreads)
+        }
+        for i in 0..<200 { XCTAssertEqual(try ts.volume.readFile("/s\(i)"), Data("serial \(i)".utf8)) }
+        for c in 0..<16 {
+            for i in 0..<40 { XCTAssertEqual(try ts.volume.readFile("/c\(c)-\(i)"), Data("client \(c) file \(i)".utf8)) }
+        }
         assertFsckClean(ts)
     }
 }
