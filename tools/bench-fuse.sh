@@ -8,13 +8,17 @@
 # SIZE_MB (big file, default 1024), FILES (metadata workload, default 10000), RUNTIME (seconds of
 # each random workload, default 15), GIT_FILES (files in the cloned repository, default 3000),
 # VOLUMECTL (a volumectl binary to use instead of building one), TARGETS (default
-# "plain bindfs juicefs volume").
+# "plain bindfs juicefs volume"), ROUNDS (rounds of the metadata and git workloads, default 3).
 #
 # Workloads: sequential write of a SIZE_MB file in 1 MiB blocks (fio, data not dedupable, fsync at
 # the end), sequential read of it (page cache dropped first), random 4 KiB reads and writes in it
 # (fio, time-based, fsync at the end of writes), create/stat/readdir/unlink of FILES small files,
 # and `git clone` of a local repository. It prints a table with our ratio to bindfs and to JuiceFS
 # (higher is better for us) and the volume server's peak RSS during the big write.
+#
+# The metadata and git workloads take seconds, and this host's speed drifts by a third over
+# minutes, so they run in ROUNDS rounds, each round visiting every target in turn; the table shows
+# each target's median and the report lists every round's values.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +27,7 @@ SIZE_MB=${SIZE_MB:-1024}
 FILES=${FILES:-10000}
 RUNTIME=${RUNTIME:-15}
 GIT_FILES=${GIT_FILES:-3000}
+ROUNDS=${ROUNDS:-3}
 TARGETS=${TARGETS:-"plain bindfs juicefs volume"}
 
 [ "$(id -u)" = 0 ] || { echo "run as root (mounts, drop_caches)" >&2; exit 1; }
@@ -69,8 +74,10 @@ mount_target() {
         juicefs mount -d --cache-dir "$W/jfs-cache" --log "$W/juicefs.log" "sqlite3://$W/jfs.db" "$W/mnt-juicefs" >/dev/null 2>&1 ;;
     volume)
         export VOLUMES_DATA_DIR="$W/vol-data"
-        VOL=$("$VOLUMECTL" volume create bench --quiet)
-        "$VOLUMECTL" quota set "$VOL" 8GiB >/dev/null
+        if [ -z "${VOL:-}" ]; then
+            VOL=$("$VOLUMECTL" volume create bench --quiet)
+            "$VOLUMECTL" quota set "$VOL" 8GiB >/dev/null
+        fi
         VOL_PID=$("$VOLUMECTL" mount --json --log-file "$W/volume.log" "$VOL" "$W/mnt-volume" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])') ;;
     esac
 }
@@ -87,7 +94,7 @@ drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 
 RESULTS="$W/results.tsv"
 : > "$RESULTS"
-record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >> "$RESULTS"; }   # workload target value unit
+record() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "${5:-1}" >> "$RESULTS"; }   # workload target value unit round
 
 fio_run() { # target name extra-args... ; prints the JSON result file
     local t=$1 name=$2; shift 2
@@ -109,6 +116,45 @@ for i in range(n):
         f.write("".join(rnd.choice("abcdefghij \n") for _ in range(rnd.randint(200, 6000))))
 EOF
 (cd "$W/src/repo" && git init -q && git add -A && git -c user.email=b@b -c user.name=bench commit -qm init)
+
+# The metadata and git workloads on target $1, round $2 (recorded as "workload<TAB>target<TAB>value<TAB>unit<TAB>round").
+meta_and_git() {
+    local t=$1 round=$2
+    echo "== $t: metadata ($FILES files)" >&2
+    python3 - "${DIR[$t]}/meta" "$FILES" "$t" <<'EOF' | sed "s/\$/\t$round/" >> "$RESULTS"
+import os, sys, time
+d, n, t = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+os.mkdir(d)
+payload = b"x" * 1024
+names = [os.path.join(d, "f%05d" % i) for i in range(n)]
+def phase(name, fn):
+    t0 = time.perf_counter(); fn(); dt = time.perf_counter() - t0
+    print(f"{name}\t{t}\t{n / dt:.0f}\tops/s")
+def create():
+    for p in names:
+        fd = os.open(p, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o644); os.write(fd, payload); os.close(fd)
+def stat():
+    for p in names: os.stat(p)
+def readdir():
+    assert len(os.listdir(d)) == n
+def unlink():
+    for p in names: os.unlink(p)
+phase("meta_create", create)
+phase("meta_stat", stat)
+t0 = time.perf_counter(); readdir(); dt = time.perf_counter() - t0
+print(f"meta_readdir\t{t}\t{n / dt:.0f}\tentries/s")
+phase("meta_unlink", unlink)
+os.rmdir(d)
+EOF
+
+    echo "== $t: git clone" >&2
+    drop_caches
+    s=$(date +%s.%N)
+    git clone -q --no-hardlinks "$W/src/repo" "${DIR[$t]}/clone"
+    e=$(date +%s.%N)
+    record git_clone "$t" "$(python3 -c "print(round($GIT_FILES / ($e - $s)))")" files/s "$round"
+    rm -rf "${DIR[$t]}/clone"
+}
 
 # --- Workloads ------------------------------------------------------------------------------
 for t in $TARGETS; do
@@ -147,51 +193,27 @@ for t in $TARGETS; do
     rm -f "${DIR[$t]}/big"
     sync; sleep 2
 
-    echo "== $t: metadata ($FILES files)" >&2
-    python3 - "${DIR[$t]}/meta" "$FILES" "$t" >> "$RESULTS" <<'EOF'
-import os, sys, time
-d, n, t = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-os.mkdir(d)
-payload = b"x" * 1024
-names = [os.path.join(d, "f%05d" % i) for i in range(n)]
-def phase(name, fn):
-    t0 = time.perf_counter(); fn(); dt = time.perf_counter() - t0
-    print(f"{name}\t{t}\t{n / dt:.0f}\tops/s")
-def create():
-    for p in names:
-        fd = os.open(p, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o644); os.write(fd, payload); os.close(fd)
-def stat():
-    for p in names: os.stat(p)
-def readdir():
-    assert len(os.listdir(d)) == n
-def unlink():
-    for p in names: os.unlink(p)
-phase("meta_create", create)
-phase("meta_stat", stat)
-t0 = time.perf_counter(); readdir(); dt = time.perf_counter() - t0
-print(f"meta_readdir\t{t}\t{n / dt:.0f}\tentries/s")
-phase("meta_unlink", unlink)
-os.rmdir(d)
-EOF
-
-    echo "== $t: git clone" >&2
-    drop_caches
-    s=$(date +%s.%N)
-    git clone -q --no-hardlinks "$W/src/repo" "${DIR[$t]}/clone"
-    e=$(date +%s.%N)
-    record git_clone "$t" "$(python3 -c "print(round($GIT_FILES / ($e - $s)))")" files/s
-    rm -rf "${DIR[$t]}/clone"
+    meta_and_git "$t" 1
     unmount_target "$t"
+done
+
+for round in $(seq 2 "$ROUNDS"); do
+    for t in $TARGETS; do
+        mount_target "$t"
+        meta_and_git "$t" "$round"
+        unmount_target "$t"
+    done
 done
 
 # --- Report ---------------------------------------------------------------------------------
 python3 - "$RESULTS" "$TARGETS" <<'EOF'
-import sys, collections
-rows = collections.OrderedDict()
+import sys, collections, statistics
+samples = collections.OrderedDict()
 units = {}
 for line in open(sys.argv[1]):
-    w, t, v, u = line.rstrip("\n").split("\t")
-    rows.setdefault(w, {})[t] = float(v); units[w] = u
+    w, t, v, u, r = line.rstrip("\n").split("\t")
+    samples.setdefault(w, {}).setdefault(t, []).append(float(v)); units[w] = u
+rows = collections.OrderedDict((w, {t: statistics.median(vs) for t, vs in ts.items()}) for w, ts in samples.items())
 targets = sys.argv[2].split()
 bars = {"seq_write": 0.7, "seq_read": 0.7, "meta_create": 0.7, "meta_stat": 0.7, "meta_readdir": 0.7, "meta_unlink": 0.7}
 hdr = ["workload", "unit"] + targets + ["vol/bindfs", "vol/juicefs", "verdict"]
@@ -208,6 +230,11 @@ for w, vals in rows.items():
     ok = (rj is None or rj >= 1.0) and (rb is None or w not in bars or rb >= bars[w])
     cells.append("ok" if ok else "BELOW BAR")
     print("| " + " | ".join(cells) + " |")
+rounds = [(w, ts) for w, ts in samples.items() if any(len(vs) > 1 for vs in ts.values())]
+if rounds:
+    print("\nworkloads run in rounds (the table shows the median; every round, in order):")
+    for w, ts in rounds:
+        print(f"  {w}: " + "; ".join(f"{t} " + " ".join("%.0f" % v for v in ts[t]) for t in targets if t in ts))
 if "peak_rss_write" in rows:
     rss = rows["peak_rss_write"]["volume"]
     print(f"\nvolume server peak RSS during the {'big'} write: {rss:.0f} MiB (bar < 150 MiB): {'ok' if rss < 150 else 'BELOW BAR'}")
