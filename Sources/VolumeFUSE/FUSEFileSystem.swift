@@ -528,8 +528,9 @@ final class HandleTable: Sendable {
 /// fetched ahead (offsets `base`, `base + 1`, ... in name order).
 final class DirectoryCursor: Sendable {
     private struct State {
-        /// The name at each offset handed out (for a seek back to it).
-        var names: [Int64: Data] = [:]
+        /// The name at each offset handed out, from offset 3 on (for a seek back to it). Offsets
+        /// are handed out in order with no gaps, so an array indexed by `offset - 3` holds them.
+        var names: [Data] = []
         var ahead: [DirectoryEntry] = []
         /// Whether `ahead` has every attribute (readdirplus), not just inode numbers and kinds.
         var aheadFull = false
@@ -538,6 +539,11 @@ final class DirectoryCursor: Sendable {
         /// Whether `ahead` runs to the end of the directory.
         var complete = false
         var nextOffset: Int64 = 3
+
+        func name(at off: Int64) -> Data? {
+            let i = Int(off - 3)
+            return i >= 0 && i < names.count ? names[i] : nil
+        }
     }
 
     private let state = Mutex(State())
@@ -547,18 +553,18 @@ final class DirectoryCursor: Sendable {
     /// with `fetch(after name, full)` when none are buffered, or when `full` attributes are asked
     /// for and the buffer has only kinds. Empty at the end of the directory.
     func entries(after off: Int64, limit: Int, full: Bool = true,
-                 fetch: (Data?, Bool) throws -> [DirectoryEntry]) throws -> [(Int64, DirectoryEntry)] {
-        enum Found { case entries([(Int64, DirectoryEntry)]), end, refetch(after: Data?) }
-        func serve(_ s: State) -> [(Int64, DirectoryEntry)] {
+                 fetch: (Data?, Bool) throws -> [DirectoryEntry]) throws -> DirectoryBatch {
+        enum Found { case entries(DirectoryBatch), end, refetch(after: Data?) }
+        func serve(_ s: State) -> DirectoryBatch {
             let i = Int(off + 1 - s.base)
-            return (i..<min(s.ahead.count, i + limit)).map { (s.base + Int64($0), s.ahead[$0]) }
+            return DirectoryBatch(firstOffset: s.base + Int64(i), entries: s.ahead[i..<min(s.ahead.count, i + limit)])
         }
         let found: Found = try state.withLock { s in
             let first = s.base, end = s.base + Int64(s.ahead.count) // offsets [first, end)
             if !s.ahead.isEmpty, off + 1 >= first, off + 1 < end {
                 if !full || s.aheadFull { return .entries(serve(s)) }
                 if off <= 2 { return .refetch(after: nil) }
-                guard let name = s.names[off] else { throw VolumeError.invalidArgument("readdir offset \(off)") }
+                guard let name = s.name(at: off) else { throw VolumeError.invalidArgument("readdir offset \(off)") }
                 return .refetch(after: name)
             }
             if off + 1 == end, off > 2 || first == 3, !s.ahead.isEmpty || s.complete {
@@ -566,12 +572,12 @@ final class DirectoryCursor: Sendable {
                 return .refetch(after: s.ahead.last?.name)
             }
             if off <= 2 { return .refetch(after: nil) }
-            guard let name = s.names[off] else { throw VolumeError.invalidArgument("readdir offset \(off)") }
+            guard let name = s.name(at: off) else { throw VolumeError.invalidArgument("readdir offset \(off)") }
             return .refetch(after: name)
         }
         switch found {
         case .entries(let e): return e
-        case .end: return []
+        case .end: return DirectoryBatch(firstOffset: 0, entries: [])
         case .refetch(let after):
             let fetched = try fetch(after, full)
             return state.withLock { s in
@@ -579,12 +585,25 @@ final class DirectoryCursor: Sendable {
                 s.ahead = fetched
                 s.aheadFull = full
                 s.complete = fetched.count < Self.fetchSize
-                for (i, e) in fetched.enumerated() { s.names[s.base + Int64(i)] = e.name }
+                s.names.reserveCapacity(s.names.count + fetched.count)
+                for e in fetched { s.names.append(e.name) }
                 s.nextOffset += Int64(fetched.count)
-                return (0..<min(fetched.count, limit)).map { (s.base + Int64($0), fetched[$0]) }
+                return DirectoryBatch(firstOffset: s.base, entries: fetched[0..<min(fetched.count, limit)])
             }
         }
     }
+}
+
+/// Entries served by one readdir request, each with its offset: a slice of the cursor's buffer
+/// (no copy of the entries into a new array per request).
+struct DirectoryBatch: RandomAccessCollection {
+    /// The offset of the first entry; the others follow one by one.
+    let firstOffset: Int64
+    let entries: ArraySlice<DirectoryEntry>
+
+    var startIndex: Int { entries.startIndex }
+    var endIndex: Int { entries.endIndex }
+    subscript(i: Int) -> (Int64, DirectoryEntry) { (firstOffset + Int64(i - entries.startIndex), entries[i]) }
 }
 
 extension timespec {
