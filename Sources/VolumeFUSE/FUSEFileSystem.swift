@@ -585,8 +585,7 @@ final class DirectoryCursor: Sendable {
                 s.ahead = fetched
                 s.aheadFull = full
                 s.complete = fetched.count < Self.fetchSize
-                s.names.reserveCapacity(s.names.count + fetched.count)
-                for e in fetched { s.names.append(e.name) }
+                s.names.append(contentsOf: fetched.lazy.map(\.name))
                 s.nextOffset += Int64(fetched.count)
                 return DirectoryBatch(firstOffset: s.base, entries: fetched[0..<min(fetched.count, limit)])
             }

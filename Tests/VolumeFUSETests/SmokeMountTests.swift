@@ -61,9 +61,7 @@ final class SmokeMountTests: MountTestCase {
             for i in 0..<200 {
                 try Data("serial \(i)".utf8).write(to: URL(fileURLWithPath: m.mountpoint + "/s\(i)"))
             }
-            let serial = m.requestThreads
-            XCTAssertGreaterThanOrEqual(serial, 1)
-            XCTAssertLessThan(serial, options.maxThreads, "a serial client must not need every thread")
+            XCTAssertLessThan(m.requestThreads, options.maxThreads, "a serial client must not need every thread")
 
             let clients = 16
             let failures = Mutex<[String]>([])
