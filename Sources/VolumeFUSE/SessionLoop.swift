@@ -57,9 +57,9 @@ final class SessionLoop: Sendable {
     /// Workers started so far (for tests and metrics).
     var workers: Int { started.withLock { $0 } }
 
-    /// Starts one more worker unless `threads` are running. Called by the first worker and by a
-    /// worker that took a request while none other was waiting (it is still in `done`, so `run`
-    /// cannot return before the new one has entered).
+    /// Starts one more worker unless `threads` are running. Called by `run` for the first one, and
+    /// by a worker that took a request while none other was waiting (that worker is still in
+    /// `done`, so `run` cannot return before the new one has entered).
     private func startWorker(_ session: SessionHandle) {
         guard let i = started.withLock({ n -> Int? in
             guard n < threads else { return nil }
@@ -103,18 +103,18 @@ final class SessionLoop: Sendable {
             let mem = data - Self.writeHeaders
             waiting.add(1, ordering: .relaxed)
             let n = read(fd, mem, Self.writeHeaders + AlignedBytes.pooledSize + AlignedBytes.pooledRoom)
+            let readError = errno // before anything else can change it
             let othersWaiting = waiting.subtract(1, ordering: .relaxed).newValue
             if n > 0 && othersWaiting == 0 { startWorker(session) }
             if n < 0 {
-                let e = errno
                 if fuse_session_exited(se) != 0 { return }
-                switch e {
+                switch readError {
                 case EINTR, EAGAIN, ENOENT: continue // ENOENT: the request was interrupted
                 case ENODEV: // unmounted, or the connection was aborted
                     fuse_session_exit(se)
                     return
                 default:
-                    logger.error("FUSE loop: reading /dev/fuse failed: \(String(cString: strerror(e)))")
+                    logger.error("FUSE loop: reading /dev/fuse failed: \(String(cString: strerror(readError)))")
                     fuse_session_exit(se)
                     return
                 }
