@@ -299,9 +299,15 @@ enum Catalog {
         }
     }
 
-    /// Deletes an inode with its blocks and xattrs, and takes it out of the usage figures.
+    /// Deletes an inode with its blocks, xattrs and orphan mark, and takes it out of the usage
+    /// figures. The rows that name it go explicitly, not by ON DELETE CASCADE: the catalog runs
+    /// with foreign keys unenforced (see `Volume.init`).
     static func deleteInode(_ db: Database, _ attrs: Attributes) throws {
-        try write(db, "DELETE FROM inode WHERE ino = ?") { sqlite3_bind_int64($0, 1, Int64(bitPattern: attrs.ino)) }
+        let ino = Int64(bitPattern: attrs.ino)
+        try write(db, "DELETE FROM block WHERE ino = ?") { sqlite3_bind_int64($0, 1, ino) }
+        try write(db, "DELETE FROM xattr WHERE ino = ?") { sqlite3_bind_int64($0, 1, ino) }
+        try write(db, "DELETE FROM orphan WHERE ino = ?") { sqlite3_bind_int64($0, 1, ino) }
+        try write(db, "DELETE FROM inode WHERE ino = ?") { sqlite3_bind_int64($0, 1, ino) }
         try addMeta(db, .usageBytes, -usage(of: attrs))
         if attrs.kind == .file { try addMeta(db, .fileCount, -1) }
     }

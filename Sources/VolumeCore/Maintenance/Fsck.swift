@@ -165,8 +165,11 @@ extension Volume {
                 report.repaired.append("set nlink of inode \(ino) to \(n)")
             }
             for ino in unreachable {
+                // Every row that names it goes too: foreign keys are not enforced (see `Volume.init`).
                 try db.execute(sql: "DELETE FROM dentry WHERE parent = ? OR ino = ?", arguments: [Int64(ino), Int64(ino)])
-                try db.execute(sql: "DELETE FROM inode WHERE ino = ?", arguments: [Int64(ino)])
+                for table in ["block", "xattr", "orphan", "inode"] {
+                    try db.execute(sql: "DELETE FROM \(table) WHERE ino = ?", arguments: [Int64(ino)])
+                }
                 report.repaired.append("deleted unreachable inode \(ino)")
             }
             for (ino, idx) in holes {
