@@ -103,7 +103,10 @@ public final class FUSEMount: Sendable {
         var tuned = logger
         if options.debug { tuned.logLevel = .debug }
         let logger = tuned
-        let view = try MountView(volume: volume, subpath: options.subpath, readOnly: options.readOnly)
+        // The invalidator polls foreignChanges (unless told not to), which is what lets the view
+        // serve recent attributes.
+        let view = try MountView(volume: volume, subpath: options.subpath, readOnly: options.readOnly,
+                                 recentAttributes: options.pollInterval > 0)
         let path = try MountTable.prepare(mountpoint, logger: logger)
         let origin = origins.add(1, ordering: .relaxed).newValue
         let fs = FUSEFileSystem(view: view, options: options, origin: origin, logger: logger)

@@ -31,12 +31,32 @@ extension Volume {
     func mutate<T>(origin: Int, durable: Bool = false, _ body: (Database, inout [ChangeEvent]) throws -> T) throws -> T {
         var events: [ChangeEvent] = []
         var seq: Int64 = 0
+        var refreshed = false
         func change(_ db: Database) throws -> T {
             events = []
             let r = try body(db, &events)
             seq = try Catalog.bumpChange(db)
+            refreshed = true
+            try refreshRecent(db, events)
             return r
         }
+        let result: T
+        do {
+            result = try run(durable: durable, change)
+        } catch {
+            // What the change left in `recent` may never be committed. (A change refused before
+            // that point, ENOENT say, left nothing there.)
+            if refreshed { recent.removeAll() }
+            throw error
+        }
+        noteLocalCommit(seq)
+        notify(events, origin: origin)
+        return result
+    }
+
+    /// `mutate`'s transaction handling: runs `change` as its own transaction, in the open group,
+    /// or (`durable`) synced with the group before it.
+    private func run<T>(durable: Bool, _ change: (Database) throws -> T) throws -> T {
         let result: T
         if durable && durability == .relaxed {
             result = try pool.writeWithoutTransaction { db -> T in
@@ -85,9 +105,23 @@ extension Volume {
         } else {
             result = try pool.write { db in try change(db) }
         }
-        noteLocalCommit(seq)
-        notify(events, origin: origin)
         return result
+    }
+
+    /// Changes that report more inodes than this (an import, say) only drop them from `recent`.
+    static let maxRefreshedInodes = 8
+
+    /// Keeps `recent` true to a change about to be committed, on the writer inside its transaction:
+    /// re-reads the attributes of each inode the change reports, drops those it deleted, and
+    /// empties the map for a change that reports no inode (it cannot say what it touched).
+    private func refreshRecent(_ db: Database, _ events: [ChangeEvent]) throws {
+        var inos: [UInt64] = []
+        for case .inode(let ino) in events { inos.append(ino) }
+        if inos.isEmpty { return recent.removeAll() }
+        if inos.count > Self.maxRefreshedInodes { return inos.forEach(recent.remove) }
+        for ino in inos {
+            if let a = try Catalog.attributes(db, ino) { recent.set(a) } else { recent.remove(ino) }
+        }
     }
 
     /// Commits the open group, if any, on the writer connection `db`. On failure the group's
@@ -115,7 +149,10 @@ extension Volume {
             g.generation += 1
             if let failure { g.failure = failure }
         }
-        if failure != nil { for f in openFiles.withLock({ Array($0.values) }) { f.invalidateCache(except: -1) } }
+        if failure != nil {
+            recent.removeAll()
+            for f in openFiles.withLock({ Array($0.values) }) { f.invalidateCache(except: -1) }
+        }
         return failure
     }
 

@@ -31,13 +31,18 @@ public final class MountView: Sendable {
     /// The subpath this view shows, "/" for the whole volume.
     public let subpath: String
     public let readOnly: Bool
+    /// `getattr` serves what this process's own recent changes left on an inode without reading
+    /// the catalog (see `Volume.getattr(_:recent:)`): only for an owner that polls
+    /// `Volume.foreignChanges`, as a FUSE mount's invalidator does.
+    public let recentAttributes: Bool
     /// Directories of a subpath view known to lie below its root; cleared when another writer changes the tree.
     private let inside = Mutex<Set<UInt64>>([])
 
     /// A view of `subpath` (an existing directory, "/" for the whole volume).
-    public init(volume: Volume, subpath: String = "/", readOnly: Bool = false) throws {
+    public init(volume: Volume, subpath: String = "/", readOnly: Bool = false, recentAttributes: Bool = false) throws {
         self.volume = volume
         self.readOnly = readOnly
+        self.recentAttributes = recentAttributes
         let p = try VolumePath(subpath)
         self.subpath = p.description
         if p.isRoot {
@@ -109,7 +114,7 @@ public final class MountView: Sendable {
 
     // MARK: Reading the tree
 
-    public func getattr(_ ino: UInt64) throws -> Attributes { view(try volume.getattr(real(ino))) }
+    public func getattr(_ ino: UInt64) throws -> Attributes { view(try volume.getattr(real(ino), recent: recentAttributes)) }
 
     /// Finds `name` in `parent`; `.` is the directory itself and `..` its parent (the root's is the root).
     public func lookup(parent: UInt64, name: Data) throws -> Attributes {

@@ -41,6 +41,8 @@ public final class Volume: Sendable {
     let commitWindow: Double
     /// The open group of changes when `commitWindow` is set.
     let group = Mutex(CommitGroup())
+    /// Attributes this process's own recent changes left (see `RecentAttributes`).
+    let recent = RecentAttributes()
     /// Inodes unlinked while open here: their last release deletes them.
     let localOrphans = Mutex<Set<UInt64>>([])
     private let catalogPath: String
@@ -128,8 +130,13 @@ public final class Volume: Sendable {
     // MARK: Reading the tree
 
     /// The attributes of an inode, including writes buffered but not yet committed.
-    public func getattr(_ ino: UInt64) throws -> Attributes {
-        guard var a = try quickRead({ try Catalog.attributes($0, ino) }) else { throw VolumeError.notFound("inode \(ino)") }
+    ///
+    /// `recent`: take them from what this process's last change of the inode left, when that is
+    /// recent, instead of reading the catalog. Only for a caller that polls `foreignChanges`
+    /// (which is what drops them when another process commits); see `RecentAttributes`.
+    public func getattr(_ ino: UInt64, recent useRecent: Bool = false) throws -> Attributes {
+        let known = useRecent ? recent.get(ino) : nil
+        guard var a = try known ?? quickRead({ try Catalog.attributes($0, ino) }) else { throw VolumeError.notFound("inode \(ino)") }
         if let f = openFiles.withLock({ $0[ino] }) { f.overlay(&a) }
         return a
     }

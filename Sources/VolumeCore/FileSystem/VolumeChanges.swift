@@ -38,6 +38,7 @@ extension Volume {
             return (t.foreign, theirs > 0)
         }
         if grew {
+            recent.removeAll()
             for f in openFiles.withLock({ Array($0.values) }) { f.invalidateCache(except: -1) }
         }
         return count

@@ -1,0 +1,61 @@
+// The attributes this process's own changes left on inodes, kept so a mount's GETATTR after a change needs no catalog read.
+import Foundation
+import Synchronization
+
+/// Attributes of inodes as this process's last change to each left them (write-through).
+///
+/// - Only changes fill it: `Volume.mutate` re-reads, on the writer inside the change's transaction,
+///   each inode a small change reports (`ChangeEvent.inode`). Reads never fill it, so a read that
+///   raced a change can never put older attributes back.
+/// - A change that reports no inode, or too many, a change or group commit that fails, and a
+///   commit by another process (seen by `Volume.foreignChanges`) empty it.
+/// - An entry lives `lifetime` seconds at most: whatever a change failed to report is stale for
+///   no longer than that.
+///
+/// `MountView`s whose owner polls `foreignChanges` (FUSE mounts do, every `pollInterval`) read it.
+/// Thread-safe.
+final class RecentAttributes: Sendable {
+    /// Entries at most; the map is emptied when it would pass this.
+    static let capacity = 65_536
+    /// Seconds an entry is served after the change that left it.
+    static let lifetime: UInt64 = 10
+
+    private struct Entry {
+        var attributes: Attributes
+        var expires: UInt64
+    }
+
+    private let map = Mutex<[UInt64: Entry]>([:])
+
+    private static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    /// The attributes a change of this process left on `ino`, if they are recent.
+    func get(_ ino: UInt64) -> Attributes? {
+        let t = Self.now()
+        return map.withLock { m -> Attributes? in
+            guard let e = m[ino] else { return nil }
+            if e.expires < t {
+                m[ino] = nil
+                return nil
+            }
+            return e.attributes
+        }
+    }
+
+    /// Records `a` as an inode's attributes now. Call only under the catalog's write lock, with
+    /// attributes read inside the change that set them.
+    func set(_ a: Attributes) {
+        let e = Entry(attributes: a, expires: Self.now() + Self.lifetime * 1_000_000_000)
+        map.withLock { m in
+            if m.count >= Self.capacity { m.removeAll(keepingCapacity: true) }
+            m[a.ino] = e
+        }
+    }
+
+    func remove(_ ino: UInt64) { _ = map.withLock { $0.removeValue(forKey: ino) } }
+
+    func removeAll() { map.withLock { $0.removeAll() } }
+
+    /// Entries held (for tests).
+    var count: Int { map.withLock { $0.count } }
+}
