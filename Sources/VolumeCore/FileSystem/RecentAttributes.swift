@@ -55,7 +55,4 @@ final class RecentAttributes: Sendable {
     func remove(_ ino: UInt64) { _ = map.withLock { $0.removeValue(forKey: ino) } }
 
     func removeAll() { map.withLock { $0.removeAll() } }
-
-    /// Entries held (for tests).
-    var count: Int { map.withLock { $0.count } }
 }
