@@ -1,6 +1,7 @@
 // A mount's view serves the attributes its process's own changes left without reading the catalog;
 // they must always equal the catalog's, and another process's commit must drop them once polled.
 import Foundation
+import Synchronization
 import VolumeTestSupport
 import XCTest
 @testable import VolumeCore
@@ -83,4 +84,38 @@ final class RecentAttributesTests: XCTestCase {
         try other.volume(ts.volumeID, owner: nil).writeFile("/f", data: Data("x".utf8))
         XCTAssertEqual(try MountView(volume: vol).getattr(ino).size, 1)
     }
+
+    /// A poll running while this process commits never counts those commits as another process's
+    /// (which would also empty the recent attributes): with a group open and without one.
+    func testOwnCommitsAreNeverForeignWhilePolled() throws {
+        for window in [0, GroupCommitTests.longWindow] {
+            let ts = try TestStore(commitWindow: window)
+            defer { ts.remove() }
+            let vol = ts.volume
+            let view = try MountView(volume: vol, recentAttributes: true)
+            let poll = Poller()
+            let polled = DispatchSemaphore(value: 0)
+            Thread.detachNewThread {
+                while !poll.stopped { poll.saw((try? vol.foreignChanges()) ?? -1) }
+                polled.signal()
+            }
+            for i in 0..<1500 {
+                _ = try view.create(parent: MountView.rootIno, name: Data("f\(i)".utf8), kind: .file, mode: 0o644, caller: who)
+            }
+            poll.stop()
+            polled.wait()
+            XCTAssertEqual(poll.worst, 0, "commits of this process counted as another's (window \(window))")
+            XCTAssertEqual(try vol.foreignChanges(), 0)
+        }
+    }
+}
+
+/// What a polling thread saw of `foreignChanges`, and when it must stop.
+private final class Poller: Sendable {
+    private let state = Mutex<(stop: Bool, worst: Int64)>((false, 0))
+    var stopped: Bool { state.withLock { $0.stop } }
+    var worst: Int64 { state.withLock { $0.worst } }
+    func stop() { state.withLock { $0.stop = true } }
+    /// Records a count of foreign commits (-1: the read failed, which counts as worst).
+    func saw(_ n: Int64) { state.withLock { $0.worst = n < 0 ? Int64.max : max($0.worst, n) } }
 }

@@ -36,6 +36,10 @@ extension Volume {
             events = []
             let r = try body(db, &events)
             seq = try Catalog.bumpChange(db)
+            // Noted before any other connection can read the new number (it is read through this
+            // writer while a group is open, or once committed): a poll that saw it first would
+            // count it as another process's commit and empty `recent`.
+            noteLocalCommit(seq)
             refreshed = true
             try refreshRecent(db, events)
             return r
@@ -44,12 +48,14 @@ extension Volume {
         do {
             result = try run(durable: durable, change)
         } catch {
-            // What the change left in `recent` may never be committed. (A change refused before
-            // that point, ENOENT say, left nothing there.)
-            if refreshed { recent.removeAll() }
+            // What the change left in `recent` may never be committed, and its number may be
+            // another process's next. (A change refused before that point, ENOENT say, left neither.)
+            if refreshed {
+                recent.removeAll()
+                forgetLocalCommit(seq)
+            }
             throw error
         }
-        noteLocalCommit(seq)
         notify(events, origin: origin)
         return result
     }
@@ -151,6 +157,9 @@ extension Volume {
         }
         if failure != nil {
             recent.removeAll()
+            // Their numbers were never committed and may be reused by another process; counting
+            // this process's own commits as foreign once is harmless (one extra cache check).
+            changes.withLock { $0.local.removeAll() }
             for f in openFiles.withLock({ Array($0.values) }) { f.invalidateCache(except: -1) }
         }
         return failure

@@ -4,10 +4,11 @@ import GRDB
 
 /// Which change sequence numbers were committed by this process.
 ///
-/// Every commit bumps the catalog's change sequence. A commit made here records its number; a
-/// number that shows up in the catalog without having been recorded here came from another
-/// process. A commit recorded only after a poll already passed its number is counted as foreign
-/// once (a harmless extra cache check), and never leaks.
+/// Every commit bumps the catalog's change sequence. A change made here records its number inside
+/// its own transaction, before any other connection can read it, and takes it back if it is rolled
+/// back; a number that shows up in the catalog without having been recorded here came from another
+/// process. After a lost group commit every record is dropped, so this process's own commits may
+/// then be counted as foreign once (a harmless extra cache check).
 struct ChangeTracker {
     /// Every number up to this one has been classified.
     var known: Int64 = 0
@@ -20,6 +21,11 @@ struct ChangeTracker {
 extension Volume {
     func noteLocalCommit(_ seq: Int64) {
         changes.withLock { t in if seq > t.known { t.local.insert(seq) } }
+    }
+
+    /// Takes back `noteLocalCommit(seq)` for a change that was rolled back.
+    func forgetLocalCommit(_ seq: Int64) {
+        _ = changes.withLock { $0.local.remove(seq) }
     }
 
     /// How many commits other processes have made since this volume was opened here (monotonic).
