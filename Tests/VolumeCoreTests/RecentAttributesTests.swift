@@ -9,14 +9,21 @@ import XCTest
 final class RecentAttributesTests: XCTestCase {
     private let who = Caller(uid: 0, gid: 0, origin: 3)
 
-    /// Every kind of change, through the view and through the files API (a group open or not):
-    /// after each, what the view serves for the file and its directory equals a catalog read.
-    func testServedAttributesAlwaysEqualTheCatalogs() throws {
+    /// Runs `body` on a fresh store without a commit window, then on one with a group that stays
+    /// open, each with a view that serves recent attributes.
+    private func withAndWithoutAGroup(_ body: (TestStore, MountView, Double) throws -> Void) throws {
         for window in [0, GroupCommitTests.longWindow] {
             let ts = try TestStore(commitWindow: window)
             defer { ts.remove() }
+            try body(ts, try MountView(volume: ts.volume, recentAttributes: true), window)
+        }
+    }
+
+    /// Every kind of change, through the view and through the files API (a group open or not):
+    /// after each, what the view serves for the file and its directory equals a catalog read.
+    func testServedAttributesAlwaysEqualTheCatalogs() throws {
+        try withAndWithoutAGroup { ts, view, window in
             let vol = ts.volume
-            let view = try MountView(volume: vol, recentAttributes: true)
             let catalog = try MountView(volume: vol)
             let dir = try view.create(parent: MountView.rootIno, name: Data("d".utf8), kind: .directory, mode: 0o755, caller: who)
             var f = try view.create(parent: dir.ino, name: Data("f".utf8), kind: .file, mode: 0o644, caller: who)
@@ -88,11 +95,8 @@ final class RecentAttributesTests: XCTestCase {
     /// A poll running while this process commits never counts those commits as another process's
     /// (which would also empty the recent attributes): with a group open and without one.
     func testOwnCommitsAreNeverForeignWhilePolled() throws {
-        for window in [0, GroupCommitTests.longWindow] {
-            let ts = try TestStore(commitWindow: window)
-            defer { ts.remove() }
+        try withAndWithoutAGroup { ts, view, window in
             let vol = ts.volume
-            let view = try MountView(volume: vol, recentAttributes: true)
             let poll = Poller()
             let polled = DispatchSemaphore(value: 0)
             Thread.detachNewThread {

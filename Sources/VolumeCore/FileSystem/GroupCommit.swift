@@ -31,7 +31,7 @@ extension Volume {
     func mutate<T>(origin: Int, durable: Bool = false, _ body: (Database, inout [ChangeEvent]) throws -> T) throws -> T {
         var events: [ChangeEvent] = []
         var seq: Int64 = 0
-        var refreshed = false
+        var bumped = false
         func change(_ db: Database) throws -> T {
             events = []
             let r = try body(db, &events)
@@ -40,7 +40,7 @@ extension Volume {
             // writer while a group is open, or once committed): a poll that saw it first would
             // count it as another process's commit and empty `recent`.
             noteLocalCommit(seq)
-            refreshed = true
+            bumped = true
             try refreshRecent(db, events)
             return r
         }
@@ -50,7 +50,7 @@ extension Volume {
         } catch {
             // What the change left in `recent` may never be committed, and its number may be
             // another process's next. (A change refused before that point, ENOENT say, left neither.)
-            if refreshed {
+            if bumped {
                 recent.removeAll()
                 forgetLocalCommit(seq)
             }
