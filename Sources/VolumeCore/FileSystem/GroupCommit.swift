@@ -122,7 +122,8 @@ extension Volume {
     /// empties the map for a change that reports no inode (it cannot say what it touched).
     private func refreshRecent(_ db: Database, _ events: [ChangeEvent]) throws {
         var inos: [UInt64] = []
-        for case .inode(let ino) in events { inos.append(ino) }
+        // A rename within one directory reports it twice, an exchange its target twice.
+        for case .inode(let ino) in events where !inos.contains(ino) { inos.append(ino) }
         if inos.isEmpty { return recent.removeAll() }
         if inos.count > Self.maxRefreshedInodes { return inos.forEach(recent.remove) }
         for ino in inos {

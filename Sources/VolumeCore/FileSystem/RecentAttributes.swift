@@ -7,8 +7,9 @@ import Synchronization
 /// - Only changes fill it: `Volume.mutate` re-reads, on the writer inside the change's transaction,
 ///   each inode a small change reports (`ChangeEvent.inode`). Reads never fill it, so a read that
 ///   raced a change can never put older attributes back.
-/// - A change that reports no inode, or too many, a change or group commit that fails, and a
-///   commit by another process (seen by `Volume.foreignChanges`) empty it.
+/// - A change that reports no inode, a change or group commit that fails, and a commit by another
+///   process (seen by `Volume.foreignChanges`) empty it; a change that reports more inodes than
+///   `Volume.maxRefreshedInodes` drops those.
 /// - An entry lives `lifetime` seconds at most: whatever a change failed to report is stale for
 ///   no longer than that.
 ///
