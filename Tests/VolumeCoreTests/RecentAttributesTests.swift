@@ -70,6 +70,29 @@ final class RecentAttributesTests: XCTestCase {
         }
     }
 
+    /// Without a view that reads them (a CLI or files API process), changes keep no attributes;
+    /// with one they do, and when the last such view goes the map is emptied.
+    func testAttributesAreKeptOnlyWhileAViewReadsThem() throws {
+        let ts = try TestStore()
+        defer { ts.remove() }
+        let vol = ts.volume
+        let plain = try MountView(volume: vol)
+        let a = try plain.create(parent: MountView.rootIno, name: Data("a".utf8), kind: .file, mode: 0o644, caller: who)
+        _ = try plain.setattr(a.ino, AttributeChanges(mode: 0o640), caller: who)
+        XCTAssertNil(vol.recent.get(a.ino), "no view reads them: nothing kept")
+        XCTAssertNil(vol.recent.get(MountView.rootIno))
+        var view: MountView? = try MountView(volume: vol, recentAttributes: true)
+        let b = try XCTUnwrap(view).create(parent: MountView.rootIno, name: Data("b".utf8), kind: .file, mode: 0o644, caller: who)
+        XCTAssertEqual(vol.recent.get(MountView.rootIno), try plain.getattr(MountView.rootIno), "the directory a create changed")
+        let chmodded = try XCTUnwrap(view).setattr(b.ino, AttributeChanges(mode: 0o640), caller: who)
+        XCTAssertEqual(vol.recent.get(b.ino), chmodded)
+        view = nil
+        XCTAssertNil(vol.recent.get(b.ino), "the last reader gone: the map is emptied")
+        XCTAssertNil(vol.recent.get(MountView.rootIno))
+        _ = try plain.setattr(b.ino, AttributeChanges(mode: 0o600), caller: who)
+        XCTAssertNil(vol.recent.get(b.ino))
+    }
+
     /// A commit by another process (another store on the same directory) is served once the view's
     /// owner polls `foreignChanges`, as a FUSE mount's invalidator does every 0.2 s.
     func testAnotherProcessesCommitIsSeenOncePolled() throws {

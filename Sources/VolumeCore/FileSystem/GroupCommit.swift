@@ -118,14 +118,15 @@ extension Volume {
     static let maxRefreshedInodes = 8
 
     /// Keeps `recent` true to a change about to be committed, on the writer inside its transaction:
-    /// re-reads the attributes of each inode the change reports, drops those it deleted, and
-    /// empties the map for a change that reports no inode (it cannot say what it touched).
+    /// re-reads the attributes of each inode the change reports (only drops them while no view
+    /// reads the map), drops those it deleted, and empties the map for a change that reports no
+    /// inode (it cannot say what it touched).
     private func refreshRecent(_ db: Database, _ events: [ChangeEvent]) throws {
         var inos: [UInt64] = []
         // A rename within one directory reports it twice, an exchange its target twice.
         for case .inode(let ino) in events where !inos.contains(ino) { inos.append(ino) }
         if inos.isEmpty { return recent.removeAll() }
-        if inos.count > Self.maxRefreshedInodes { return inos.forEach(recent.remove) }
+        if inos.count > Self.maxRefreshedInodes || !recent.hasReaders { return inos.forEach(recent.remove) }
         for ino in inos {
             if let a = try Catalog.attributes(db, ino) { recent.set(a) } else { recent.remove(ino) }
         }

@@ -52,6 +52,11 @@ public final class MountView: Sendable {
             guard a.kind == .directory else { throw VolumeError.notADirectory("subpath \(p) is not a directory") }
             realRoot = a.ino
         }
+        if recentAttributes { volume.recent.addReader() }
+    }
+
+    deinit {
+        if recentAttributes { volume.recent.removeReader() }
     }
 
     /// Whether this view shows a subpath rather than the whole volume.

@@ -13,8 +13,9 @@ import Synchronization
 /// - An entry lives `lifetime` seconds at most: whatever a change failed to report is stale for
 ///   no longer than that.
 ///
-/// `MountView`s whose owner polls `foreignChanges` (FUSE mounts do, every `pollInterval`) read it.
-/// Thread-safe.
+/// `MountView`s whose owner polls `foreignChanges` (FUSE mounts do, every `pollInterval`) read it,
+/// and register as readers while they exist: without one (a CLI or files API process) changes only
+/// drop entries and never re-read attributes, and the map stays empty. Thread-safe.
 final class RecentAttributes: Sendable {
     /// Entries at most; the map is emptied when it would pass this.
     static let capacity = 65_536
@@ -27,6 +28,29 @@ final class RecentAttributes: Sendable {
     }
 
     private let map = Mutex<[UInt64: Entry]>([:])
+    /// Views reading the map now.
+    private let readers = Mutex(0)
+
+    /// Whether any view reads the map (changes keep it filled only then).
+    var hasReaders: Bool { readers.withLock { $0 > 0 } }
+
+    /// A view that reads the map came into being. The first one starts from an empty map: while
+    /// there was none, nothing noticed other processes' commits.
+    func addReader() {
+        readers.withLock { n in
+            if n == 0 { removeAll() }
+            n += 1
+        }
+    }
+
+    /// A view that read the map is gone; with the last one the map is emptied, since changes
+    /// stop re-reading what they touch.
+    func removeReader() {
+        readers.withLock { n in
+            n -= 1
+            if n == 0 { removeAll() }
+        }
+    }
 
     private static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 

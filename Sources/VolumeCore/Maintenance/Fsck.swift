@@ -83,7 +83,7 @@ extension Volume {
         for e in s.entries where s.inodes[e.ino]?.kind == .directory { s.subdirs[e.parent, default: 0] += 1 }
 
         var fixLinks: [(UInt64, Int)] = []
-        var unreachable: [UInt64] = []
+        var unreachable: [Attributes] = []
         var holes: [(UInt64, Int)] = []
         guard let root = s.inodes[Catalog.rootIno], root.kind == .directory else {
             report.problems.append("the root directory (inode 1) is missing or not a directory")
@@ -115,7 +115,7 @@ extension Volume {
             if !seen.contains(ino) {
                 if a.nlink == 0 && s.orphans.contains(ino) { continue } // unlinked while open
                 report.problems.append("inode \(ino) (\(a.kind.apiName)) is not reachable from the root")
-                unreachable.append(ino)
+                unreachable.append(a)
                 continue
             }
             if a.kind == .directory {
@@ -164,13 +164,11 @@ extension Volume {
                 try db.execute(sql: "UPDATE inode SET nlink = ? WHERE ino = ?", arguments: [n, Int64(ino)])
                 report.repaired.append("set nlink of inode \(ino) to \(n)")
             }
-            for ino in unreachable {
-                // Every row that names it goes too: foreign keys are not enforced (see `Volume.init`).
-                try db.execute(sql: "DELETE FROM dentry WHERE parent = ? OR ino = ?", arguments: [Int64(ino), Int64(ino)])
-                for table in ["block", "xattr", "orphan", "inode"] {
-                    try db.execute(sql: "DELETE FROM \(table) WHERE ino = ?", arguments: [Int64(ino)])
-                }
-                report.repaired.append("deleted unreachable inode \(ino)")
+            for a in unreachable {
+                try db.execute(sql: "DELETE FROM dentry WHERE parent = ? OR ino = ?", arguments: [Int64(a.ino), Int64(a.ino)])
+                // With its blocks, xattrs and orphan mark; the usage figures are set below.
+                try Catalog.deleteInode(db, a)
+                report.repaired.append("deleted unreachable inode \(a.ino)")
             }
             for (ino, idx) in holes {
                 try Catalog.deleteBlock(db, ino, idx)
