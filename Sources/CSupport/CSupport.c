@@ -1,4 +1,4 @@
-// C helpers the core needs that Swift cannot import directly: zlib's init macros, syncfs(2), sync_file_range(2) and O_DIRECT.
+// C helpers the core needs that Swift cannot import directly: zlib's init macros, syncfs(2), sync_file_range(2), O_DIRECT and open file description locks.
 #define _GNU_SOURCE
 #include <unistd.h>
 #include <fcntl.h>
@@ -22,4 +22,14 @@ int csupport_clear_direct(int fd) {
     int flags = fcntl(fd, F_GETFL);
     if (flags == -1) return -1;
     return fcntl(fd, F_SETFL, flags & ~O_DIRECT);
+}
+
+int csupport_ofd_lock(int fd, long long byte, long long count, int type, int wait) {
+    struct flock l = {0};
+    l.l_type = (short)(type == 0 ? F_UNLCK : type == 1 ? F_RDLCK : F_WRLCK);
+    l.l_whence = SEEK_SET;
+    l.l_start = (off_t)byte;
+    l.l_len = (off_t)count;
+    l.l_pid = 0;
+    return fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &l) == 0 ? 0 : -1;
 }

@@ -131,6 +131,60 @@ final class MountCommandTests: MountTestCase {
         }
     }
 
+    /// What a sandbox sees when the files API (this process) removes or replaces a file it holds
+    /// open through its mount (the server, another process): the handle keeps the file's bytes,
+    /// reads and writes, until it closes; then the file is gone and its space is free again.
+    func testAFileAnotherProcessRemovesStaysUsableThroughAnOpenHandle() throws {
+        try withFixture { f in
+            let payload = (0..<2_500_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 11) }
+            try f.ts.volume.writeFile("/data.bin", data: Data(payload))
+            try f.ts.volume.writeFile("/conf", data: Data("version 1".utf8))
+            let out = try sh(f.cmd("mount", "--json \(f.ts.volumeID) \(q(f.mnt.path))"))
+            let server = try pid(fromJSON: out.stdout)
+            let data = try Sys.open(f.mnt.path + "/data.bin", O_RDWR)
+            let conf = try Sys.open(f.mnt.path + "/conf", O_RDONLY)
+
+            try f.ts.volume.remove("/data.bin")
+            try f.ts.volume.writeFile("/conf.new", data: Data("version 2".utf8))
+            try f.ts.volume.move("/conf.new", to: "/conf", overwrite: true)
+            try eventually("the removal to show in the mount") { !FileManager.default.fileExists(atPath: f.mnt.path + "/data.bin") }
+            XCTAssertEqual(try Sys.read(data, count: payload.count + 10, at: 0), payload)
+            try Sys.write(data, "patched", at: 100)
+            try Sys.fsync(data)
+            XCTAssertEqual(try Sys.read(data, count: 7, at: 100), Array("patched".utf8))
+            XCTAssertEqual(try Sys.read(conf, count: 100, at: 0), Array("version 1".utf8))
+            try eventually("the new file to show in the mount") { try Sys.readFile(f.mnt.path + "/conf") == "version 2" }
+
+            try Sys.close(data)
+            try Sys.close(conf)
+            try eventually("the closed orphans to be deleted") { try f.ts.volume.statfs().usedBytes == 9 }
+            try sh(f.cmd("unmount", "\(q(f.mnt.path))"))
+            try eventually("the server to exit") { kill(server, 0) != 0 }
+            assertFsckClean(f.ts)
+        }
+    }
+
+    /// A file held open by a server that is killed (kill -9) is deleted by the next process that
+    /// opens the volume: the kernel dropped the server's marks with it.
+    func testAnOrphanOfAKilledServerIsDeletedByTheNextProcess() throws {
+        try withFixture { f in
+            try f.ts.volume.writeFile("/held", data: Data(repeating: 7, count: 100_000))
+            let out = try sh(f.cmd("mount", "--json --no-auto-unmount \(f.ts.volumeID) \(q(f.mnt.path))"))
+            let server = try pid(fromJSON: out.stdout)
+            let fd = try Sys.open(f.mnt.path + "/held", O_RDONLY)
+            try f.ts.volume.remove("/held")
+            XCTAssertEqual(try f.ts.volume.statfs().usedBytes, 100_000, "kept while the server holds it open")
+            kill(server, SIGKILL)
+            try eventually("the server to die") { kill(server, 0) != 0 }
+            close(fd)
+            MountTable.unmount(f.mnt.path, lazy: true)
+            let next = try VolumeStore(dataDir: f.ts.dir.url, options: StoreOptions(durability: .relaxed))
+            defer { try? next.close() }
+            XCTAssertEqual(try next.volume(f.ts.volumeID, owner: nil).statfs().usedBytes, 0)
+            assertFsckClean(f.ts)
+        }
+    }
+
     func testReadOnlyAndSubpathFlags() throws {
         try withFixture { f in
             try f.ts.volume.writeFile("/inner/x.txt", data: Data("x".utf8), createParents: true)

@@ -1,4 +1,4 @@
-// C helpers the core needs that Swift cannot import directly: zlib's init macros, syncfs(2), sync_file_range(2) and O_DIRECT.
+// C helpers the core needs that Swift cannot import directly: zlib's init macros, syncfs(2), sync_file_range(2), O_DIRECT and open file description locks.
 #ifndef CSUPPORT_H
 #define CSUPPORT_H
 #include <zlib.h>
@@ -17,4 +17,8 @@ int csupport_start_writeback(int fd);
 int csupport_create_direct(const char *path, unsigned int mode);
 /// Clears O_DIRECT on fd, so that the unaligned tail of a file can be written through the page cache.
 int csupport_clear_direct(int fd);
+/// An open file description lock (F_OFD_SETLK, or F_OFD_SETLKW when `wait`) on the `count` bytes
+/// from `byte` of fd: `type` 0 unlocks, 1 takes a read lock, 2 a write lock. The constants need
+/// _GNU_SOURCE. 0, or -1 and errno (EAGAIN: another description holds a conflicting lock).
+int csupport_ofd_lock(int fd, long long byte, long long count, int type, int wait);
 #endif

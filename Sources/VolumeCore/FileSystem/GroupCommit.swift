@@ -61,12 +61,14 @@ extension Volume {
     }
 
     /// `mutate`'s transaction handling: runs `change` as its own transaction, in the open group,
-    /// or (`durable`) synced with the group before it.
+    /// or (`durable`) synced with the group before it. Deletion locks the change took are released
+    /// when its transaction ends (the group's, in a group).
     private func run<T>(durable: Bool, _ change: (Database) throws -> T) throws -> T {
         let result: T
         if durable && durability == .relaxed {
             result = try pool.writeWithoutTransaction { db -> T in
                 try endGroup(db)
+                defer { endDeletions() }
                 try db.execute(sql: "PRAGMA synchronous = FULL")
                 defer { try? db.execute(sql: "PRAGMA synchronous = NORMAL") }
                 var r: T?
@@ -109,7 +111,15 @@ extension Volume {
             }
             if let generation = startedGroup { scheduleGroupCommit(generation) }
         } else {
-            result = try pool.write { db in try change(db) }
+            result = try pool.writeWithoutTransaction { db -> T in
+                defer { endDeletions() }
+                var r: T?
+                try db.inTransaction {
+                    r = try change(db)
+                    return .commit
+                }
+                return r!
+            }
         }
         return result
     }
@@ -157,6 +167,7 @@ extension Volume {
             g.generation += 1
             if let failure { g.failure = failure }
         }
+        endDeletions()
         if failure != nil {
             recent.removeAll()
             // Their numbers were never committed and may be reused by another process; counting

@@ -52,7 +52,14 @@ final class OpenFile: Sendable {
     /// Bumped when another writer changes the inode; the state reloads before its next use.
     private let epoch = Atomic<Int>(0)
 
-    init(ino: UInt64) { self.ino = ino }
+    /// `Volume.changes.foreign` when the file was first opened here: if it grew by the last
+    /// release, another process may have unlinked the file meanwhile.
+    let foreignAtOpen: Int64
+
+    init(ino: UInt64, foreignAtOpen: Int64) {
+        self.ino = ino
+        self.foreignAtOpen = foreignAtOpen
+    }
 
     var currentEpoch: Int { epoch.load(ordering: .acquiring) }
 

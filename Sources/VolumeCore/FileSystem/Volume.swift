@@ -45,6 +45,11 @@ public final class Volume: Sendable {
     let recent = RecentAttributes()
     /// Inodes unlinked while open here: their last release deletes them.
     let localOrphans = Mutex<Set<UInt64>>([])
+    /// What every process holds open (see `OpenMarks`).
+    let marks: OpenMarks
+    /// Inodes whose deletion lock (`OpenMarks.beginDeletion`) waits for the writer's transaction
+    /// to end; released on the writer right after it commits or rolls back.
+    let deletions = Mutex<[UInt64]>([])
     private let catalogPath: String
 
     /// Opens (and if new, initialises) the catalog at `catalogPath`.
@@ -55,6 +60,7 @@ public final class Volume: Sendable {
         self.catalogPath = catalogPath
         self.chunks = chunks
         self.durability = durability
+        marks = try OpenMarks(path: catalogPath + "-opens")
         // Foreign keys are declared but not enforced: with enforcement, each DELETE of an inode
         // ran its ON DELETE CASCADE actions as sub-programs that open a temporary b-tree for each
         // WITHOUT ROWID child table, a fifth of the mount's CPU in an unlink. The core deletes the
@@ -214,24 +220,34 @@ public final class Volume: Sendable {
 
     // MARK: Orphans
 
-    /// Deletes inodes that were unlinked while open by a process that is gone.
-    private func reapOrphans() throws {
-        let me = Int64(getpid())
-        try pool.write { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT ino, pid FROM orphan")
-            for r in rows {
-                let pid: Int64 = r["pid"]
-                let alive = pid != me && (kill(pid_t(pid), 0) == 0 || errno == EPERM)
-                if alive { continue }
-                let ino = UInt64(r["ino"] as Int64)
+    /// Deletes the orphans (files unlinked while open) that no process holds open any more: those
+    /// of processes that closed them or exited. Runs when the volume is opened, and when a poll
+    /// notices another process's commits (which may have unlinked a file open here, or closed one).
+    func reapOrphans() throws {
+        let orphans = try quickRead { db in try Int64.fetchAll(db, sql: "SELECT ino FROM orphan") }
+        for ino in orphans.map({ UInt64(bitPattern: $0) }) where openFiles.withLock({ $0[ino] == nil }) {
+            guard marks.beginDeletion(ino) else { continue }
+            var queued = false
+            defer { if !queued { marks.endDeletion(ino) } }
+            try mutate(origin: 0) { db, events in
+                deletions.withLock { $0.append(ino) }
+                queued = true
+                guard try Int.fetchOne(db, sql: "SELECT 1 FROM orphan WHERE ino = ?", arguments: [Int64(ino)]) != nil else { return }
                 try db.execute(sql: "DELETE FROM orphan WHERE ino = ?", arguments: [Int64(ino)])
                 if let a = try Catalog.attributes(db, ino), a.nlink == 0 { try Catalog.deleteInode(db, a) }
+                events.append(.inode(ino))
             }
         }
     }
 
+    /// Releases the deletion locks of the transaction that just ended on the writer.
+    func endDeletions() {
+        let inos = deletions.withLock { d -> [UInt64] in defer { d = [] }; return d }
+        if !inos.isEmpty { marks.endDeletions(inos) }
+    }
+
     /// Called when an inode's link count may have reached zero: deletes it now, or marks it an
-    /// orphan when a handle in this process still has it open.
+    /// orphan when a handle in this process or another one still has it open.
     func dropIfUnlinked(_ db: Database, _ ino: UInt64) throws {
         guard let a = try Catalog.attributes(db, ino) else { return }
         try dropIfUnlinked(db, a)
@@ -244,7 +260,11 @@ public final class Volume: Sendable {
         if openFiles.withLock({ $0[ino] != nil }) {
             try db.execute(sql: "INSERT OR REPLACE INTO orphan (ino, pid) VALUES (?, ?)", arguments: [Int64(ino), Int64(getpid())])
             localOrphans.withLock { _ = $0.insert(ino) }
+        } else if a.kind == .file && !marks.beginDeletion(ino) {
+            // Another process holds it open: its last release (or a later reap) deletes it.
+            try db.execute(sql: "INSERT OR REPLACE INTO orphan (ino, pid) VALUES (?, ?)", arguments: [Int64(ino), Int64(getpid())])
         } else {
+            if a.kind == .file { deletions.withLock { $0.append(ino) } }
             try Catalog.deleteInode(db, a)
         }
     }

@@ -31,7 +31,8 @@ extension Volume {
     /// How many commits other processes have made since this volume was opened here (monotonic).
     ///
     /// Polling it is how a mount notices writers it cannot hear through `addObserver`: when the
-    /// number grows, the mount rechecks what its kernel caches. Open files reload their block maps.
+    /// number grows, the mount rechecks what its kernel caches. Open files reload their block maps,
+    /// and orphans nobody holds open any more are deleted.
     public func foreignChanges() throws -> Int64 {
         let seq = try changeSequence()
         let (count, grew) = changes.withLock { t -> (Int64, Bool) in
@@ -46,6 +47,8 @@ extension Volume {
         if grew {
             recent.removeAll()
             for f in openFiles.withLock({ Array($0.values) }) { f.invalidateCache(except: -1) }
+            // Another process may have unlinked a file open here, or closed one it had orphaned.
+            try reapOrphans()
         }
         return count
     }

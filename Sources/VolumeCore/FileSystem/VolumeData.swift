@@ -20,12 +20,21 @@ extension Volume {
 
     /// Opens regular file `ino`: one more handle on its shared write-back state.
     public func open(_ ino: UInt64) throws {
-        let a = try getattr(ino)
-        guard a.kind == .file else {
-            throw a.kind == .directory ? VolumeError.isADirectory("inode \(ino)") : VolumeError.invalidArgument("inode \(ino) is not a regular file")
+        // Marked before the file is read: a deletion another process is committing ends first
+        // (and the file is then not found), and none can start until the last release.
+        try marks.hold(ino)
+        do {
+            let a = try getattr(ino)
+            guard a.kind == .file else {
+                throw a.kind == .directory ? VolumeError.isADirectory("inode \(ino)") : VolumeError.invalidArgument("inode \(ino) is not a regular file")
+            }
+        } catch {
+            marks.drop(ino)
+            throw error
         }
+        let foreign = changes.withLock { $0.foreign }
         openFiles.withLock { map in
-            let f = map[ino] ?? OpenFile(ino: ino)
+            let f = map[ino] ?? OpenFile(ino: ino, foreignAtOpen: foreign)
             f.refs.add(1, ordering: .relaxed)
             map[ino] = f
         }
@@ -35,7 +44,8 @@ extension Volume {
     /// the write-back state starts loaded (empty, no blocks).
     public func openCreated(_ a: Attributes) throws {
         guard a.kind == .file, a.size == 0 else { return try open(a.ino) }
-        let fresh = OpenFile(ino: a.ino)
+        try marks.hold(a.ino)
+        let fresh = OpenFile(ino: a.ino, foreignAtOpen: changes.withLock { $0.foreign })
         fresh.state.withLock { st in st.loadedEpoch = fresh.currentEpoch }
         openFiles.withLock { map in
             let f = map[a.ino] ?? fresh
@@ -69,15 +79,24 @@ extension Volume {
             if refs <= 0 { map[ino] = nil; return true }
             return false
         }
+        marks.drop(ino)
         if last {
             f.discard(volume: self)
-            // Only a file unlinked while open here needs a write (the orphan row and its note in
-            // `localOrphans` were made before the file left `openFiles`).
-            let orphaned = localOrphans.withLock { $0.remove(ino) != nil }
-            if orphaned { try mutate(origin: caller.origin) { db, _ in
+            // Only an orphan needs a write: a file unlinked while open here (its orphan row and
+            // note in `localOrphans` were made before it left `openFiles`), or one another process
+            // unlinked. That one can only be if this process has seen a commit of another since
+            // the file was opened; otherwise the next poll that sees it reaps it (`reapOrphans`).
+            // A process that does not poll looks every time.
+            let mine = localOrphans.withLock { $0.remove(ino) != nil }
+            var theirs = false
+            if !mine && (!recent.hasReaders || changes.withLock({ $0.foreign }) != f.foreignAtOpen) {
+                theirs = try quickRead { db in try Int.fetchOne(db, sql: "SELECT 1 FROM orphan WHERE ino = ?", arguments: [Int64(ino)]) } != nil
+            }
+            if mine || theirs { try mutate(origin: caller.origin) { db, events in
                 if try Int.fetchOne(db, sql: "SELECT 1 FROM orphan WHERE ino = ?", arguments: [Int64(ino)]) != nil {
                     try db.execute(sql: "DELETE FROM orphan WHERE ino = ?", arguments: [Int64(ino)])
                     try dropIfUnlinked(db, ino)
+                    events.append(.inode(ino))
                 }
             } }
         }

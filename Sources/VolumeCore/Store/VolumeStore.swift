@@ -234,7 +234,7 @@ public final class VolumeStore: Sendable {
     }
 
     private func removeCatalogFiles(_ id: String) {
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: catalogPath(id) + suffix) }
+        for suffix in ["", "-wal", "-shm", "-opens"] { try? FileManager.default.removeItem(atPath: catalogPath(id) + suffix) }
     }
 
     /// Checks a tenant ID: 1 to 128 letters, digits, '-', '_', '.' or '@'.
