@@ -48,7 +48,9 @@ extension Volume {
             recent.removeAll()
             for f in openFiles.withLock({ Array($0.values) }) { f.invalidateCache(except: -1) }
             // Another process may have unlinked a file open here, or closed one it had orphaned.
-            try reapOrphans()
+            // A failure (a full disk) leaves them for a later poll; it must not hide from the
+            // caller that commits were seen, which are counted already.
+            try? reapOrphans()
         }
         return count
     }
