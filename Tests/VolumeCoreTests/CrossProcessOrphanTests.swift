@@ -37,6 +37,11 @@ final class CrossProcessOrphanTests: XCTestCase {
                 try other.volume(ts.volumeID, owner: nil).remove("/f")
                 XCTAssertFalse(try other.volume(ts.volumeID, owner: nil).exists("/f"), label)
                 XCTAssertEqual(try orphanRows(ts), 1, "kept as an orphan while open elsewhere (\(label))")
+                // A commit here, which the other process's poll sees: its reap must leave the file alone.
+                _ = try vol.makeDirectory("/d")
+                try vol.sync()
+                XCTAssertEqual(try other.volume(ts.volumeID, owner: nil).foreignChanges(), 1, label)
+                XCTAssertEqual(try orphanRows(ts), 1, "reaped while open here (\(label))")
 
                 if pollFirst { XCTAssertEqual(try vol.foreignChanges(), 1, label) }
                 XCTAssertEqual(try view.read(ino, offset: 0, count: payload.count), payload, label)

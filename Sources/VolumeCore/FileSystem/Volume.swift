@@ -226,17 +226,24 @@ public final class Volume: Sendable {
     func reapOrphans() throws {
         let orphans = try quickRead { db in try Int64.fetchAll(db, sql: "SELECT ino FROM orphan") }
         for ino in orphans.map({ UInt64(bitPattern: $0) }) where openFiles.withLock({ $0[ino] == nil }) {
-            guard marks.beginDeletion(ino) else { continue }
-            var queued = false
-            defer { if !queued { marks.endDeletion(ino) } }
-            try mutate(origin: 0) { db, events in
-                deletions.withLock { $0.append(ino) }
-                queued = true
-                guard try Int.fetchOne(db, sql: "SELECT 1 FROM orphan WHERE ino = ?", arguments: [Int64(ino)]) != nil else { return }
-                try db.execute(sql: "DELETE FROM orphan WHERE ino = ?", arguments: [Int64(ino)])
-                if let a = try Catalog.attributes(db, ino), a.nlink == 0 { try Catalog.deleteInode(db, a) }
-                events.append(.inode(ino))
-            }
+            try deleteOrphan(ino, origin: 0)
+        }
+    }
+
+    /// Deletes orphan `ino` (its row, and the inode unless it was linked again) when no process
+    /// holds it open; otherwise writes nothing, so that pollers in several processes never trade
+    /// commits over a file that is still open somewhere.
+    func deleteOrphan(_ ino: UInt64, origin: Int) throws {
+        guard marks.beginDeletion(ino) else { return }
+        var queued = false
+        defer { if !queued { marks.endDeletion(ino) } }
+        try mutate(origin: origin) { db, events in
+            deletions.withLock { $0.append(ino) }
+            queued = true
+            guard try Int.fetchOne(db, sql: "SELECT 1 FROM orphan WHERE ino = ?", arguments: [Int64(ino)]) != nil else { return }
+            try db.execute(sql: "DELETE FROM orphan WHERE ino = ?", arguments: [Int64(ino)])
+            if let a = try Catalog.attributes(db, ino), a.nlink == 0 { try Catalog.deleteInode(db, a) }
+            events.append(.inode(ino))
         }
     }
 

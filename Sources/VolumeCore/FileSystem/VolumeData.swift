@@ -92,13 +92,7 @@ extension Volume {
             if !mine && (!recent.hasReaders || changes.withLock({ $0.foreign }) != f.foreignAtOpen) {
                 theirs = try quickRead { db in try Int.fetchOne(db, sql: "SELECT 1 FROM orphan WHERE ino = ?", arguments: [Int64(ino)]) } != nil
             }
-            if mine || theirs { try mutate(origin: caller.origin) { db, events in
-                if try Int.fetchOne(db, sql: "SELECT 1 FROM orphan WHERE ino = ?", arguments: [Int64(ino)]) != nil {
-                    try db.execute(sql: "DELETE FROM orphan WHERE ino = ?", arguments: [Int64(ino)])
-                    try dropIfUnlinked(db, ino)
-                    events.append(.inode(ino))
-                }
-            } }
+            if mine || theirs { try deleteOrphan(ino, origin: caller.origin) }
         }
         if let failure { throw failure }
     }
