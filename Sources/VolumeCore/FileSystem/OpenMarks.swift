@@ -77,14 +77,9 @@ final class OpenMarks: Sendable {
     }
 
     /// Takes the deletion lock on `ino`: false while any process (this one included) holds the
-    /// file open. Release it with `endDeletion` once the deletion is committed or rolled back.
+    /// file open. Release it with `endDeletions` once the deletion is committed or rolled back.
     func beginDeletion(_ ino: UInt64) -> Bool {
         csupport_ofd_lock(deleting, Int64(bitPattern: ino), 1, 2, 0) == 0
-    }
-
-    /// Releases the lock `beginDeletion` took.
-    func endDeletion(_ ino: UInt64) {
-        _ = csupport_ofd_lock(deleting, Int64(bitPattern: ino), 1, 0, 0)
     }
 
     /// Releases the locks `beginDeletion` took on each of `inos`, one call per run of consecutive

@@ -236,7 +236,7 @@ public final class Volume: Sendable {
     func deleteOrphan(_ ino: UInt64, origin: Int) throws {
         guard marks.beginDeletion(ino) else { return }
         var queued = false
-        defer { if !queued { marks.endDeletion(ino) } }
+        defer { if !queued { marks.endDeletions([ino]) } }
         try mutate(origin: origin) { db, events in
             deletions.withLock { $0.append(ino) }
             queued = true
@@ -264,12 +264,12 @@ public final class Volume: Sendable {
     func dropIfUnlinked(_ db: Database, _ a: Attributes) throws {
         let ino = a.ino
         guard a.nlink == 0 || (a.kind == .directory && a.nlink <= 1) else { return }
-        if openFiles.withLock({ $0[ino] != nil }) {
+        let openHere = openFiles.withLock { $0[ino] != nil }
+        // Open here, or in another process (the deletion lock is refused): the last release (or,
+        // for another process's, a later reap) deletes it.
+        if openHere || (a.kind == .file && !marks.beginDeletion(ino)) {
             try db.execute(sql: "INSERT OR REPLACE INTO orphan (ino, pid) VALUES (?, ?)", arguments: [Int64(ino), Int64(getpid())])
-            localOrphans.withLock { _ = $0.insert(ino) }
-        } else if a.kind == .file && !marks.beginDeletion(ino) {
-            // Another process holds it open: its last release (or a later reap) deletes it.
-            try db.execute(sql: "INSERT OR REPLACE INTO orphan (ino, pid) VALUES (?, ?)", arguments: [Int64(ino), Int64(getpid())])
+            if openHere { localOrphans.withLock { _ = $0.insert(ino) } }
         } else {
             if a.kind == .file { deletions.withLock { $0.append(ino) } }
             try Catalog.deleteInode(db, a)
