@@ -34,6 +34,12 @@ public struct TestStore: Sendable {
         volume = try store.volume(volumeID, owner: "t1")
     }
 
+    /// Another store on the same data directory: what another process opening it would have (its
+    /// own connections, commit tracking and open-file marks). Close it when done.
+    public func anotherProcess() throws -> VolumeStore {
+        try VolumeStore(dataDir: dir.url, options: StoreOptions(durability: .relaxed))
+    }
+
     /// Runs fsck on every volume and returns the problems (empty when clean).
     public func fsckProblems() throws -> [String] { try store.fsck().flatMap(\.problems) }
 

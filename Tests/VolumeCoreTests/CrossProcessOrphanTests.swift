@@ -32,7 +32,7 @@ final class CrossProcessOrphanTests: XCTestCase {
                 let ino = try vol.attributes(at: "/f").ino
                 _ = try view.open(ino, write: true, caller: who)
 
-                let other = try VolumeStore(dataDir: ts.dir.url, options: StoreOptions(durability: .relaxed))
+                let other = try ts.anotherProcess()
                 defer { try? other.close() }
                 try other.volume(ts.volumeID, owner: nil).remove("/f")
                 XCTAssertFalse(try other.volume(ts.volumeID, owner: nil).exists("/f"), label)
@@ -70,7 +70,7 @@ final class CrossProcessOrphanTests: XCTestCase {
         try vol.writeFile("/target", data: Data("old bytes".utf8))
         let ino = try vol.attributes(at: "/target").ino
         _ = try view.open(ino, write: false, caller: who)
-        let other = try VolumeStore(dataDir: ts.dir.url, options: StoreOptions(durability: .relaxed))
+        let other = try ts.anotherProcess()
         defer { try? other.close() }
         let theirs = try other.volume(ts.volumeID, owner: nil)
         try theirs.writeFile("/new", data: Data("new bytes!".utf8))

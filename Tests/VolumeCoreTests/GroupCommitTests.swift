@@ -12,7 +12,7 @@ final class GroupCommitTests: XCTestCase {
 
     /// Another process's view of the same data directory (its own store and Volume object).
     func otherProcess(_ ts: TestStore) throws -> (VolumeStore, Volume) {
-        let other = try VolumeStore(dataDir: ts.dir.url, options: StoreOptions(durability: .relaxed))
+        let other = try ts.anotherProcess()
         return (other, try other.volume(ts.volumeID, owner: nil))
     }
 

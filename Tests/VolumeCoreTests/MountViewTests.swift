@@ -173,7 +173,7 @@ final class MountViewTests: XCTestCase {
         _ = try vol.makeDirectory("/mine-dir")
         XCTAssertEqual(try vol.foreignChanges(), 0, "commits of this process are not foreign")
         // A second store on the same directory is what another process is: its own Volume object.
-        let other = try VolumeStore(dataDir: ts.dir.url, options: StoreOptions(durability: .relaxed))
+        let other = try ts.anotherProcess()
         defer { try? other.close() }
         let theirs = try other.volume(ts.volumeID, owner: nil)
         try theirs.writeFile("/theirs", data: Data("2".utf8))

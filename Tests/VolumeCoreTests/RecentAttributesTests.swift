@@ -105,7 +105,7 @@ final class RecentAttributesTests: XCTestCase {
         XCTAssertEqual(try view.getattr(ino).size, 4)
         XCTAssertNotNil(vol.recent.get(ino))
 
-        let other = try VolumeStore(dataDir: ts.dir.url, options: StoreOptions(durability: .relaxed))
+        let other = try ts.anotherProcess()
         defer { try? other.close() }
         try other.volume(ts.volumeID, owner: nil).writeFile("/f", data: Data("theirs, longer".utf8))
         XCTAssertEqual(try vol.foreignChanges(), 1)

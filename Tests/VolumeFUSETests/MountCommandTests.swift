@@ -178,7 +178,7 @@ final class MountCommandTests: MountTestCase {
             try eventually("the server to die") { kill(server, 0) != 0 }
             close(fd)
             MountTable.unmount(f.mnt.path, lazy: true)
-            let next = try VolumeStore(dataDir: f.ts.dir.url, options: StoreOptions(durability: .relaxed))
+            let next = try f.ts.anotherProcess()
             defer { try? next.close() }
             XCTAssertEqual(try next.volume(f.ts.volumeID, owner: nil).statfs().usedBytes, 0)
             assertFsckClean(f.ts)
