@@ -2,7 +2,7 @@
 # Benchmarks a volume mount against its peers in one run on one disk: a plain directory, bindfs (a
 # passthrough FUSE file system: the FUSE ceiling) and JuiceFS (SQLite metadata, local storage).
 #
-#   sudo tools/bench-fuse.sh            # everything (about 35 minutes after the release build)
+#   sudo tools/bench-fuse.sh            # everything (about 20 minutes after the release build)
 #
 # Environment: BENCH_DIR (scratch, default /var/tmp/bench-fuse; must be on the disk to measure),
 # SIZE_MB (big file, default 1024), FILES (metadata workload, default 10000), RUNTIME (seconds of
