@@ -211,19 +211,15 @@ large_files() {
     sync; sleep 2
 }
 
-# --- Workloads: every round visits every target, in that round's order -----------------------
-for round in $(seq 1 "$ROUNDS"); do
-    for t in $(order_for_round "$round"); do
-        mount_target "$t"
-        large_files "$t" "$round"
-        unmount_target "$t"
-    done
-done
-for round in $(seq 1 "$ROUNDS"); do
-    for t in $(order_for_round "$round"); do
-        mount_target "$t"
-        meta_and_git "$t" "$round"
-        unmount_target "$t"
+# --- Workloads: the large-file rounds, then the metadata and git rounds; every round visits
+# every target, in that round's order ---------------------------------------------------------
+for phase in large_files meta_and_git; do
+    for round in $(seq 1 "$ROUNDS"); do
+        for t in $(order_for_round "$round"); do
+            mount_target "$t"
+            "$phase" "$t" "$round"
+            unmount_target "$t"
+        done
     done
 done
 
