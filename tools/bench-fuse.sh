@@ -96,7 +96,7 @@ drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 
 RESULTS="$W/results.tsv"
 : > "$RESULTS"
-record() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "${5:-1}" >> "$RESULTS"; }   # workload target value unit round
+record() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >> "$RESULTS"; }   # workload target value unit round
 
 fio_run() { # target name extra-args... ; prints the JSON result file
     local t=$1 name=$2; shift 2
@@ -159,7 +159,8 @@ EOF
 }
 
 # The targets in the order of round $1: a row of a balanced Latin square (Williams), so that over
-# as many rounds as there are targets each target runs right after every other one once. What a
+# as many rounds as there are targets (an even number, as the default four) each target runs right
+# after every other one once. What a
 # target leaves behind (the disk still writing back its data, ext4 without a journal scanning past
 # the inodes it just deleted: Docs/fuse.md) then weighs on every target alike, not always on the
 # one listed after it.
