@@ -79,8 +79,9 @@ enum ChunkFileWriter {
     /// Creates `path` (which must not exist) and writes `data` to it. The page-aligned prefix goes
     /// straight to the disk (O_DIRECT): a large chunk is not copied into the page cache, and the sync
     /// that makes it durable has only the tail and the metadata left to flush. Falls back to an
-    /// ordinary write where the file system refuses O_DIRECT (tmpfs, some FUSE stores), remembering
-    /// that in `direct`. `startWriteback`: start writing what went through the page cache at once.
+    /// ordinary write where the file system refuses O_DIRECT (ramfs, tmpfs before Linux 6.6, some
+    /// FUSE stores), remembering that in `direct`. `startWriteback`: start writing what went through
+    /// the page cache at once.
     static func write(_ data: Data, to path: String, direct: inout Bool, startWriteback: Bool) throws {
         let mode: mode_t = 0o644
         let alignedLength = data.count - data.count % AlignedBytes.alignment
@@ -91,9 +92,12 @@ enum ChunkFileWriter {
             if fd == -1 && errno == EINVAL {
                 direct = false
                 useDirect = false
+                // The kernel refuses O_DIRECT only after it has created the file: open that one.
+                fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
             }
+        } else {
+            fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         }
-        if !useDirect { fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode) }
         guard fd != -1 else { throw VolumeError.io("create chunk \(path)", errno: errno) }
         let file = FileDescriptor(rawValue: fd)
         defer { try? file.close() }
