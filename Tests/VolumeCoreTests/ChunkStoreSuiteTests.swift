@@ -126,19 +126,24 @@ final class ChunkStoreSuiteTests: XCTestCase {
     func testLargeChunksWrittenAroundThePageCacheKeepEveryByte() throws {
         let dir = try TemporaryDirectory("chunks")
         defer { dir.remove() }
-        let store = try LocalChunkStore(root: dir.url)
-        let base = Data((0..<((1 << 20) + 8192)).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ $0 >> 9) })
-        let cases: [(String, Data)] = [
-            ("page-aligned buffer, whole pages", base.prefix(1 << 20).withUnsafeBytes { AlignedBytes.copy($0.baseAddress!, count: $0.count) }),
-            ("page-aligned buffer, a tail past the last page", base.withUnsafeBytes { AlignedBytes.copy($0.baseAddress!, count: 100_003) }),
-            ("unaligned buffer, whole pages", Data(base[1..<(1 + 20 * 4096)])),
-            ("unaligned buffer and tail", Data(base[5..<(5 + 70_001)])),
-        ]
-        for (what, data) in cases {
-            let id = try store.put(data)
-            XCTAssertEqual(try store.read(id), data, what)
-            let onDisk = try Data(contentsOf: dir.url.appendingPathComponent("chunks/\(id.hex.prefix(2))/\(id.hex)"))
-            XCTAssertEqual(onDisk, data, "\(what): the chunk file")
-        }
+        try checkLargeChunksKeepEveryByte(try LocalChunkStore(root: dir.url), root: dir.url)
+    }
+}
+
+/// Puts large chunks of every alignment (page-aligned or not, whole pages or with a tail) into the
+/// local store at `root`, and checks each read back and its chunk file byte for byte.
+func checkLargeChunksKeepEveryByte(_ store: LocalChunkStore, root: URL, file: StaticString = #filePath, line: UInt = #line) throws {
+    let base = Data((0..<((1 << 20) + 8192)).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ $0 >> 9) })
+    let cases: [(String, Data)] = [
+        ("page-aligned buffer, whole pages", base.prefix(1 << 20).withUnsafeBytes { AlignedBytes.copy($0.baseAddress!, count: $0.count) }),
+        ("page-aligned buffer, a tail past the last page", base.withUnsafeBytes { AlignedBytes.copy($0.baseAddress!, count: 100_003) }),
+        ("unaligned buffer, whole pages", Data(base[1..<(1 + 20 * 4096)])),
+        ("unaligned buffer and tail", Data(base[5..<(5 + 70_001)])),
+    ]
+    for (what, data) in cases {
+        let id = try store.put(data)
+        XCTAssertEqual(try store.read(id), data, what, file: file, line: line)
+        let onDisk = try Data(contentsOf: root.appendingPathComponent("chunks/\(id.hex.prefix(2))/\(id.hex)"))
+        XCTAssertEqual(onDisk, data, "\(what): the chunk file", file: file, line: line)
     }
 }

@@ -52,13 +52,7 @@ final class DirectWriteFallbackTests: XCTestCase {
             try data.write(to: ram.dir.url.appendingPathComponent("chunks/\(id.hex.prefix(2))/\(id.hex)"))
         }
         // Chunks of every alignment after the first refusal, and nothing left in tmp/.
-        let base = Data((0..<((1 << 20) + 8192)).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ $0 >> 9) })
-        for data in [base.prefix(1 << 20).withUnsafeBytes { AlignedBytes.copy($0.baseAddress!, count: $0.count) },
-                     Data(base[5..<(5 + 70_001)]), base] {
-            let id = try store.put(data)
-            XCTAssertEqual(try store.read(id), data)
-            XCTAssertEqual(try Data(contentsOf: ram.dir.url.appendingPathComponent("chunks/\(id.hex.prefix(2))/\(id.hex)")), data)
-        }
+        try checkLargeChunksKeepEveryByte(store, root: ram.dir.url)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: ram.dir.path + "/tmp"), [])
     }
 
