@@ -2,9 +2,11 @@
 import Foundation
 import VolumeCore
 
-/// A chunk store over `inner` (a `MemoryChunkStore`): conformers write only what they change.
+/// A chunk store over `inner` (a `MemoryChunkStore` unless said otherwise): conformers write only
+/// what they change.
 protocol WrappingChunkStore: ChunkStore {
-    var inner: MemoryChunkStore { get }
+    associatedtype Inner: ChunkStore = MemoryChunkStore
+    var inner: Inner { get }
 }
 
 extension WrappingChunkStore {

@@ -1,5 +1,6 @@
 // What only a mount can show: statfs and the cap, EDQUOT at the write call, lookup counts going
-// back to zero on forget, subpath containment, and coherence between mounts and the files API.
+// back to zero on forget, subpath containment, coherence between mounts and the files API, and
+// a file held open through gc.
 import Foundation
 import VolumeCore
 import VolumeFUSE
@@ -168,6 +169,29 @@ final class MountSemanticsTests: MountTestCase {
         // The mount was stopped (lazily) while the file was open: its writes were committed.
         XCTAssertEqual(try ts.volume.readFile("/f"), Data("buffered".utf8))
         close(fd)
+        assertFsckClean(ts)
+    }
+
+    func testAFileKeptOpenLongerThanGCsGracePeriodKeepsItsBlocks() throws {
+        let ts = try TestStore(commitWindow: StoreOptions.mountCommitWindow)
+        defer { ts.remove() }
+        let gcProcess = try ts.anotherProcess()
+        defer { try? gcProcess.close() }
+        let blocks = (0..<3).map { _ in (0..<(1 << 20)).map { _ in UInt8.random(in: 0...255) } }
+        try withMount(ts.volume) { m in
+            let p = m.mountpoint + "/train.log"
+            let fd = try Sys.open(p, O_CREAT | O_WRONLY, 0o644)
+            for (i, b) in blocks.enumerated() { try Sys.write(fd, b, at: Int64(i) << 20) }
+            // The whole blocks are stored in the background, and referenced only at the close.
+            let deadline = Date().addingTimeInterval(20)
+            while try ts.store.chunks.stats().chunks < 3, Date() < deadline { usleep(10_000) }
+            // A gc two hours into the write, past its one-hour grace period, from another process.
+            let r = try gcProcess.collectGarbage(grace: 3600, now: Date().addingTimeInterval(7200))
+            XCTAssertEqual(r.chunksDeleted, 0)
+            XCTAssertEqual(r.chunksInGrace, 3)
+            try Sys.close(fd)
+            XCTAssertEqual(FileManager.default.contents(atPath: p), Data(blocks.joined()))
+        }
         assertFsckClean(ts)
     }
 }

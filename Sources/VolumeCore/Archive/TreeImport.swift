@@ -282,6 +282,10 @@ extension Volume {
             return (usage, cap, try Catalog.hasChildren(db, ino), empty)
         }
 
+        // Chunks are stored while the archive streams and referenced only by the final commit: held
+        // until then, so gc keeps them however long the import runs (see `WriteHolds`).
+        let hold = try beginHold()
+        defer { endHold(hold) }
         let storer = ImportStorer(chunks: chunks)
         let cataloger = ImportCataloger()
         let toStore = BoundedQueue<StoreBatch>(capacity: Self.importQueueDepth)

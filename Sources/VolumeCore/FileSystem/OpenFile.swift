@@ -29,6 +29,8 @@ final class OpenFile: Sendable {
         var storing: [Int: PendingChunk] = [:]
         var storeSeq = 0
         var staged: [Int: BlockRef] = [:]
+        /// The write hold (`WriteHolds`) kept from the first chunk stored until the commit that references it.
+        var hold: Int?
         /// Bytes this file holds in the volume's `reserved` total.
         var reserved: Int64 = 0
         /// The mtime of the last buffered write, until committed.

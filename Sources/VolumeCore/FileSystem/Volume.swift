@@ -29,6 +29,8 @@ public final class Volume: Sendable {
     public let durability: Durability
     let pool: DatabasePool
     let chunks: any ChunkStore
+    /// The store's writes in progress: every write that stores chunks before referencing them holds one.
+    let holds: WriteHolds
     let openFiles = Mutex<[UInt64: OpenFile]>([:])
     /// Bytes reserved against the cap by writes not yet committed.
     let reserved = Mutex<Int64>(0)
@@ -53,12 +55,13 @@ public final class Volume: Sendable {
     private let catalogPath: String
 
     /// Opens (and if new, initialises) the catalog at `catalogPath`.
-    init(id: String, catalogPath: String, chunks: any ChunkStore, durability: Durability,
+    init(id: String, catalogPath: String, chunks: any ChunkStore, holds: WriteHolds, durability: Durability,
          blockSize: Int = 1 << 20, capBytes: Int64, commitWindow: Double = 0) throws {
         self.id = id
         self.commitWindow = durability == .relaxed ? max(0, commitWindow) : 0
         self.catalogPath = catalogPath
         self.chunks = chunks
+        self.holds = holds
         self.durability = durability
         marks = try OpenMarks(path: catalogPath + "-opens")
         // Foreign keys are declared but not enforced: with enforcement, each DELETE of an inode
@@ -80,6 +83,14 @@ public final class Volume: Sendable {
         changes.withLock { $0.known = seq }
         try reapOrphans()
     }
+
+    /// Starts a write hold: gc keeps the chunks stored from now on until `endHold` (see `WriteHolds`).
+    func beginHold() throws -> Int { try holds.begin() }
+
+    /// Ends a write hold once the change that references its chunks returned from `mutate` (or
+    /// they were dropped). With a commit window that change may still wait for its group, so the
+    /// hold lingers a little.
+    func endHold(_ token: Int) { holds.end(token, lingering: commitWindow > 0) }
 
     /// Closes the catalog's connections.
     func close() throws {

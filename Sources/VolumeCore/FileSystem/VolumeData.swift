@@ -159,6 +159,9 @@ extension Volume {
         guard size >= 0, size <= Self.maxFileSize else { throw VolumeError.outOfRange("size \(size)") }
         let f = openFiles.withLock { $0[ino] }
         if let f { try f.commit(volume: self, durable: false, origin: caller.origin) }
+        // Shortening a block stores its shorter chunk before the transaction that references it commits.
+        let hold = try beginHold()
+        defer { endHold(hold) }
         let apply = {
             try self.mutate(origin: caller.origin) { db, events in
                 guard let a = try Catalog.attributes(db, ino) else { throw VolumeError.notFound("inode \(ino)") }
@@ -336,7 +339,7 @@ extension OpenFile {
             st.size = newSize
             st.pendingMtime = .now()
             st.origin = origin
-            if !full.isEmpty { startStoring(&st, full, volume: volume) }
+            if !full.isEmpty { try startStoring(&st, full, volume: volume) }
             if st.dirty.count * bs + st.patchBytes > Volume.maxDirtyBlocks * bs {
                 try spill(&st, volume: volume)
             }
@@ -377,7 +380,8 @@ extension OpenFile {
 
     /// Hands whole dirty blocks `idxs` to background stores, first waiting for the oldest while
     /// this file has `maxStoringBlocks` in flight.
-    private func startStoring(_ st: inout State, _ idxs: [Int], volume: Volume) {
+    private func startStoring(_ st: inout State, _ idxs: [Int], volume: Volume) throws {
+        try holdChunks(&st, volume: volume)
         harvest(&st, wait: false)
         for idx in idxs {
             guard let data = st.dirty.removeValue(forKey: idx) else { continue }
@@ -412,6 +416,7 @@ extension OpenFile {
         let idxs = st.pendingBlocks
         try materialize(&st, idxs, volume: volume)
         let bufs = idxs.map { st.dirty[$0]! }
+        if !bufs.isEmpty { try holdChunks(&st, volume: volume) }
         let ids = try volume.chunks.put(batch: bufs)
         for (i, idx) in idxs.enumerated() {
             if bufs[i].isEmpty { st.staged[idx] = nil } else { st.staged[idx] = BlockRef(chunk: ids[i], len: bufs[i].count) }
@@ -422,7 +427,7 @@ extension OpenFile {
     /// Makes buffered writes part of the catalog in one transaction.
     func commit(volume: Volume, durable: Bool, origin: Int) throws {
         try state.withLock { st in
-            guard st.hasPending else { return }
+            guard st.hasPending else { return endHold(&st, volume: volume) }
             try spill(&st, volume: volume)
             if durable || volume.durability == .full { try volume.chunks.sync() }
             let size = st.size
@@ -454,7 +459,20 @@ extension OpenFile {
             volume.reserved.withLock { $0 -= st.reserved }
             st.reserved = 0
             st.loadedEpoch = currentEpoch
+            endHold(&st, volume: volume)
         }
+    }
+
+    /// Starts the file's write hold before it stores a chunk no catalog references yet, so that gc
+    /// keeps those chunks however long the file stays open (see `WriteHolds`).
+    private func holdChunks(_ st: inout State, volume: Volume) throws {
+        if st.hold == nil { st.hold = try volume.beginHold() }
+    }
+
+    /// Ends the write hold once the stored chunks are referenced, or dropped.
+    private func endHold(_ st: inout State, volume: Volume) {
+        if let h = st.hold { volume.endHold(h) }
+        st.hold = nil
     }
 
     /// Forgets buffered writes and returns their reservation.
@@ -468,6 +486,7 @@ extension OpenFile {
         st.pendingMtime = nil
         volume.reserved.withLock { $0 -= st.reserved }
         st.reserved = 0
+        endHold(&st, volume: volume)
     }
 
     /// Called on the last release: returns any reservation still held.

@@ -198,6 +198,9 @@ extension Volume {
             }
             counts.append(n)
         }
+        // Stored, then referenced: held meanwhile, so gc keeps the chunks (see `WriteHolds`).
+        let hold = try beginHold()
+        defer { endHold(hold) }
         let ids = try chunks.put(batch: pieces)
         if durability == .full { try chunks.sync() }
         return try mutate(origin: caller.origin) { db, events in

@@ -6,13 +6,15 @@ import Synchronization
 /// All volumes of one data directory.
 ///
 /// Layout: `registry.sqlite` (tenants, volumes, quotas), `volumes/<id>.sqlite` (one catalog per
-/// volume), `chunks/` (the local chunk store). Every method that takes `owner` scopes to that
+/// volume), `chunks/` (the local chunk store), `holds/` (what writing processes tell gc, `WriteHolds`). Every method that takes `owner` scopes to that
 /// tenant: another tenant's volume is "not found". `owner: nil` is the operator, who sees all.
 public final class VolumeStore: Sendable {
     public let dataDir: URL
     public let options: StoreOptions
     public let chunks: any ChunkStore
     let registry: DatabasePool
+    /// This process's writes in progress, as gc must see them (see `WriteHolds`).
+    let holds: WriteHolds
     private let open = Mutex<[String: Volume]>([:])
 
     /// Opens (creating if needed) the store in `dataDir`. `chunks` defaults to a local store in `dataDir/chunks`.
@@ -31,6 +33,7 @@ public final class VolumeStore: Sendable {
         self.chunks = options.durability == .relaxed && options.commitWindow > 0 ? DeferredChunkStore(base) : base
         registry = try DatabaseOpening.pool(at: dataDir.appendingPathComponent("registry.sqlite").path, synchronous: "FULL",
                                             readers: 4, migrator: RegistrySchema.migrator)
+        holds = WriteHolds(dataDir: dataDir)
         try removeStaleImports()
     }
 
@@ -72,7 +75,7 @@ public final class VolumeStore: Sendable {
             return tenantCap ?? options.defaultCapBytes
         }
         do {
-            let v = try Volume(id: id, catalogPath: catalogPath(id), chunks: chunks, durability: options.durability,
+            let v = try Volume(id: id, catalogPath: catalogPath(id), chunks: chunks, holds: holds, durability: options.durability,
                                blockSize: options.blockSize, capBytes: cap, commitWindow: options.commitWindow)
             open.withLock { $0[id] = v }
             return (id, v)
@@ -117,7 +120,7 @@ public final class VolumeStore: Sendable {
         let r = try row(id, owner: owner)
         if let v = open.withLock({ $0[id] }) { return v }
         let cap = try effectiveCap(volumeOverride: r["quota_bytes"], owner: r["owner_id"])
-        let v = try Volume(id: id, catalogPath: catalogPath(id), chunks: chunks, durability: options.durability,
+        let v = try Volume(id: id, catalogPath: catalogPath(id), chunks: chunks, holds: holds, durability: options.durability,
                            blockSize: options.blockSize, capBytes: cap, commitWindow: options.commitWindow)
         return open.withLock { map in
             if let existing = map[id] { return existing }
@@ -163,6 +166,7 @@ public final class VolumeStore: Sendable {
             try v.flushAll()
             try v.close()
         }
+        holds.close()
     }
 
     // MARK: Quotas
