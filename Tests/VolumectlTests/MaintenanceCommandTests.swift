@@ -1,5 +1,6 @@
 // fsck and gc, run through the built binary against real damage and real garbage.
 import Foundation
+@testable import VolumeCore
 import XCTest
 
 final class MaintenanceCommandTests: XCTestCase {
@@ -105,6 +106,40 @@ final class MaintenanceCommandTests: XCTestCase {
         XCTAssertEqual(try cli.ok("gc", "--grace", "0s", "--json").jsonObject()["bytes_freed"] as? Int, 0)
         XCTAssertEqual(try cli.ok("files", "cat", "keep", "/shared").stdoutData, shared)
         try cli.ok("fsck")
+    }
+
+    func testGCWithNoGraceKeepsWhatAnotherProcessIsStillWriting() throws {
+        let cli = try CLI()
+        let id = try cli.createVolume("runs")
+        // This test process is the writer: a file open through the core, its three whole blocks
+        // stored as chunks that the catalog references only once the file is closed.
+        let store = try VolumeStore(dataDir: URL(fileURLWithPath: cli.dataDir), options: StoreOptions(durability: .relaxed))
+        defer { try? store.close() }
+        let v = try store.volume(id, owner: nil)
+        let a = try v.create(parent: Catalog.rootIno, name: Data("ckpt".utf8), kind: .file, mode: 0o644, caller: .root)
+        try v.openCreated(a)
+        let content = randomData(3 << 20, seed: 9)
+        try v.write(a.ino, offset: 0, data: content, caller: .root)
+        let deadline = Date().addingTimeInterval(20)
+        while try store.chunks.stats().chunks < 3, Date() < deadline { usleep(10_000) }
+
+        let r = try cli.ok("gc", "--grace", "0s", "--json").jsonObject()
+        XCTAssertEqual(r["chunks_deleted"] as? Int, 0, "gc must not take the chunks of a write in progress")
+        XCTAssertEqual(r["chunks_in_grace"] as? Int, 3)
+        XCTAssertNotNil(r["writes_in_progress_since"] as? String)
+        let text = try cli.ok("gc", "--grace", "0s")
+        XCTAssertTrue(text.stdout.contains("by a write still in progress"), text.stdout)
+
+        try v.release(a.ino, caller: .root)
+        XCTAssertEqual(try cli.ok("files", "cat", "runs", "/ckpt").stdoutData, content)
+        try cli.ok("fsck")
+
+        // Once the writer is done, what it leaves behind is garbage like any other.
+        try cli.ok("files", "rm", "runs", "/ckpt")
+        try store.close()
+        let after = try cli.ok("gc", "--grace", "0s", "--json").jsonObject()
+        XCTAssertEqual(after["chunks_deleted"] as? Int, 3)
+        XCTAssertNil(after["writes_in_progress_since"])
     }
 
     func testGCRejectsBadDurations() throws {

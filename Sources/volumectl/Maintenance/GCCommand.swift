@@ -9,13 +9,15 @@ struct GCCommand: ParsableCommand {
         abstract: "Delete stored chunks that no volume references.",
         discussion: """
             Marks every chunk any volume references, then deletes the others that are older than the \
-            grace period (default 1h), so a write in progress never loses its chunks. --dry-run \
+            grace period (default 1h). Chunks stored by writes still in progress in any running \
+            process (a file held open in a mount, an import, an upload) are kept however old they \
+            are: those processes publish since when, in the data directory's holds/. --dry-run \
             reports what would be freed and deletes nothing. Durations: 0s, 90s, 30m, 1h, 2h30m, 7d.
 
             Examples:
               volumectl gc --dry-run
               volumectl gc
-              volumectl gc --grace 0s     # no writer running: collect all garbage
+              volumectl gc --grace 0s     # collect all garbage now; running writes keep theirs
               volumectl gc --json
             """
     )
@@ -37,8 +39,9 @@ struct GCCommand: ParsableCommand {
             try global.output(r) {
                 let freed = "\(ByteSize.format(r.bytesFreed)) (\(plural(Int(r.bytesFreed), "byte")), \(plural(r.chunksDeleted, "chunk")))"
                 print(dryRun ? "would free \(freed) (dry run; nothing deleted)" : "freed \(freed)")
+                let writes = r.writesInProgressSince.map { ", or stored since \($0) by a write still in progress" } ?? ""
                 print("scanned \(plural(r.volumesScanned, "volume")), \(plural(r.chunksReferenced, "chunk")) in use, "
-                      + "\(plural(r.chunksInGrace, "unreferenced chunk")) kept (younger than \(DurationText.format(seconds)))")
+                      + "\(plural(r.chunksInGrace, "unreferenced chunk")) kept (younger than \(DurationText.format(seconds))\(writes))")
             }
         }
     }
