@@ -113,14 +113,24 @@ final class ChunkStoreSuiteTests: XCTestCase {
         XCTAssertEqual(files.count, 1)
     }
 
-    func testLocalStoreCleansTempFilesLeftByACrash() throws {
+    func testLocalStoreCleansTempFilesLeftByACrashButNotAnotherProcesssWriteInProgress() throws {
         let dir = try TemporaryDirectory("chunks")
         defer { dir.remove() }
-        _ = try LocalChunkStore(root: dir.url)
+        let writer = try LocalChunkStore(root: dir.url)
         let leftover = dir.url.appendingPathComponent("tmp/deadbeef.partial")
         try Data("half a chunk".utf8).write(to: leftover)
-        _ = try LocalChunkStore(root: dir.url)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: leftover.path))
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-7200)], ofItemAtPath: leftover.path)
+        // A chunk another process is writing at this moment: created, not yet renamed into place.
+        let inFlight = dir.url.appendingPathComponent("tmp/0123abcd")
+        try Data(repeating: 9, count: 100_000).write(to: inFlight)
+
+        _ = try LocalChunkStore(root: dir.url)  // another process opens the store
+        XCTAssertFalse(FileManager.default.fileExists(atPath: leftover.path), "a crash's leftover is removed")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: inFlight.path), "a write in progress is left alone")
+        // And a whole chunk stored while another process opens the store arrives.
+        let big = Data((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 11) })
+        let id = try writer.put(big)
+        XCTAssertEqual(try writer.read(id), big)
     }
 
     func testLargeChunksWrittenAroundThePageCacheKeepEveryByte() throws {

@@ -40,6 +40,9 @@ public final class LocalChunkStore: ChunkStore {
     /// sync follows every commit (full durability): that sync then has little left to wait for. Without
     /// one it only holds writers to the disk's speed instead of the page cache's.
     /// `packLimit`: the size past which a pack file of small chunks is sealed (smaller in tests).
+    /// Seconds after which a temp file is a crash's leftover: writing one chunk takes milliseconds.
+    static let staleTempAge = 3600
+
     public init(root: URL, smallLimit: Int = LocalChunkStore.defaultSmallLimit, startWriteback: Bool = false,
                 packLimit: Int64 = LocalChunkStore.defaultPackLimit, now: @escaping @Sendable () -> Date = { Date() }) throws {
         self.root = root
@@ -54,9 +57,12 @@ public final class LocalChunkStore: ChunkStore {
                 let shard = root.appendingPathComponent("chunks").appendingPathComponent(String(format: "%02x", i))
                 if !fm.fileExists(atPath: shard.path) { try fm.createDirectory(at: shard, withIntermediateDirectories: true) }
             }
-            // Temp files left by a crash are never referenced: remove them.
-            for leftover in try fm.contentsOfDirectory(atPath: root.appendingPathComponent("tmp").path) {
-                try? fm.removeItem(at: root.appendingPathComponent("tmp").appendingPathComponent(leftover))
+            // Temp files left by a crash are never referenced: remove them. Only old ones: a fresh one
+            // may be a chunk that another process (a mount, an import) is writing right now.
+            let tmp = root.appendingPathComponent("tmp").path
+            for leftover in try fm.contentsOfDirectory(atPath: tmp) {
+                var st = stat()
+                if stat(tmp + "/" + leftover, &st) == 0, time(nil) - st.st_mtim.tv_sec > Self.staleTempAge { unlink(tmp + "/" + leftover) }
             }
         } catch {
             throw VolumeError.io("cannot prepare chunk store at \(root.path): \(error.localizedDescription)", errno: EIO)
