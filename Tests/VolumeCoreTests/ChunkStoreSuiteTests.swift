@@ -50,6 +50,11 @@ func runChunkStoreSuite(_ store: any ChunkStore, clock: TestClock, corrupt: (Chu
     try store.forEach { touchedAfter[$0.id] = $0.touched }
     XCTAssertGreaterThan(touchedAfter[b]!, touched[b]!, file: file, line: line)
     XCTAssertEqual(touchedAfter[a], touched[a], file: file, line: line)
+    // gc's delete looks at the time again: a chunk touched at or after its cutoff stays, whole
+    XCTAssertFalse(try store.delete(b, ifTouchedBefore: touchedAfter[b]!), file: file, line: line)
+    XCTAssertFalse(try store.delete(a, ifTouchedBefore: touchedAfter[a]!), file: file, line: line)
+    XCTAssertEqual(try store.read(b), large, file: file, line: line)
+    XCTAssertEqual(try store.read(a), small, file: file, line: line)
 
     // missing chunks are reported, not invented
     let missing = ChunkID.of(Data("never stored".utf8))
@@ -91,7 +96,7 @@ final class ChunkStoreSuiteTests: XCTestCase {
         let store = try LocalChunkStore(root: dir.url, smallLimit: 64 * 1024, now: { clock.now })
         try runChunkStoreSuite(store, clock: clock) { id, data in
             try data.write(to: dir.url.appendingPathComponent("chunks/\(id.hex.prefix(2))/\(id.hex)"))
-            // utimensat(nil) uses the real clock; the suite compares relative times only
+            // a chunk file's time comes from the real clock; the suite compares relative times only
         }
     }
 

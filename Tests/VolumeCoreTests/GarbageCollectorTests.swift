@@ -59,4 +59,63 @@ final class GarbageCollectorTests: XCTestCase {
         XCTAssertFalse(try ts.store.chunks.contains(ChunkID.of(own)))
         XCTAssertEqual(try ts.fsckProblems(), [])
     }
+
+    func testContentStoredAgainWhileGCRunsIsKept() throws {
+        let chunkDir = try TemporaryDirectory("chunks")
+        defer { chunkDir.remove() }
+        let chunks = ListThenHook(try LocalChunkStore(root: chunkDir.url))
+        let ts = try TestStore(chunks: chunks)
+        defer { ts.remove() }
+        let v = ts.volume
+        let large = Data((0..<200_000).map { _ in UInt8.random(in: 0...255) })  // a chunk file
+        let small = Data("a small file, packed".utf8)                           // a packed chunk
+        try v.writeFile("/large", data: large)
+        try v.writeFile("/small", data: small)
+        try v.remove("/large")
+        try v.remove("/small")
+        // Garbage for an hour.
+        let hourAgo = Date().addingTimeInterval(-3600)
+        let hex = ChunkID.of(large).hex
+        try FileManager.default.setAttributes([.modificationDate: hourAgo],
+                                              ofItemAtPath: chunkDir.path + "/chunks/" + hex.prefix(2) + "/" + hex)
+        try chunks.inner.small.db.write { db in
+            try db.execute(sql: "UPDATE packed SET touched = ?", arguments: [Int64(hourAgo.timeIntervalSince1970)])
+        }
+
+        // Once gc has listed both as old garbage, and before it deletes them, a writer stores the
+        // same content again (dedup: only their times are refreshed) and references it.
+        chunks.afterListing = {
+            try v.writeFile("/large-again", data: large)
+            try v.writeFile("/small-again", data: small)
+        }
+        // No grace at all: only the second look at each chunk's time keeps them.
+        let r = try ts.store.collectGarbage(grace: 0)
+        XCTAssertEqual(r.chunksDeleted, 0)
+        XCTAssertEqual(r.chunksInGrace, 2)
+        XCTAssertEqual(try v.readFile("/large-again"), large)
+        XCTAssertEqual(try v.readFile("/small-again"), small)
+        XCTAssertEqual(try ts.fsckProblems(), [])
+
+        // Garbage nobody stores again still goes.
+        try v.remove("/large-again")
+        try v.remove("/small-again")
+        XCTAssertEqual(try ts.store.collectGarbage(grace: 0, now: Date().addingTimeInterval(60)).chunksDeleted, 2)
+    }
+}
+
+/// A local chunk store that runs `afterListing` once, when gc has listed every chunk and before
+/// it deletes any.
+final class ListThenHook: WrappingChunkStore, @unchecked Sendable {
+    let inner: LocalChunkStore
+    var afterListing: (() throws -> Void)?
+
+    init(_ inner: LocalChunkStore) { self.inner = inner }
+
+    func forEach(_ body: (StoredChunk) throws -> Void) throws {
+        try inner.forEach(body)
+        if let hook = afterListing {
+            afterListing = nil
+            try hook()
+        }
+    }
 }

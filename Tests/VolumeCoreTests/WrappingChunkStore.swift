@@ -15,7 +15,7 @@ extension WrappingChunkStore {
     func read(_ id: ChunkID, offset: Int, count: Int) throws -> Data { try inner.read(id, offset: offset, count: count) }
     func contains(_ id: ChunkID) throws -> Bool { try inner.contains(id) }
     func size(of id: ChunkID) throws -> Int? { try inner.size(of: id) }
-    func delete(_ id: ChunkID) throws { try inner.delete(id) }
+    func delete(_ id: ChunkID, ifTouchedBefore cutoff: Date) throws -> Bool { try inner.delete(id, ifTouchedBefore: cutoff) }
     func forEach(_ body: (StoredChunk) throws -> Void) throws { try inner.forEach(body) }
     func sync() throws { try inner.sync() }
     func stats() throws -> ChunkStoreStats { try inner.stats() }

@@ -33,8 +33,11 @@ public protocol ChunkStore: Sendable {
     func contains(_ id: ChunkID) throws -> Bool
     /// The chunk's stored size, or nil when it is missing.
     func size(of id: ChunkID) throws -> Int?
-    /// Removes a chunk; removing a missing chunk is not an error.
-    func delete(_ id: ChunkID) throws
+    /// Removes a chunk unless it was touched at or after `cutoff`, and says whether it did: gc
+    /// passes the time it listed the chunk as older than, so a writer that stored the same content
+    /// again since (refreshing its time, to reference it) keeps it. The check and the removal are
+    /// one step as far as `put` can tell. Removing a missing chunk is not an error (it says false).
+    @discardableResult func delete(_ id: ChunkID, ifTouchedBefore cutoff: Date) throws -> Bool
     /// Calls `body` for every stored chunk.
     func forEach(_ body: (StoredChunk) throws -> Void) throws
     /// Makes every chunk put so far durable on stable storage.
@@ -52,6 +55,9 @@ public protocol ChunkStore: Sendable {
 }
 
 extension ChunkStore {
+    /// Removes a chunk, whenever it was touched; removing a missing chunk is not an error.
+    public func delete(_ id: ChunkID) throws { try delete(id, ifTouchedBefore: .distantFuture) }
+
     public func commitPending() throws {}
     public func prefetch(_ ids: [ChunkID]) {}
 }

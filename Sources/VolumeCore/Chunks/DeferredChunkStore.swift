@@ -79,7 +79,7 @@ public final class DeferredChunkStore: ChunkStore {
         return try inner.size(of: id)
     }
 
-    public func delete(_ id: ChunkID) throws { try inner.delete(id) }
+    public func delete(_ id: ChunkID, ifTouchedBefore cutoff: Date) throws -> Bool { try inner.delete(id, ifTouchedBefore: cutoff) }
 
     /// Stored chunks only: waiting ones are nobody's garbage yet.
     public func forEach(_ body: (StoredChunk) throws -> Void) throws { try inner.forEach(body) }

@@ -100,7 +100,7 @@ public final class LocalChunkStore: ChunkStore {
                 ids.append(try putFile(data))
             }
         }
-        if !smallOnes.isEmpty { try small.put(smallOnes, touched: Int64(now().timeIntervalSince1970)) }
+        if !smallOnes.isEmpty { try small.put(smallOnes, touched: now().timeIntervalSince1970) }
         return ids
     }
 
@@ -129,7 +129,11 @@ public final class LocalChunkStore: ChunkStore {
         }
         let id = hashed.withLock { $0 }!
         let final = path(id)
-        if utimensat(AT_FDCWD, final, nil, 0) == 0 {
+        // The chunk exists: refresh its time. The clock's, not the kernel's coarse one (which lags
+        // by a tick): gc's second look at a chunk it is deleting must see a touch made after it listed it.
+        var t = timespec()
+        clock_gettime(CLOCK_REALTIME, &t)
+        if utimensat(AT_FDCWD, final, [t, t], 0) == 0 {
             unlink(tmp)
             return id
         }
@@ -207,9 +211,24 @@ public final class LocalChunkStore: ChunkStore {
         return try small.size(of: id)
     }
 
-    public func delete(_ id: ChunkID) throws {
-        if unlink(path(id)) != 0, errno != ENOENT { throw VolumeError.io("delete chunk \(id.short)", errno: errno) }
-        try small.delete(id)
+    /// A chunk file is first moved aside into `tmp/`, out of reach of a writer's touch (which then
+    /// finds no file and stores a fresh copy), and its time read there: touched since the cutoff,
+    /// it goes back, unless a writer's fresh copy already took its place. (A reader may find no
+    /// file for that moment; it only happens to a chunk gc found unreferenced.)
+    public func delete(_ id: ChunkID, ifTouchedBefore cutoff: Date) throws -> Bool {
+        let final = path(id)
+        let aside = root.path + "/tmp/gc-" + UUID().uuidString
+        guard rename(final, aside) == 0 else {
+            guard errno == ENOENT else { throw VolumeError.io("delete chunk \(id.short)", errno: errno) }
+            return try small.delete(id, ifTouchedBefore: cutoff)
+        }
+        defer { unlink(aside) }
+        var st = stat()
+        guard stat(aside, &st) == 0 else { throw VolumeError.io("delete chunk \(id.short)", errno: errno) }
+        let touched = Date(timeIntervalSince1970: TimeInterval(st.st_mtim.tv_sec) + TimeInterval(st.st_mtim.tv_nsec) / 1e9)
+        guard touched >= cutoff else { return true }
+        if link(aside, final) != 0, errno != EEXIST { throw VolumeError.io("put back chunk \(id.short)", errno: errno) }
+        return false
     }
 
     public func forEach(_ body: (StoredChunk) throws -> Void) throws {
@@ -225,7 +244,7 @@ public final class LocalChunkStore: ChunkStore {
             }
         }
         for c in try small.all() {
-            try body(StoredChunk(id: c.id, size: c.size, touched: Date(timeIntervalSince1970: TimeInterval(c.touched))))
+            try body(StoredChunk(id: c.id, size: c.size, touched: Date(timeIntervalSince1970: c.touched)))
         }
     }
 

@@ -38,7 +38,13 @@ public final class MemoryChunkStore: ChunkStore {
 
     public func contains(_ id: ChunkID) throws -> Bool { chunks.withLock { $0[id] != nil } }
     public func size(of id: ChunkID) throws -> Int? { chunks.withLock { $0[id]?.data.count } }
-    public func delete(_ id: ChunkID) throws { _ = chunks.withLock { $0.removeValue(forKey: id) } }
+    public func delete(_ id: ChunkID, ifTouchedBefore cutoff: Date) throws -> Bool {
+        chunks.withLock { map in
+            guard let c = map[id], c.touched < cutoff else { return false }
+            map[id] = nil
+            return true
+        }
+    }
 
     public func forEach(_ body: (StoredChunk) throws -> Void) throws {
         let all = chunks.withLock { $0.map { StoredChunk(id: $0.key, size: $0.value.data.count, touched: $0.value.touched) } }

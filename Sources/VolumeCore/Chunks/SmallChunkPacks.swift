@@ -127,7 +127,9 @@ final class SmallChunkPacks: Sendable {
     // MARK: Writing
 
     /// Stores `chunks` (ID and bytes) in one transaction, touched at `touched`; existing ones are touched only.
-    func put(_ chunks: [(ChunkID, Data)], touched: Int64) throws {
+    /// (Seconds with their fraction: gc's second look at a chunk must see a touch within the same second.
+    /// SQLite keeps a fraction in the INTEGER column; rows of older versions hold whole seconds.)
+    func put(_ chunks: [(ChunkID, Data)], touched: Double) throws {
         try db.write { db in
             var appender = try Appender(db, self)
             let touch = try db.cachedStatement(sql: "UPDATE packed SET touched = ? WHERE id = ?")
@@ -135,10 +137,10 @@ final class SmallChunkPacks: Sendable {
             let insert = try db.cachedStatement(sql: "INSERT INTO packed (id, pack, pos, len, touched) VALUES (?, ?, ?, ?, ?)")
             for (id, data) in chunks {
                 // Bound through the C API: a bulk import puts hundreds of thousands of small chunks.
-                try Self.step(db, touch) { s in sqlite3_bind_int64(s, 1, touched); id.bytes.bind(s, 2) }
+                try Self.step(db, touch) { s in sqlite3_bind_double(s, 1, touched); id.bytes.bind(s, 2) }
                 if db.changesCount > 0 { continue }
                 if legacy {
-                    try Self.step(db, touchLegacy) { s in sqlite3_bind_int64(s, 1, touched); id.bytes.bind(s, 2) }
+                    try Self.step(db, touchLegacy) { s in sqlite3_bind_double(s, 1, touched); id.bytes.bind(s, 2) }
                     if db.changesCount > 0 { continue }
                 }
                 let pos = appender.add(data)
@@ -147,7 +149,7 @@ final class SmallChunkPacks: Sendable {
                     sqlite3_bind_int64(s, 2, appender.pack)
                     sqlite3_bind_int64(s, 3, pos)
                     sqlite3_bind_int64(s, 4, Int64(data.count))
-                    sqlite3_bind_int64(s, 5, touched)
+                    sqlite3_bind_double(s, 5, touched)
                 }
             }
             try appender.finish()
@@ -284,9 +286,9 @@ final class SmallChunkPacks: Sendable {
     }
 
     /// Every small chunk: ID, size, touched (seconds).
-    func all() throws -> [(id: ChunkID, size: Int, touched: Int64)] {
+    func all() throws -> [(id: ChunkID, size: Int, touched: Double)] {
         try db.read { db in
-            var out: [(ChunkID, Int, Int64)] = []
+            var out: [(ChunkID, Int, Double)] = []
             let sql = legacy ? "SELECT id, len, touched FROM packed UNION ALL SELECT id, length(data), touched FROM chunk"
                              : "SELECT id, len, touched FROM packed"
             let rows = try Row.fetchCursor(db, sql: sql)
@@ -298,13 +300,22 @@ final class SmallChunkPacks: Sendable {
     }
 
     /// Removes small chunk `id` (its bytes stay in the pack until `compact`).
-    func delete(_ id: ChunkID) throws {
-        try db.write { db in
-            let remove = try db.cachedStatement(sql: "DELETE FROM packed WHERE id = ? RETURNING pack, pos, len")
-            if let old = try Self.location(db, remove, { id.bytes.bind($0, 1) }) {
+    /// Deletes the chunk's row unless it was touched at or after `cutoff` (in the same transaction
+    /// as the check, so a put's touch comes before or after both); says whether it did.
+    func delete(_ id: ChunkID, ifTouchedBefore cutoff: Date) throws -> Bool {
+        let before = cutoff.timeIntervalSince1970
+        return try db.write { db in
+            var removed = false
+            let remove = try db.cachedStatement(sql: "DELETE FROM packed WHERE id = ? AND touched < ? RETURNING pack, pos, len")
+            if let old = try Self.location(db, remove, { id.bytes.bind($0, 1); sqlite3_bind_double($0, 2, before) }) {
                 try db.execute(sql: "UPDATE pack SET live = live - ? WHERE id = ?", arguments: [old.len, old.pack])
+                removed = true
             }
-            if legacy { try db.execute(sql: "DELETE FROM chunk WHERE id = ?", arguments: [id.bytes]) }
+            if legacy {
+                try db.execute(sql: "DELETE FROM chunk WHERE id = ? AND touched < ?", arguments: [id.bytes, before])
+                removed = removed || db.changesCount > 0
+            }
+            return removed
         }
     }
 

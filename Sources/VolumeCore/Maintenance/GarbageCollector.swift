@@ -50,10 +50,15 @@ extension VolumeStore {
         var doomed: [StoredChunk] = []
         try chunks.forEach { c in
             guard !marked.contains(c.id) else { return }
-            if c.touched > cutoff { report.chunksInGrace += 1 } else { doomed.append(c) }
+            if c.touched >= cutoff { report.chunksInGrace += 1 } else { doomed.append(c) }
         }
+        // A writer that stores the same content again while gc runs (to reference it) refreshes the
+        // chunk's time past the cutoff: the delete looks at the time again and keeps it.
         for c in doomed {
-            if !dryRun { try chunks.delete(c.id) }
+            guard try dryRun || chunks.delete(c.id, ifTouchedBefore: cutoff) else {
+                report.chunksInGrace += 1
+                continue
+            }
             report.chunksDeleted += 1
             report.bytesFreed += Int64(c.size)
         }
