@@ -94,6 +94,28 @@ final class WriteHoldsTests: XCTestCase {
         XCTAssertEqual(try ts.fsckProblems(), [])
     }
 
+    func testWithoutItsHoldFileAWriteStaysBufferedAndItsCommitSaysWhy() throws {
+        let ts = try TestStore()
+        defer { ts.remove() }
+        let v = ts.volume
+        // Something in the way of the holds directory.
+        let blocker = ts.dir.path + "/holds"
+        XCTAssertTrue(FileManager.default.createFile(atPath: blocker, contents: Data()))
+        let a = try v.create(parent: Catalog.rootIno, name: Data("f".utf8), kind: .file, mode: 0o644, caller: .root)
+        try v.openCreated(a)
+        let content = Data((0..<(2 << 20) + 10).map { _ in UInt8.random(in: 0...255) })
+        XCTAssertNoThrow(try v.write(a.ino, offset: 0, data: content, caller: .root), "the write is taken")
+        XCTAssertThrowsError(try v.flush(a.ino, caller: .root)) { e in
+            XCTAssertEqual((e as? VolumeError)?.errno, EIO)
+            XCTAssertTrue("\(e)".contains("must be a directory this process can write"), "\(e)")
+        }
+        XCTAssertEqual(try ts.store.chunks.stats().chunks, 0, "nothing stored that gc could not be told about")
+        try FileManager.default.removeItem(atPath: blocker)
+        try v.release(a.ino, caller: .root)
+        XCTAssertEqual(try v.readFile("/f"), content)
+        XCTAssertEqual(try ts.fsckProblems(), [])
+    }
+
     func testGCInTheMiddleOfABatchWriteOrAnImportKeepsTheirChunks() throws {
         // A chunk store that runs another process's gc (two hours later) right after every put,
         // between the store and the commit that references what it stored.

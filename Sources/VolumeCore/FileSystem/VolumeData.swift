@@ -339,7 +339,7 @@ extension OpenFile {
             st.size = newSize
             st.pendingMtime = .now()
             st.origin = origin
-            if !full.isEmpty { try startStoring(&st, full, volume: volume) }
+            if !full.isEmpty { startStoring(&st, full, volume: volume) }
             if st.dirty.count * bs + st.patchBytes > Volume.maxDirtyBlocks * bs {
                 try spill(&st, volume: volume)
             }
@@ -379,9 +379,11 @@ extension OpenFile {
     }
 
     /// Hands whole dirty blocks `idxs` to background stores, first waiting for the oldest while
-    /// this file has `maxStoringBlocks` in flight.
-    private func startStoring(_ st: inout State, _ idxs: [Int], volume: Volume) throws {
-        try holdChunks(&st, volume: volume)
+    /// this file has `maxStoringBlocks` in flight. Without a write hold (its file could not be
+    /// made) the blocks stay buffered: the write has already been taken, and the commit that
+    /// stores them tries again and reports the error.
+    private func startStoring(_ st: inout State, _ idxs: [Int], volume: Volume) {
+        guard (try? holdChunks(&st, volume: volume)) != nil else { return }
         harvest(&st, wait: false)
         for idx in idxs {
             guard let data = st.dirty.removeValue(forKey: idx) else { continue }

@@ -67,7 +67,13 @@ final class WriteHolds: Sendable {
         try state.withLock { st in
             let start = now().addingTimeInterval(-Self.margin)
             // (Holds begun before a `close` still count when the file comes back.)
-            if st.fd < 0 { try publishFirst(&st, min(start, st.active.values.min() ?? start, st.ended.values.min() ?? start)) }
+            if st.fd < 0 {
+                do {
+                    try publishFirst(&st, min(start, st.active.values.min() ?? start, st.ended.values.min() ?? start))
+                } catch {
+                    throw VolumeError.io("cannot tell gc about this write (\(error)); \(dir) must be a directory this process can write", errno: EIO)
+                }
+            }
             st.next += 1
             st.active[st.next] = start
             return st.next
