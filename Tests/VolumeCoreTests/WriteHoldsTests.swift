@@ -1,4 +1,5 @@
 // Write holds: gc keeps the chunks of writes still in progress (an open file, a batch, an import), however old.
+import CSupport
 import Foundation
 import Synchronization
 import XCTest
@@ -64,6 +65,26 @@ final class WriteHoldsTests: XCTestCase {
         XCTAssertEqual(r.chunksDeleted, 1, "a dead writer's file holds nothing back")
         XCTAssertFalse(FileManager.default.fileExists(atPath: stale))
         XCTAssertEqual(try ts.fsckProblems(), [])
+    }
+
+    func testAWriterStillNamingItsFileCountsAndOneThatDiedThenIsRemoved() throws {
+        let data = try TemporaryDirectory("holds")
+        defer { data.remove() }
+        let dir = data.path + "/holds"
+        XCTAssertEqual(mkdir(dir, 0o755), 0)
+        // A process between locking its new file and renaming it to .hold.
+        let tmp = dir + "/1234-abcd1234.tmp"
+        let fd = open(tmp, O_RDWR | O_CREAT, 0o644)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        XCTAssertEqual(csupport_ofd_lock(fd, 0, 0, 2, 0), 0)
+        let t = Date(timeIntervalSince1970: 1_700_000_000)
+        try FileManager.default.setAttributes([.modificationDate: t], ofItemAtPath: tmp)
+        XCTAssertEqual(published(dir), t)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: tmp))
+        // It died there: its lock is gone, and the file is old.
+        close(fd)
+        XCTAssertNil(published(dir))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tmp))
     }
 
     func testGCKeepsTheStoredBlocksOfAFileHeldOpenLongerThanTheGracePeriod() throws {

@@ -177,7 +177,8 @@ final class WriteHolds: Sendable {
                 if n.hasSuffix(".hold") || t < Date().addingTimeInterval(-60) { unlink(p) }
                 continue
             }
-            if n.hasSuffix(".hold") { oldest = min(oldest ?? t, t) }
+            // Live (a `.tmp` too: its process is between locking and naming it).
+            oldest = min(oldest ?? t, t)
         }
         return oldest
     }
