@@ -33,6 +33,8 @@ public final class LocalChunkStore: ChunkStore {
     let small: SmallChunkPacks
     private let rootFD: FileDescriptor
     private let now: @Sendable () -> Date
+    /// Seconds after which a temp file is a crash's leftover: writing one chunk takes milliseconds.
+    static let staleTempAge = 3600
 
     /// Opens (creating if needed) a store in `root`.
     /// `startWriteback`: begin writing each large chunk to disk as soon as it is written (the part
@@ -40,9 +42,6 @@ public final class LocalChunkStore: ChunkStore {
     /// sync follows every commit (full durability): that sync then has little left to wait for. Without
     /// one it only holds writers to the disk's speed instead of the page cache's.
     /// `packLimit`: the size past which a pack file of small chunks is sealed (smaller in tests).
-    /// Seconds after which a temp file is a crash's leftover: writing one chunk takes milliseconds.
-    static let staleTempAge = 3600
-
     public init(root: URL, smallLimit: Int = LocalChunkStore.defaultSmallLimit, startWriteback: Bool = false,
                 packLimit: Int64 = LocalChunkStore.defaultPackLimit, now: @escaping @Sendable () -> Date = { Date() }) throws {
         self.root = root
