@@ -76,16 +76,17 @@ v quota show $DEMO
 # Check every volume; a non-zero exit would mean damage.
 v fsck
 
-# Deleting a volume leaves its bytes for gc (a grace period protects writes in progress).
+# Deleting a volume leaves its bytes for gc. Writes in progress keep theirs (their processes tell gc
+# through DATA_DIR/holds/); the grace period covers writes that start while gc runs.
 head -c 300000 /dev/urandom > "$WORK/random.bin"
 v volume create $SCRATCH --quiet
 v files put $SCRATCH /random.bin "$WORK/random.bin"
 v volume delete $SCRATCH
 v gc --grace 0s --dry-run
 if [ "$OWN_DATA_DIR" = 1 ]; then
-    v gc --grace 0s        # nothing else writes to this data directory, so no grace period is needed
+    v gc --grace 0s        # nothing else starts writing to this data directory, so no grace period is needed
 else
-    echo "(not collecting for real in $VOLUMES_DATA_DIR: something else may be writing there; 'volumectl gc' keeps an hour's grace)"
+    echo "(not collecting for real in $VOLUMES_DATA_DIR: something else may start writing there; 'volumectl gc' keeps an hour's grace)"
 fi
 
 echo
