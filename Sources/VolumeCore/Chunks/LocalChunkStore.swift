@@ -224,8 +224,7 @@ public final class LocalChunkStore: ChunkStore {
         defer { unlink(aside) }
         var st = stat()
         guard stat(aside, &st) == 0 else { throw VolumeError.io("delete chunk \(id.short)", errno: errno) }
-        let touched = Date(timeIntervalSince1970: TimeInterval(st.st_mtim.tv_sec) + TimeInterval(st.st_mtim.tv_nsec) / 1e9)
-        guard touched >= cutoff else { return true }
+        guard st.modified >= cutoff else { return true }
         if link(aside, final) != 0, errno != EEXIST { throw VolumeError.io("put back chunk \(id.short)", errno: errno) }
         return false
     }
@@ -238,8 +237,7 @@ public final class LocalChunkStore: ChunkStore {
                 guard let id = ChunkID(hex: name) else { continue }
                 var st = stat()
                 guard stat(dir + "/" + name, &st) == 0 else { continue }
-                let t = Date(timeIntervalSince1970: TimeInterval(st.st_mtim.tv_sec) + TimeInterval(st.st_mtim.tv_nsec) / 1e9)
-                try body(StoredChunk(id: id, size: Int(st.st_size), touched: t))
+                try body(StoredChunk(id: id, size: Int(st.st_size), touched: st.modified))
             }
         }
         for c in try small.all() {

@@ -18,6 +18,11 @@ func syscall<T: FixedWidthInteger>(_ what: @autoclosure () -> String, _ call: ()
     }
 }
 
+extension stat {
+    /// The modification time, to the nanosecond.
+    var modified: Date { Date(timeIntervalSince1970: TimeInterval(st_mtim.tv_sec) + TimeInterval(st_mtim.tv_nsec) / 1e9) }
+}
+
 extension VolumeError {
     /// Wraps an `Errno` from swift-system.
     static func from(_ e: Errno, _ what: String) -> VolumeError {

@@ -164,12 +164,12 @@ final class WriteHolds: Sendable {
             let fd = Glibc.open(p, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else {
                 // Gone meanwhile, or not ours to open: then it counts as live (keeping more is safe).
-                if errno != ENOENT, n.hasSuffix(".hold"), stat(p, &sb) == 0 { oldest = min(oldest ?? mtime(sb), mtime(sb)) }
+                if errno != ENOENT, n.hasSuffix(".hold"), stat(p, &sb) == 0 { oldest = min(oldest ?? sb.modified, sb.modified) }
                 continue
             }
             defer { Glibc.close(fd) }
             guard fstat(fd, &sb) == 0 else { continue }
-            let t = mtime(sb)
+            let t = sb.modified
             // A read lock is refused while the writer holds its write lock.
             if csupport_ofd_lock(fd, 0, 0, 1, 0) == 0 {
                 // Nobody holds it: its process is gone. (A `.tmp` is locked a moment after it is
@@ -181,9 +181,5 @@ final class WriteHolds: Sendable {
             oldest = min(oldest ?? t, t)
         }
         return oldest
-    }
-
-    private static func mtime(_ sb: stat) -> Date {
-        Date(timeIntervalSince1970: TimeInterval(sb.st_mtim.tv_sec) + TimeInterval(sb.st_mtim.tv_nsec) / 1e9)
     }
 }
