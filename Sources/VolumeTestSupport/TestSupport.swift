@@ -48,3 +48,14 @@ public struct TestStore: Sendable {
         dir.remove()
     }
 }
+
+/// Polls `condition` every 10 ms until it holds or `seconds` pass, and says whether it held (for
+/// work a test cannot wait on directly, like a mount's background stores).
+public func eventually(within seconds: Double = 20, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while try !condition() {
+        guard Date() < deadline else { return false }
+        usleep(10_000)
+    }
+    return true
+}

@@ -98,7 +98,7 @@ final class WriteHoldsTests: XCTestCase {
             try v.write(a.ino, offset: Int64(off), data: content[off..<min(off + (1 << 20), content.count)], caller: .root)
         }
         // The three whole blocks are stored in the background; none is referenced until the close.
-        try waitUntil { try ts.store.chunks.stats().chunks >= 3 }
+        XCTAssertTrue(try eventually { try ts.store.chunks.stats().chunks >= 3 })
 
         // Two hours later, gc in another process, then in this one: the open file's blocks stay.
         let later = Date().addingTimeInterval(7200)
@@ -166,14 +166,6 @@ final class WriteHoldsTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(hooked.runs.withLock { $0.count }, 2, "gc ran inside each write")
         XCTAssertEqual(hooked.runs.withLock { $0.map { $0.chunksDeleted } }.reduce(0, +), 0)
         XCTAssertEqual(try ts.fsckProblems(), [])
-    }
-
-    private func waitUntil(_ cond: () throws -> Bool, file: StaticString = #filePath, line: UInt = #line) throws {
-        let deadline = Date().addingTimeInterval(20)
-        while try !cond() {
-            guard Date() < deadline else { return XCTFail("timed out", file: file, line: line) }
-            usleep(10_000)
-        }
     }
 }
 

@@ -183,8 +183,7 @@ final class MountSemanticsTests: MountTestCase {
             let fd = try Sys.open(p, O_CREAT | O_WRONLY, 0o644)
             for (i, b) in blocks.enumerated() { try Sys.write(fd, b, at: Int64(i) << 20) }
             // The whole blocks are stored in the background, and referenced only at the close.
-            let deadline = Date().addingTimeInterval(20)
-            while try ts.store.chunks.stats().chunks < 3, Date() < deadline { usleep(10_000) }
+            XCTAssertTrue(try eventually { try ts.store.chunks.stats().chunks >= 3 })
             // A gc two hours into the write, past its one-hour grace period, from another process.
             let r = try gcProcess.collectGarbage(grace: 3600, now: Date().addingTimeInterval(7200))
             XCTAssertEqual(r.chunksDeleted, 0)

@@ -1,6 +1,7 @@
 // fsck and gc, run through the built binary against real damage and real garbage.
 import Foundation
 @testable import VolumeCore
+import VolumeTestSupport
 import XCTest
 
 final class MaintenanceCommandTests: XCTestCase {
@@ -120,8 +121,7 @@ final class MaintenanceCommandTests: XCTestCase {
         try v.openCreated(a)
         let content = randomData(3 << 20, seed: 9)
         try v.write(a.ino, offset: 0, data: content, caller: .root)
-        let deadline = Date().addingTimeInterval(20)
-        while try store.chunks.stats().chunks < 3, Date() < deadline { usleep(10_000) }
+        XCTAssertTrue(try eventually { try store.chunks.stats().chunks >= 3 })
 
         let r = try cli.ok("gc", "--grace", "0s", "--json").jsonObject()
         XCTAssertEqual(r["chunks_deleted"] as? Int, 0, "gc must not take the chunks of a write in progress")

@@ -44,6 +44,9 @@ final class WriteHolds: Sendable {
         var fd: Int32 = -1
         var published: Date?
         var timer: DispatchSourceTimer?
+
+        /// The start of the oldest hold still counted, or `t` when that is older.
+        func oldest(_ t: Date) -> Date { min(t, active.values.min() ?? t, ended.values.min() ?? t) }
     }
 
     /// The directory of every process's hold files.
@@ -69,7 +72,7 @@ final class WriteHolds: Sendable {
             // (Holds begun before a `close` still count when the file comes back.)
             if st.fd < 0 {
                 do {
-                    try publishFirst(&st, min(start, st.active.values.min() ?? start, st.ended.values.min() ?? start))
+                    try publishFirst(&st, st.oldest(start))
                 } catch {
                     throw VolumeError.io("cannot tell gc about this write (\(error)); \(dir) must be a directory this process can write", errno: EIO)
                 }
@@ -98,7 +101,7 @@ final class WriteHolds: Sendable {
             let t = now()
             // A second's bucket goes once all of it is more than `linger` ago.
             st.ended = st.ended.filter { TimeInterval($0.key + 1) >= t.timeIntervalSince1970 - Self.linger }
-            let oldest = min(t, st.active.values.min() ?? t, st.ended.values.min() ?? t)
+            let oldest = st.oldest(t)
             guard oldest != st.published else { return }
             try Self.setTime(st.fd, oldest, what: "refresh the write hold \(path)")
             st.published = oldest
