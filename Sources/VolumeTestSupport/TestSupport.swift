@@ -24,7 +24,7 @@ public struct TestStore: Sendable {
 
     /// `cap` overrides the default 2 GiB; `chunks` replaces the local chunk store (e.g. a fault-injecting one);
     /// `commitWindow` groups commits as a mount does (`StoreOptions.mountCommitWindow`).
-    public init(cap: Int64? = nil, durability: Durability = .relaxed, blockSize: Int = 1 << 20,
+    public init(cap: Int64? = nil, durability: Durability = .relaxed, blockSize: Int = StoreOptions.defaultBlockSize,
                 chunks: (any ChunkStore)? = nil, commitWindow: Double = 0) throws {
         dir = try TemporaryDirectory("store")
         var options = StoreOptions(defaultCapBytes: cap ?? StoreOptions.defaultCap, durability: durability, blockSize: blockSize)

@@ -93,8 +93,8 @@ final class WriteHoldsTests: XCTestCase {
         let v = ts.volume
         let a = try v.create(parent: Catalog.rootIno, name: Data("log".utf8), kind: .file, mode: 0o644, caller: .root)
         try v.openCreated(a)
-        let content = Data((0..<(3 << 20) + 100).map { _ in UInt8.random(in: 0...255) })
-        for off in stride(from: 0, to: content.count, by: 1 << 20) {
+        let content = Data((0..<3 * v.blockSize + 100).map { _ in UInt8.random(in: 0...255) })
+        for off in stride(from: 0, to: content.count, by: 1 << 20) { // in 1 MiB writes, as through FUSE
             try v.write(a.ino, offset: Int64(off), data: content[off..<min(off + (1 << 20), content.count)], caller: .root)
         }
         // The three whole blocks are stored in the background; none is referenced until the close.

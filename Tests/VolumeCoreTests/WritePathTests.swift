@@ -56,7 +56,8 @@ final class WritePathTests: XCTestCase {
         for step in 0..<steps {
             switch Int.random(in: 0..<100, using: &rng) {
             case 0..<60:
-                let off = Int.random(in: 0...(model.count + blockSize / 2), using: &rng)
+                // A third of the writes append, as a sequential writer does (new blocks then fill in order).
+                let off = Int.random(in: 0..<3, using: &rng) == 0 ? model.count : Int.random(in: 0...(model.count + blockSize / 2), using: &rng)
                 let n = Int.random(in: 1...min(9000, blockSize + 7), using: &rng)
                 let bytes = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
                 try vol.write(ino, offset: Int64(off), data: Data(bytes), caller: c)
@@ -87,7 +88,60 @@ final class WritePathTests: XCTestCase {
     }
 
     func testRandomWritesWithDefaultBlocks() throws {
-        try randomWrites(blockSize: 1 << 20, seed: 9, steps: 400)
+        try randomWrites(blockSize: StoreOptions.defaultBlockSize, seed: 9, steps: 400)
+    }
+
+    func testASequentialWriterInPiecesSmallerThanABlockStoresEachBlockOnceItIsFull() throws {
+        let ts = try TestStore()
+        defer { ts.remove() }
+        let vol = ts.volume
+        let bs = vol.blockSize
+        XCTAssertGreaterThan(bs, 1 << 20, "the default block is larger than a FUSE write")
+        let (ino, c) = try openFile(vol, Data())
+        var rng = Rng(s: 5)
+        let content = Data((0..<((2 * bs + 300_000) / 8)).flatMap { _ in withUnsafeBytes(of: rng.next()) { Array($0) } })
+        let piece = 1 << 20
+        var off = 0
+        while off < 2 * bs {
+            try vol.write(ino, offset: Int64(off), data: content.subdata(in: off..<(off + piece)), caller: c)
+            off += piece
+        }
+        // The two full blocks go to the store while the file is open; nothing is committed yet.
+        XCTAssertTrue(try eventually { try ts.store.chunks.stats().chunks >= 2 })
+        let other = try ts.anotherProcess()
+        defer { try? other.close() }
+        XCTAssertEqual(try other.volume(ts.volumeID, owner: "t1").readFile("/f"), Data(), "nothing is committed before the close")
+        // Half a block in two pieces, with a read of the block being filled in between.
+        try vol.write(ino, offset: Int64(off), data: content.subdata(in: off..<(off + 200_000)), caller: c)
+        XCTAssertEqual(try vol.read(ino, offset: Int64(off - 10), count: 1000), content.subdata(in: (off - 10)..<(off + 990)))
+        try vol.write(ino, offset: Int64(off + 200_000), data: content.subdata(in: (off + 200_000)..<content.count), caller: c)
+        XCTAssertEqual(try vol.read(ino, offset: 0, count: content.count), content, "read before the commit")
+        try vol.release(ino, caller: c)
+        XCTAssertEqual(try vol.readFile("/f"), content)
+        XCTAssertEqual(try ts.fsckProblems(), [])
+    }
+
+    func testAWriteOutOfOrderIntoABlockBeingFilledKeepsBothWrites() throws {
+        let ts = try TestStore()
+        defer { ts.remove() }
+        let vol = ts.volume
+        let bs = vol.blockSize
+        let (ino, c) = try openFile(vol, Data())
+        var model = Data(count: bs + 5000)
+        func write(_ off: Int, _ n: Int, _ byte: UInt8) throws {
+            try vol.write(ino, offset: Int64(off), data: Data(repeating: byte, count: n), caller: c)
+            model.replaceSubrange(off..<(off + n), with: Data(repeating: byte, count: n))
+        }
+        try write(0, 1 << 20, 1)             // starts filling block 0 in order
+        try write(3 << 20, 100_000, 2)       // past the fill's end: leaves a hole
+        try write(1 << 20, 1 << 20, 3)       // back in order, after the fill was given up
+        try write(100, 10, 4)                // over bytes already written
+        try write(bs - 1000, 6000, 5)        // across the block's end into the next block
+        try vol.flush(ino, caller: c)
+        XCTAssertEqual(try vol.read(ino, offset: 0, count: model.count), model)
+        try vol.release(ino, caller: c)
+        XCTAssertEqual(try vol.readFile("/f"), model)
+        XCTAssertEqual(try ts.fsckProblems(), [])
     }
 
     func testManySmallWritesIntoOneStoredBlockReadItOnce() throws {

@@ -177,11 +177,12 @@ final class MountSemanticsTests: MountTestCase {
         defer { ts.remove() }
         let gcProcess = try ts.anotherProcess()
         defer { try? gcProcess.close() }
-        let blocks = (0..<3).map { _ in (0..<(1 << 20)).map { _ in UInt8.random(in: 0...255) } }
+        let bs = ts.volume.blockSize
+        let blocks = (0..<3).map { _ in (0..<bs).map { _ in UInt8.random(in: 0...255) } }
         try withMount(ts.volume) { m in
             let p = m.mountpoint + "/train.log"
             let fd = try Sys.open(p, O_CREAT | O_WRONLY, 0o644)
-            for (i, b) in blocks.enumerated() { try Sys.write(fd, b, at: Int64(i) << 20) }
+            for (i, b) in blocks.enumerated() { try Sys.write(fd, b, at: Int64(i * bs)) }
             // The whole blocks are stored in the background, and referenced only at the close.
             XCTAssertTrue(try eventually { try ts.store.chunks.stats().chunks >= 3 })
             // A gc two hours into the write, past its one-hour grace period, from another process.

@@ -119,7 +119,7 @@ final class MaintenanceCommandTests: XCTestCase {
         let v = try store.volume(id, owner: nil)
         let a = try v.create(parent: Catalog.rootIno, name: Data("ckpt".utf8), kind: .file, mode: 0o644, caller: .root)
         try v.openCreated(a)
-        let content = randomData(3 << 20, seed: 9)
+        let content = randomData(3 * v.blockSize, seed: 9)
         try v.write(a.ino, offset: 0, data: content, caller: .root)
         XCTAssertTrue(try eventually { try store.chunks.stats().chunks >= 3 })
 

@@ -70,6 +70,28 @@ public enum AlignedBytes {
         if !kept { Glibc.free(p - pooledRoom) }
     }
 
+    /// Free whole-block buffers by size (`takeBlock`), at most `blockPoolBytes` bytes of them idle.
+    private static let blockPool = Mutex<[Int: [PooledBuffer]]>([:])
+    static let blockPoolBytes = 32 << 20
+
+    /// A page-aligned buffer of `size` bytes for a block being filled (`BlockFill`), from the pool
+    /// when it has one; nil when memory is short. Hand it back with `recycleBlock`.
+    public static func takeBlock(_ size: Int) -> UnsafeMutableRawPointer? {
+        if let p = blockPool.withLock({ $0[size]?.popLast()?.pointer }) { return p }
+        return allocate(size)
+    }
+
+    /// Hands block buffer `p` of `size` bytes back to the pool, or frees it when the pool is full.
+    public static func recycleBlock(_ p: UnsafeMutableRawPointer, size: Int) {
+        let kept = blockPool.withLock { free -> Bool in
+            let idle = free.reduce(0) { $0 + $1.key * $1.value.count }
+            guard idle + size <= blockPoolBytes else { return false }
+            free[size, default: []].append(PooledBuffer(pointer: p))
+            return true
+        }
+        if !kept { Glibc.free(p) }
+    }
+
     /// Whether `p` starts on a page boundary.
     static func isAligned(_ p: UnsafeRawPointer) -> Bool { Int(bitPattern: p) % alignment == 0 }
 }

@@ -4,7 +4,8 @@ import Synchronization
 
 /// The buffered, not yet committed state of an open file.
 ///
-/// Writes land in `dirty` (the full new content of each touched block). A block that is complete is
+/// Writes land in `dirty` (the full new content of each touched block), or, for a new block written
+/// in order in large pieces, in a `BlockFill` until it is full or used otherwise. A block that is complete is
 /// handed to a background store (`storing`: hashed and written as a chunk while the writer goes on)
 /// and moves to `staged` once stored; commit (flush, fsync, release) waits for those, stores the
 /// rest and writes every staged block, the size and mtime in one catalog transaction.
@@ -21,6 +22,8 @@ final class OpenFile: Sendable {
         var size: Int64 = 0
         var blocks: [Int: BlockRef] = [:]
         var dirty: [Int: Data] = [:]
+        /// New blocks being written in order from their start, not yet in `dirty` (`BlockFill`).
+        var filling: [Int: BlockFill] = [:]
         /// Writes into stored blocks not yet read: (offset in the block, bytes), in write order.
         var patches: [Int: [(offset: Int, bytes: Data)]] = [:]
         /// Bytes held in `patches`.
@@ -41,7 +44,7 @@ final class OpenFile: Sendable {
         var prefetchedThrough = -1
 
         var hasPending: Bool {
-            !dirty.isEmpty || !patches.isEmpty || !storing.isEmpty || !staged.isEmpty || size != committedSize || pendingMtime != nil
+            !dirty.isEmpty || !filling.isEmpty || !patches.isEmpty || !storing.isEmpty || !staged.isEmpty || size != committedSize || pendingMtime != nil
         }
     }
 

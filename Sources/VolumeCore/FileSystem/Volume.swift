@@ -56,7 +56,7 @@ public final class Volume: Sendable {
 
     /// Opens (and if new, initialises) the catalog at `catalogPath`.
     init(id: String, catalogPath: String, chunks: any ChunkStore, holds: WriteHolds, durability: Durability,
-         blockSize: Int = 1 << 20, capBytes: Int64, commitWindow: Double = 0) throws {
+         blockSize: Int = StoreOptions.defaultBlockSize, capBytes: Int64, commitWindow: Double = 0) throws {
         self.id = id
         self.commitWindow = durability == .relaxed ? max(0, commitWindow) : 0
         self.catalogPath = catalogPath

@@ -6,10 +6,14 @@ import Synchronization
 extension Volume {
     /// Largest file offset accepted (1 PiB).
     public static let maxFileSize: Int64 = 1 << 50
-    /// Partly written blocks buffered per open file before they are stored as chunks (whole
-    /// blocks are stored at once). Random writes rewrite a whole block per chunk, so the more stay
-    /// buffered, the fewer times a block is read, hashed and written again.
-    static let maxDirtyBlocks = 64
+    /// Bytes of partly written blocks buffered per open file before they are stored as chunks
+    /// (whole blocks are stored at once). Random writes rewrite a whole block per chunk, so the
+    /// more stay buffered, the fewer times a block is read, hashed and written again.
+    static let maxDirtyBytes = 64 << 20
+    /// The smallest write that starts a `BlockFill` of a new block of `blockSize` bytes: a writer
+    /// of large pieces (64 KiB, or an eighth of a smaller block). Smaller first writes (most small
+    /// files) grow an ordinary buffer of just their size.
+    static func fillThreshold(blockSize: Int) -> Int { min(64 << 10, max(1, blockSize / 8)) }
     /// Whole blocks of one open file stored in the background at once; a writer that gets further
     /// ahead waits for the oldest. Enough to keep hashing, the disk and the writer busy together.
     static let maxStoringBlocks = 4
@@ -111,6 +115,10 @@ extension Volume {
         if let f = openFiles.withLock({ $0[ino] }) {
             plan = try f.state.withLock { st in
                 try f.ensureLoaded(&st, volume: self)
+                if !st.filling.isEmpty, count > 0 {
+                    let bs = Int64(blockSize)
+                    for idx in Int(offset / bs)...Int((offset + Int64(count) - 1) / bs) { st.settleFill(idx) }
+                }
                 if !st.patches.isEmpty, count > 0 {
                     let bs = Int64(blockSize)
                     let first = Int(offset / bs), last = Int((offset + Int64(count) - 1) / bs)
@@ -319,13 +327,28 @@ extension OpenFile {
                     // A whole block: keep the caller's bytes (no copy when they are the whole buffer).
                     // Dirty buffers always start at index 0. Earlier patches are overwritten.
                     st.dirty[idx] = src == 0 && n == data.count ? data : Data(data[src..<(src + n)])
+                    st.filling[idx] = nil
                     if let old = st.patches.removeValue(forKey: idx) { st.patchBytes -= old.reduce(0) { $0 + $1.bytes.count } }
                     full.append(idx)
-                } else if st.dirty[idx] == nil && st.storing[idx] == nil && st.hasStoredContent(idx, blockSize: bs) {
+                } else if let fill = st.filling[idx], inOff == fill.count {
+                    // The next piece of a block filled in order.
+                    fill.append(data[src..<(src + n)])
+                    if fill.count == bs {
+                        st.filling[idx] = nil
+                        st.dirty[idx] = fill.take()
+                        full.append(idx)
+                    }
+                } else if inOff == 0, n >= Volume.fillThreshold(blockSize: bs), st.filling[idx] == nil, st.dirty[idx] == nil,
+                          st.storing[idx] == nil, !st.hasStoredContent(idx, blockSize: bs), let fill = BlockFill(capacity: bs) {
+                    // The start of a new block, written in large pieces.
+                    fill.append(data[src..<(src + n)])
+                    st.filling[idx] = fill
+                } else if st.dirty[idx] == nil && st.filling[idx] == nil && st.storing[idx] == nil && st.hasStoredContent(idx, blockSize: bs) {
                     // Into stored content: remember the bytes; the block is read when needed whole.
                     st.patches[idx, default: []].append((inOff, Data(data[src..<(src + n)])))
                     st.patchBytes += n
                 } else {
+                    st.settleFill(idx)
                     // Take the buffer out of the map so it is uniquely referenced and changes in place
                     // (a block still being stored starts from a copy of its bytes).
                     var buf = st.dirty.removeValue(forKey: idx) ?? st.storing[idx]?.data ?? Data()
@@ -340,7 +363,7 @@ extension OpenFile {
             st.pendingMtime = .now()
             st.origin = origin
             if !full.isEmpty { startStoring(&st, full, volume: volume) }
-            if st.dirty.count * bs + st.patchBytes > Volume.maxDirtyBlocks * bs {
+            if (st.dirty.count + st.filling.count) * bs + st.patchBytes > Volume.maxDirtyBytes {
                 try spill(&st, volume: volume)
             }
         }
@@ -415,6 +438,7 @@ extension OpenFile {
     /// later over what this stages.
     private func spill(_ st: inout State, volume: Volume) throws {
         harvest(&st, wait: true)
+        for idx in Array(st.filling.keys) { st.settleFill(idx) }
         let idxs = st.pendingBlocks
         try materialize(&st, idxs, volume: volume)
         let bufs = idxs.map { st.dirty[$0]! }
@@ -480,6 +504,7 @@ extension OpenFile {
     /// Forgets buffered writes and returns their reservation.
     private func drop(_ st: inout State, volume: Volume) {
         st.dirty = [:]
+        st.filling = [:]
         st.patches = [:]
         st.patchBytes = 0
         st.storing = [:]
@@ -496,6 +521,11 @@ extension OpenFile {
 }
 
 extension OpenFile.State {
+    /// Moves block `idx`'s `BlockFill`, if any, into `dirty`, for any use but appending to it.
+    mutating func settleFill(_ idx: Int) {
+        if let fill = filling.removeValue(forKey: idx) { dirty[idx] = fill.take() }
+    }
+
     /// Every block with buffered bytes (whole or as patches).
     var pendingBlocks: [Int] { Array(Set(dirty.keys).union(patches.keys)) }
 

@@ -44,15 +44,19 @@ public struct StoreOptions: Sendable {
     public static let defaultCap: Int64 = 2 << 30
     public var defaultCapBytes: Int64 = StoreOptions.defaultCap
     public var durability: Durability = .full
+    /// Bytes per file block for new volumes unless set: 4 MiB. Larger blocks mean fewer chunk
+    /// files and catalog rows per GiB (each chunk file is an inode to allocate); smaller ones, less
+    /// to read and store again after a small random write, and finer deduplication.
+    public static let defaultBlockSize = 4 << 20
     /// Bytes per file block (one chunk each) for new volumes.
-    public var blockSize: Int = 1 << 20
+    public var blockSize: Int = StoreOptions.defaultBlockSize
     /// Seconds a metadata change may wait to be committed with others (relaxed durability only;
     /// 0: every change commits on its own). A mount sets it: many small changes then share one
     /// commit, and a killed process loses at most this much of what it acknowledged but nobody synced.
     public var commitWindow: Double = 0
     /// The commit window `volumectl mount` uses unless told otherwise: 10 ms.
     public static let mountCommitWindow = 0.01
-    public init(defaultCapBytes: Int64 = StoreOptions.defaultCap, durability: Durability = .full, blockSize: Int = 1 << 20) {
+    public init(defaultCapBytes: Int64 = StoreOptions.defaultCap, durability: Durability = .full, blockSize: Int = StoreOptions.defaultBlockSize) {
         self.defaultCapBytes = defaultCapBytes
         self.durability = durability
         self.blockSize = blockSize

@@ -1,0 +1,49 @@
+// A block written in order from its start, assembled in one page-aligned buffer of the whole block.
+import Foundation
+
+/// The bytes of one block that sequential writes fill from its start, kept in a page-aligned
+/// buffer of the whole block size.
+///
+/// A block larger than one write request (4 MiB blocks, 1 MiB FUSE writes) would otherwise grow
+/// a `Data` piece by piece (each growth a reallocation, a copy and fresh pages) and then be copied
+/// once more to an aligned buffer for O_DIRECT. Here every byte is copied once: into the buffer,
+/// which becomes the block's `Data` as it is when the block is full.
+///
+/// Used only under its `OpenFile`'s lock.
+final class BlockFill: @unchecked Sendable {
+    private let buffer: UnsafeMutableRawPointer
+    /// The block size: the buffer's capacity.
+    let capacity: Int
+    /// Bytes written so far, from the block's start.
+    private(set) var count = 0
+    /// Whether the buffer now belongs to a `Data` (`take`).
+    private var handedOver = false
+
+    /// A buffer for a block of `capacity` bytes, or nil when memory is short.
+    init?(capacity: Int) {
+        guard let p = AlignedBytes.takeBlock(capacity) else { return nil }
+        buffer = p
+        self.capacity = capacity
+    }
+
+    deinit { if !handedOver { AlignedBytes.recycleBlock(buffer, size: capacity) } }
+
+    /// Adds `bytes` at the end of what was written (they must fit).
+    func append(_ bytes: Data) {
+        precondition(count + bytes.count <= capacity, "block fill overflow")
+        bytes.withUnsafeBytes { src in
+            guard let base = src.baseAddress, src.count > 0 else { return }
+            (buffer + count).copyMemory(from: base, byteCount: src.count)
+        }
+        count += bytes.count
+    }
+
+    /// The bytes written, as `Data`. A full block takes the buffer itself (no copy; the pool gets
+    /// it back when the `Data` goes); a partial one is copied out. Call once, then drop the fill.
+    func take() -> Data {
+        guard count == capacity else { return Data(bytes: buffer, count: count) }
+        handedOver = true
+        let size = capacity
+        return Data(bytesNoCopy: buffer, count: size, deallocator: .custom { p, _ in AlignedBytes.recycleBlock(p, size: size) })
+    }
+}
