@@ -25,6 +25,26 @@ final class PrefetchRecordingChunkStore: WrappingChunkStore {
     func prefetch(_ ids: [ChunkID]) { asked.withLock { $0 += ids } }
 }
 
+/// A memory chunk store that counts whole-chunk reads not yet followed by as many puts: the
+/// blocks a commit holds in memory at once.
+final class HeldBlocksChunkStore: WrappingChunkStore {
+    let inner = MemoryChunkStore()
+    private let counts = Mutex<(held: Int, most: Int)>((0, 0))
+    var most: Int { counts.withLock { $0.most } }
+
+    func read(_ id: ChunkID) throws -> Data {
+        counts.withLock { $0.held += 1; $0.most = max($0.most, $0.held) }
+        return try inner.read(id)
+    }
+
+    func put(_ data: Data) throws -> ChunkID {
+        counts.withLock { $0.held = max(0, $0.held - 1) }
+        return try inner.put(data)
+    }
+
+    func reset() { counts.withLock { $0 = (0, 0) } }
+}
+
 final class WritePathTests: XCTestCase {
     private struct Rng: RandomNumberGenerator {
         var s: UInt64
@@ -156,6 +176,29 @@ final class WritePathTests: XCTestCase {
         XCTAssertEqual(d[4096 + 100], 2)
         XCTAssertEqual(d[4096 + 110], 1)
         XCTAssertEqual(d.filter { $0 == 2 }.count, 160)
+    }
+
+    func testACommitOfSmallWritesAllOverALargeFileReadsItsBlocksAGroupAtATime() throws {
+        let chunks = HeldBlocksChunkStore()
+        let bs = 32 << 20 // two blocks to a group (`Volume.maxDirtyBytes`)
+        let ts = try TestStore(blockSize: bs, chunks: chunks)
+        defer { ts.remove() }
+        let vol = ts.volume
+        // Six stored blocks, each holding a short chunk (the file is sparse), so the test stays small.
+        let (ino, c) = try openFile(vol, Data())
+        for i in 0..<6 { try vol.write(ino, offset: Int64(i * bs), data: Data(repeating: UInt8(i + 1), count: 4096), caller: c) }
+        try vol.release(ino, caller: c)
+        try vol.open(ino)
+        for i in 0..<6 { try vol.write(ino, offset: Int64(i * bs + 100), data: Data(repeating: 9, count: 4), caller: c) }
+        chunks.reset()
+        try vol.release(ino, caller: c)
+        XCTAssertEqual(chunks.most, 2, "each block is read, patched and stored before the next group is read")
+        for i in 0..<6 {
+            var want = Data(repeating: UInt8(i + 1), count: 4096)
+            want.replaceSubrange(100..<104, with: Data(repeating: 9, count: 4))
+            XCTAssertEqual(try vol.read(ino, offset: Int64(i * bs), count: 4096), want, "block \(i)")
+        }
+        XCTAssertEqual(try ts.fsckProblems(), [])
     }
 
     func testAWholeBlockWriteReplacesEarlierPatchesOfThatBlock() throws {

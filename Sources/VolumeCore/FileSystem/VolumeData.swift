@@ -435,18 +435,23 @@ extension OpenFile {
 
     /// Stores every buffered block as a chunk (not yet referenced by the catalog), after the
     /// background stores: a block one of them gave back is stored here, and none of them can land
-    /// later over what this stages.
+    /// later over what this stages. Blocks that only have patches are read a group at a time
+    /// (`maxDirtyBytes`), so random writes all over a large file never load it whole.
     private func spill(_ st: inout State, volume: Volume) throws {
         harvest(&st, wait: true)
         for idx in Array(st.filling.keys) { st.settleFill(idx) }
-        let idxs = st.pendingBlocks
-        try materialize(&st, idxs, volume: volume)
-        let bufs = idxs.map { st.dirty[$0]! }
-        if !bufs.isEmpty { try holdChunks(&st, volume: volume) }
-        let ids = try volume.chunks.put(batch: bufs)
-        for (i, idx) in idxs.enumerated() {
-            if bufs[i].isEmpty { st.staged[idx] = nil } else { st.staged[idx] = BlockRef(chunk: ids[i], len: bufs[i].count) }
-            st.dirty[idx] = nil
+        let all = st.pendingBlocks.sorted()
+        let group = max(1, Volume.maxDirtyBytes / volume.blockSize)
+        for start in stride(from: 0, to: all.count, by: group) {
+            let idxs = Array(all[start..<min(start + group, all.count)])
+            try materialize(&st, idxs, volume: volume)
+            let bufs = idxs.map { st.dirty[$0]! }
+            if !bufs.isEmpty { try holdChunks(&st, volume: volume) }
+            let ids = try volume.chunks.put(batch: bufs)
+            for (i, idx) in idxs.enumerated() {
+                if bufs[i].isEmpty { st.staged[idx] = nil } else { st.staged[idx] = BlockRef(chunk: ids[i], len: bufs[i].count) }
+                st.dirty[idx] = nil
+            }
         }
     }
 
