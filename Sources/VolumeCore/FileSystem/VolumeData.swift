@@ -374,7 +374,7 @@ extension OpenFile {
     func materialize(_ st: inout State, _ idxs: [Int], volume: Volume) throws {
         let todo = idxs.filter { st.patches[$0] != nil && st.dirty[$0] == nil }
         if !todo.isEmpty {
-            let bases = try todo.map { idx -> (BlockRef, Int)? in
+            let bases = todo.map { idx -> (BlockRef, Int)? in
                 guard let r = st.staged[idx] ?? st.blocks[idx] else { return nil }
                 // Only the part inside the file's current size is content.
                 let limit = Int(max(0, min(Int64(r.len), st.size - Int64(idx) * Int64(volume.blockSize))))
