@@ -7,7 +7,7 @@ import Foundation
 /// A block larger than one write request (4 MiB blocks, 1 MiB FUSE writes) would otherwise grow
 /// a `Data` piece by piece (each growth a reallocation, a copy and fresh pages) and then be copied
 /// once more to an aligned buffer for O_DIRECT. Here every byte is copied once: into the buffer,
-/// which becomes the block's `Data` as it is when the block is full.
+/// which becomes the block's `Data` as it is.
 ///
 /// Used only under its `OpenFile`'s lock.
 final class BlockFill: @unchecked Sendable {
@@ -38,12 +38,14 @@ final class BlockFill: @unchecked Sendable {
         count += bytes.count
     }
 
-    /// The bytes written, as `Data`. A full block takes the buffer itself (no copy; the pool gets
-    /// it back when the `Data` goes); a partial one is copied out. Call once, then drop the fill.
+    /// The bytes written, as `Data` that takes the buffer itself: no copy, and the pool gets the
+    /// buffer back when the `Data` goes. A partial block (the end of a file of a few MiB) keeps the
+    /// whole buffer until it is stored; a later change to it copies it, as `Data` does. Call once,
+    /// then drop the fill.
     func take() -> Data {
-        guard count == capacity else { return Data(bytes: buffer, count: count) }
+        guard count > 0 else { return Data() }
         handedOver = true
         let size = capacity
-        return Data(bytesNoCopy: buffer, count: size, deallocator: .custom { p, _ in AlignedBytes.recycleBlock(p, size: size) })
+        return Data(bytesNoCopy: buffer, count: count, deallocator: .custom { p, _ in AlignedBytes.recycleBlock(p, size: size) })
     }
 }
