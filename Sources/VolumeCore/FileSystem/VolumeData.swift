@@ -115,14 +115,12 @@ extension Volume {
         if let f = openFiles.withLock({ $0[ino] }) {
             plan = try f.state.withLock { st in
                 try f.ensureLoaded(&st, volume: self)
-                if !st.filling.isEmpty, count > 0 {
+                if count > 0, !st.filling.isEmpty || !st.patches.isEmpty {
+                    // The blocks read, whole: a fill becomes an ordinary buffer, patches are applied.
                     let bs = Int64(blockSize)
-                    for idx in Int(offset / bs)...Int((offset + Int64(count) - 1) / bs) { st.settleFill(idx) }
-                }
-                if !st.patches.isEmpty, count > 0 {
-                    let bs = Int64(blockSize)
-                    let first = Int(offset / bs), last = Int((offset + Int64(count) - 1) / bs)
-                    try f.materialize(&st, st.patches.keys.filter { $0 >= first && $0 <= last }, volume: self)
+                    let read = Int(offset / bs)...Int((offset + Int64(count) - 1) / bs)
+                    for idx in st.filling.keys.filter(read.contains) { st.settleFill(idx) }
+                    try f.materialize(&st, st.patches.keys.filter(read.contains), volume: self)
                 }
                 if let ahead = f.readAhead(&st, offset: offset, count: count, blockSize: blockSize) { chunks.prefetch(ahead) }
                 return f.plan(st, offset: offset, count: count, blockSize: blockSize)
