@@ -24,9 +24,8 @@ public enum AlignedBytes {
     public static let pooledRoom = alignment
     /// Free pooled buffers kept at most (the pool never holds more than this many MiB idle).
     static let poolLimit = 16
-    private static let pool = Mutex<[PooledBuffer]>([])
-    /// A free buffer of the pool, owned by the pool alone.
-    private struct PooledBuffer: @unchecked Sendable { let pointer: UnsafeMutableRawPointer }
+    /// The buffers FUSE requests are read into (`takePooled`).
+    private static let requests = BufferPool(size: pooledSize, room: pooledRoom, keep: poolLimit)
 
     /// A copy of `count` bytes at `source` in a page-aligned allocation.
     public static func copy(_ source: UnsafeRawPointer, count: Int) -> Data {
@@ -43,16 +42,11 @@ public enum AlignedBytes {
     /// A buffer of the pool: `pooledSize` bytes at a page boundary with `pooledRoom` bytes of room
     /// on either side, or nil when memory is short. Hand it back with `recycle`, or to a `Data`
     /// with `wrapPooled`.
-    public static func takePooled() -> UnsafeMutableRawPointer? {
-        if let p = pool.withLock({ $0.popLast()?.pointer }) { return p }
-        return allocate(pooledSize + 2 * pooledRoom).map { $0 + pooledRoom }
-    }
+    public static func takePooled() -> UnsafeMutableRawPointer? { requests.take() }
 
     /// The `pooledSize` bytes of pooled buffer `p` as `Data`, which hands the buffer back to the
     /// pool when it is freed.
-    public static func wrapPooled(_ p: UnsafeMutableRawPointer) -> Data {
-        Data(bytesNoCopy: p, count: pooledSize, deallocator: .custom { p, _ in recycle(p) })
-    }
+    public static func wrapPooled(_ p: UnsafeMutableRawPointer) -> Data { requests.wrap(p, count: pooledSize) }
 
     /// `count` bytes on a page boundary (release with `free`), or nil when memory is short.
     static func allocate(_ count: Int) -> UnsafeMutableRawPointer? {
@@ -61,39 +55,64 @@ public enum AlignedBytes {
     }
 
     /// Hands pooled buffer `p` (from `takePooled`) back to the pool, or frees it when the pool is full.
-    public static func recycle(_ p: UnsafeMutableRawPointer) {
-        let kept = pool.withLock { free -> Bool in
-            guard free.count < poolLimit else { return false }
-            free.append(PooledBuffer(pointer: p))
-            return true
-        }
-        if !kept { Glibc.free(p - pooledRoom) }
-    }
+    public static func recycle(_ p: UnsafeMutableRawPointer) { requests.give(p) }
 
-    /// Free whole-block buffers by size (`takeBlock`), at most `blockPoolBytes` bytes of them idle.
-    private static let blockPool = Mutex<[Int: [PooledBuffer]]>([:])
+    /// Idle bytes each pool of whole-block buffers keeps at most.
     static let blockPoolBytes = 32 << 20
+    private static let blockPools = Mutex<[Int: BufferPool]>([:])
 
-    /// A page-aligned buffer of `size` bytes for a block being filled (`BlockFill`), from the pool
-    /// when it has one; nil when memory is short. Hand it back with `recycleBlock`.
-    public static func takeBlock(_ size: Int) -> UnsafeMutableRawPointer? {
-        if let p = blockPool.withLock({ $0[size]?.popLast()?.pointer }) { return p }
-        return allocate(size)
-    }
-
-    /// Hands block buffer `p` of `size` bytes back to the pool, or frees it when the pool is full.
-    public static func recycleBlock(_ p: UnsafeMutableRawPointer, size: Int) {
-        let kept = blockPool.withLock { free -> Bool in
-            let idle = free.reduce(0) { $0 + $1.key * $1.value.count }
-            guard idle + size <= blockPoolBytes else { return false }
-            free[size, default: []].append(PooledBuffer(pointer: p))
-            return true
+    /// The pool of page-aligned buffers of `size` bytes for blocks being filled (`BlockFill`).
+    static func blockPool(_ size: Int) -> BufferPool {
+        blockPools.withLock { pools in
+            if let p = pools[size] { return p }
+            let p = BufferPool(size: size, room: 0, keep: max(1, blockPoolBytes / size))
+            pools[size] = p
+            return p
         }
-        if !kept { Glibc.free(p) }
     }
 
     /// Whether `p` starts on a page boundary.
     static func isAligned(_ p: UnsafeRawPointer) -> Bool { Int(bitPattern: p) % alignment == 0 }
+}
+
+/// Page-aligned buffers of one size, recycled instead of freed: a fresh allocation costs a page
+/// fault per 4 KiB on first touch. Each buffer may keep `room` bytes before and after its `size`.
+final class BufferPool: Sendable {
+    let size: Int
+    let room: Int
+    /// Free buffers kept at most; more are freed.
+    let keep: Int
+    private let free = Mutex<[Buffer]>([])
+    /// A free buffer, owned by the pool alone.
+    private struct Buffer: @unchecked Sendable { let pointer: UnsafeMutableRawPointer }
+
+    init(size: Int, room: Int, keep: Int) {
+        self.size = size
+        self.room = room
+        self.keep = keep
+    }
+
+    /// A buffer of `size` bytes on a page boundary (with `room` on either side), or nil when
+    /// memory is short. Hand it back with `give`, or to a `Data` with `wrap`.
+    func take() -> UnsafeMutableRawPointer? {
+        if let p = free.withLock({ $0.popLast()?.pointer }) { return p }
+        return AlignedBytes.allocate(size + 2 * room).map { $0 + room }
+    }
+
+    /// Hands buffer `p` (from `take`) back, or frees it when the pool is full.
+    func give(_ p: UnsafeMutableRawPointer) {
+        let kept = free.withLock { free -> Bool in
+            guard free.count < keep else { return false }
+            free.append(Buffer(pointer: p))
+            return true
+        }
+        if !kept { Glibc.free(p - room) }
+    }
+
+    /// The first `count` bytes of buffer `p` as `Data`, which gives the buffer back when it is freed.
+    func wrap(_ p: UnsafeMutableRawPointer, count: Int) -> Data {
+        Data(bytesNoCopy: p, count: count, deallocator: .custom { [self] p, _ in give(p) })
+    }
 }
 
 /// How a chunk file is written: around the page cache when the disk allows it.

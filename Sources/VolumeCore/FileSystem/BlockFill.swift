@@ -11,9 +11,10 @@ import Foundation
 ///
 /// Used only under its `OpenFile`'s lock.
 final class BlockFill: @unchecked Sendable {
+    private let pool: BufferPool
     private let buffer: UnsafeMutableRawPointer
     /// The block size: the buffer's capacity.
-    let capacity: Int
+    var capacity: Int { pool.size }
     /// Bytes written so far, from the block's start.
     private(set) var count = 0
     /// Whether the buffer now belongs to a `Data` (`take`).
@@ -21,12 +22,12 @@ final class BlockFill: @unchecked Sendable {
 
     /// A buffer for a block of `capacity` bytes, or nil when memory is short.
     init?(capacity: Int) {
-        guard let p = AlignedBytes.takeBlock(capacity) else { return nil }
+        pool = AlignedBytes.blockPool(capacity)
+        guard let p = pool.take() else { return nil }
         buffer = p
-        self.capacity = capacity
     }
 
-    deinit { if !handedOver { AlignedBytes.recycleBlock(buffer, size: capacity) } }
+    deinit { if !handedOver { pool.give(buffer) } }
 
     /// Adds `bytes` at the end of what was written (they must fit).
     func append(_ bytes: Data) {
@@ -45,7 +46,6 @@ final class BlockFill: @unchecked Sendable {
     func take() -> Data {
         guard count > 0 else { return Data() }
         handedOver = true
-        let size = capacity
-        return Data(bytesNoCopy: buffer, count: count, deallocator: .custom { p, _ in AlignedBytes.recycleBlock(p, size: size) })
+        return pool.wrap(buffer, count: count)
     }
 }
