@@ -14,8 +14,8 @@ public enum AlignedBytes {
     /// The alignment O_DIRECT needs of buffer addresses, lengths and offsets on every Linux disk.
     public static let alignment = 4096
 
-    /// Buffers of exactly this size (a whole default block, the size of a sequential writer's
-    /// requests) are recycled instead of freed: a fresh allocation per request costs a page fault
+    /// Buffers of exactly this size (the FUSE `max_write`, so the size of a sequential writer's
+    /// requests; a quarter of a default block) are recycled instead of freed: a fresh allocation per request costs a page fault
     /// per 4 KiB on first touch, more than the copy into it.
     public static let pooledSize = 1 << 20
     /// Room each pooled buffer keeps before and after its `pooledSize` bytes, so that a FUSE
