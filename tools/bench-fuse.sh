@@ -8,7 +8,10 @@
 # SIZE_MB (big file, default 1024), FILES (metadata workload, default 10000), RUNTIME (seconds of
 # each random workload, default 15), GIT_FILES (files in the cloned repository, default 3000),
 # VOLUMECTL (a volumectl binary to use instead of building one), TARGETS (default
-# "plain bindfs juicefs volume"), ROUNDS (rounds of every workload, default 3).
+# "plain bindfs juicefs volume"), ROUNDS (rounds of every workload, default 3), BASELINE_VOLUMECTL
+# (an older volumectl binary: adds the target "baseline", a volume mounted by that binary, and a
+# column vol/baseline, so that a change is measured against the code before it in the same run:
+#   BASELINE_VOLUMECTL=/tmp/old/volumectl TARGETS="baseline volume" sudo -E tools/bench-fuse.sh).
 #
 # Workloads: sequential write of a SIZE_MB file in 1 MiB blocks (fio, data not dedupable, fsync at
 # the end), sequential read of it (page cache dropped first), random 4 KiB reads and writes in it
@@ -31,6 +34,7 @@ RUNTIME=${RUNTIME:-15}
 GIT_FILES=${GIT_FILES:-3000}
 ROUNDS=${ROUNDS:-3}
 TARGETS=${TARGETS:-"plain bindfs juicefs volume"}
+if [ -n "${BASELINE_VOLUMECTL:-}" ] && [[ " $TARGETS " != *" baseline "* ]]; then TARGETS="$TARGETS baseline"; fi
 
 [ "$(id -u)" = 0 ] || { echo "run as root (mounts, drop_caches)" >&2; exit 1; }
 [ -e /dev/fuse ] || { echo "/dev/fuse is missing" >&2; exit 1; }
@@ -50,10 +54,11 @@ fi
 W="$BENCH_DIR"
 cleanup() {
     set +e
-    for m in "$W/mnt-bindfs" "$W/mnt-juicefs" "$W/mnt-volume"; do
+    for m in "$W/mnt-bindfs" "$W/mnt-juicefs" "$W/mnt-volume" "$W/mnt-baseline"; do
         if mountpoint -q "$m" 2>/dev/null; then
             if [ "$m" = "$W/mnt-juicefs" ]; then juicefs umount "$m" >/dev/null 2>&1 || fusermount3 -uz "$m"
             elif [ "$m" = "$W/mnt-volume" ]; then "$VOLUMECTL" unmount "$m" >/dev/null 2>&1 || fusermount3 -uz "$m"
+            elif [ "$m" = "$W/mnt-baseline" ]; then "$BASELINE_VOLUMECTL" unmount "$m" >/dev/null 2>&1 || fusermount3 -uz "$m"
             else fusermount3 -uz "$m"; fi
         fi
     done
@@ -62,25 +67,31 @@ cleanup() {
 }
 trap cleanup EXIT
 cleanup
-mkdir -p "$W"/{plain,bindfs-src,mnt-bindfs,mnt-juicefs,mnt-volume,jfs-bucket,vol-data,src}
+mkdir -p "$W"/{plain,bindfs-src,mnt-bindfs,mnt-juicefs,mnt-volume,mnt-baseline,jfs-bucket,vol-data,base-data,src}
 
 # --- Targets: each is mounted for its own workloads only, then unmounted, so that no peer's
 # background work (JuiceFS uploads, writeback) runs during another's measurements -------------
-declare -A DIR=([plain]="$W/plain" [bindfs]="$W/mnt-bindfs" [juicefs]="$W/mnt-juicefs" [volume]="$W/mnt-volume")
+declare -A DIR=([plain]="$W/plain" [bindfs]="$W/mnt-bindfs" [juicefs]="$W/mnt-juicefs" [volume]="$W/mnt-volume" [baseline]="$W/mnt-baseline")
+declare -A VOLS=()
 VOL_PID=""
+# Mounts a volume of data directory $2 with the volumectl binary $1 on $3 (creating the volume once).
+mount_volume() {
+    local bin=$1 data=$2 mnt=$3
+    export VOLUMES_DATA_DIR="$data"
+    if [ -z "${VOLS[$data]:-}" ]; then
+        VOLS[$data]=$("$bin" volume create bench --quiet)
+        "$bin" quota set "${VOLS[$data]}" 8GiB >/dev/null
+    fi
+    VOL_PID=$("$bin" mount --json --log-file "$data.log" "${VOLS[$data]}" "$mnt" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+}
 mount_target() {
     case $1 in
     bindfs) bindfs "$W/bindfs-src" "$W/mnt-bindfs" ;;
     juicefs)
         juicefs format --storage file --bucket "$W/jfs-bucket/" "sqlite3://$W/jfs.db" bench >/dev/null 2>&1
         juicefs mount -d --cache-dir "$W/jfs-cache" --log "$W/juicefs.log" "sqlite3://$W/jfs.db" "$W/mnt-juicefs" >/dev/null 2>&1 ;;
-    volume)
-        export VOLUMES_DATA_DIR="$W/vol-data"
-        if [ -z "${VOL:-}" ]; then
-            VOL=$("$VOLUMECTL" volume create bench --quiet)
-            "$VOLUMECTL" quota set "$VOL" 8GiB >/dev/null
-        fi
-        VOL_PID=$("$VOLUMECTL" mount --json --log-file "$W/volume.log" "$VOL" "$W/mnt-volume" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])') ;;
+    volume) mount_volume "$VOLUMECTL" "$W/vol-data" "$W/mnt-volume" ;;
+    baseline) mount_volume "$BASELINE_VOLUMECTL" "$W/base-data" "$W/mnt-baseline" ;;
     esac
 }
 unmount_target() {
@@ -88,6 +99,7 @@ unmount_target() {
     bindfs) fusermount3 -u "$W/mnt-bindfs" ;;
     juicefs) juicefs umount "$W/mnt-juicefs" >/dev/null ;;
     volume) "$VOLUMECTL" unmount "$W/mnt-volume" >/dev/null; while kill -0 "$VOL_PID" 2>/dev/null; do sleep 0.2; done ;;
+    baseline) "$BASELINE_VOLUMECTL" unmount "$W/mnt-baseline" >/dev/null; while kill -0 "$VOL_PID" 2>/dev/null; do sleep 0.2; done ;;
     esac
     sync; sleep 2
 }
@@ -178,11 +190,11 @@ order_for_round() {
 large_files() {
     local t=$1 round=$2
     echo "== $t: sequential write (round $round)" >&2
-    if [ "$t" = volume ] && [ -n "$VOL_PID" ]; then echo 5 > "/proc/$VOL_PID/clear_refs"; fi
+    if [ "$t" = volume ] || [ "$t" = baseline ]; then echo 5 > "/proc/$VOL_PID/clear_refs"; fi
     f=$(fio_run "$t" seqwrite --rw=write --bs=1M --size="${SIZE_MB}M" --end_fsync=1)
     record seq_write "$t" "$(fio_bw "$f" write)" MiB/s "$round"
-    if [ "$t" = volume ] && [ -n "$VOL_PID" ]; then
-        record peak_rss_write volume "$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$VOL_PID/status")" MiB "$round"
+    if [ "$t" = volume ] || [ "$t" = baseline ]; then
+        record peak_rss_write "$t" "$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$VOL_PID/status")" MiB "$round"
     fi
 
     # The same write measured to the last close, with no fsync: what each peer costs when nobody
@@ -235,7 +247,7 @@ for line in open(sys.argv[1]):
 rows = collections.OrderedDict((w, {t: statistics.median(vs) for t, vs in ts.items()}) for w, ts in samples.items())
 targets = sys.argv[2].split()
 bars = {"seq_write": 0.7, "seq_read": 0.7, "meta_create": 0.7, "meta_stat": 0.7, "meta_readdir": 0.7, "meta_unlink": 0.7}
-hdr = ["workload", "unit"] + targets + ["vol/bindfs", "vol/juicefs", "verdict"]
+hdr = ["workload", "unit"] + targets + ["vol/bindfs", "vol/juicefs"] + (["vol/baseline"] if "baseline" in targets else []) + ["verdict"]
 print("| " + " | ".join(hdr) + " |")
 print("|" + "---|" * len(hdr))
 for w, vals in rows.items():
@@ -246,6 +258,8 @@ for w, vals in rows.items():
     rb = ours / vals["bindfs"] if ours and vals.get("bindfs") else None
     rj = ours / vals["juicefs"] if ours and vals.get("juicefs") else None
     cells += ["%.2f" % rb if rb else "-", "%.2f" % rj if rj else "-"]
+    if "baseline" in targets:
+        cells.append("%.2f" % (ours / vals["baseline"]) if ours and vals.get("baseline") else "-")
     ok = (rj is None or rj >= 1.0) and (rb is None or w not in bars or rb >= bars[w])
     cells.append("ok" if ok else "BELOW BAR")
     print("| " + " | ".join(cells) + " |")
@@ -255,6 +269,8 @@ if rounds:
     for w, ts in rounds:
         print(f"  {w}: " + "; ".join(f"{t} " + " ".join("%.0f" % v for v in ts[t]) for t in targets if t in ts))
 if "peak_rss_write" in rows:
-    rss = max(samples["peak_rss_write"]["volume"])
-    print(f"\nvolume server peak RSS during the big write (highest of every round): {rss:.0f} MiB (bar < 150 MiB): {'ok' if rss < 150 else 'BELOW BAR'}")
+    for t in ("volume", "baseline"):
+        if t in samples["peak_rss_write"]:
+            rss = max(samples["peak_rss_write"][t])
+            print(f"\n{t} server peak RSS during the big write (highest of every round): {rss:.0f} MiB (bar < 150 MiB): {'ok' if rss < 150 else 'BELOW BAR'}")
 EOF
