@@ -28,7 +28,9 @@ extension Volume {
     /// processes when the group commits, at most `commitWindow` seconds later. A failing `body`
     /// rolls back to its savepoint and leaves the rest of the group alone. `durable`: the change
     /// (and the group before it) is on stable storage on return, in relaxed mode too.
-    func mutate<T>(origin: Int, durable: Bool = false, _ body: (Database, inout [ChangeEvent]) throws -> T) throws -> T {
+    /// `committing`: the open file whose buffered writes this change commits (see `notify`).
+    func mutate<T>(origin: Int, durable: Bool = false, committing: OpenFile? = nil,
+                   _ body: (Database, inout [ChangeEvent]) throws -> T) throws -> T {
         var events: [ChangeEvent] = []
         var seq: Int64 = 0
         var bumped = false
@@ -56,7 +58,7 @@ extension Volume {
             }
             throw error
         }
-        notify(events, origin: origin)
+        notify(events, origin: origin, committing: committing)
         return result
     }
 
@@ -173,7 +175,7 @@ extension Volume {
             // Their numbers were never committed and may be reused by another process; counting
             // this process's own commits as foreign once is harmless (one extra cache check).
             changes.withLock { $0.local.removeAll() }
-            for f in openFiles.withLock({ Array($0.values) }) { f.invalidateCache(except: -1) }
+            for f in openFiles.withLock({ Array($0.values) }) { f.invalidateCache() }
         }
         return failure
     }

@@ -42,6 +42,14 @@ final class OpenFile: Sendable {
         /// Where the last read ended, and the last block already loaded ahead of it.
         var readEnd: Int64 = -1
         var prefetchedThrough = -1
+        /// The byte ranges of each block written since the last commit (sorted, disjoint, merged):
+        /// all that a commit lays over a block another writer changed meanwhile (`OpenFileMerge`).
+        var written: [Int: [Range<Int>]] = [:]
+        /// Where the furthest write since the last commit ended (0: none).
+        var writtenEnd: Int64 = 0
+        /// For each block whose buffered bytes hold stored content not written here: the catalog
+        /// row and file size that content was taken from.
+        var bases: [Int: BlockBase] = [:]
 
         var hasPending: Bool {
             !dirty.isEmpty || !filling.isEmpty || !patches.isEmpty || !storing.isEmpty || !staged.isEmpty || size != committedSize || pendingMtime != nil
@@ -54,7 +62,8 @@ final class OpenFile: Sendable {
     /// commit holds `state` while it notifies observers, which takes `openFiles`, so taking `state`
     /// under `openFiles` would be the other lock order.
     let refs = Atomic<Int>(0)
-    /// Bumped when another writer changes the inode; the state reloads before its next use.
+    /// Bumped when another writer changes the inode; the state reloads before its next use. The
+    /// file's own commits do not bump it (`Volume.notify`): they leave the state as they wrote it.
     private let epoch = Atomic<Int>(0)
 
     /// `Volume.changes.foreign` when the file was first opened here: if it grew by the last
@@ -68,13 +77,16 @@ final class OpenFile: Sendable {
 
     var currentEpoch: Int { epoch.load(ordering: .acquiring) }
 
-    func invalidateCache(except origin: Int) { epoch.add(1, ordering: .releasing) }
+    /// Has the state reload its size and block map from the catalog before its next use.
+    func invalidateCache() { epoch.add(1, ordering: .releasing) }
 
     /// Shows buffered size and mtime in attributes read from the catalog.
     func overlay(_ a: inout Attributes) {
         state.withLock { st in
             guard st.hasPending else { return }
-            a.size = st.size
+            // Buffered writes take effect over the file as the catalog now holds it (`commit`),
+            // which another process may have changed since this state was loaded.
+            a.size = max(a.size, st.writtenEnd)
             if let m = st.pendingMtime { a.mtime = m; a.ctime = max(a.ctime, m) }
         }
     }

@@ -113,10 +113,12 @@ public final class Volume: Sendable {
 
     public func removeObserver(_ token: Int) { _ = observers.withLock { $0.list.removeValue(forKey: token) } }
 
-    func notify(_ events: [ChangeEvent], origin: Int) {
+    /// Tells open files and observers of a committed change. The open file whose own commit it
+    /// was (`committing`) keeps its state: that already is what the commit wrote.
+    func notify(_ events: [ChangeEvent], origin: Int, committing: OpenFile? = nil) {
         guard !events.isEmpty else { return }
         for ev in events {
-            if case .inode(let ino) = ev, let f = openFiles.withLock({ $0[ino] }) { f.invalidateCache(except: origin) }
+            if case .inode(let ino) = ev, let f = openFiles.withLock({ $0[ino] }), f !== committing { f.invalidateCache() }
         }
         let list = observers.withLock { Array($0.list.values) }
         for body in list { for ev in events { body(ev, origin) } }

@@ -46,7 +46,7 @@ extension Volume {
         }
         if grew {
             recent.removeAll()
-            for f in openFiles.withLock({ Array($0.values) }) { f.invalidateCache(except: -1) }
+            for f in openFiles.withLock({ Array($0.values) }) { f.invalidateCache() }
             // Another process may have unlinked a file open here, or closed one it had orphaned.
             // A failure (a full disk) leaves them for a later poll; it must not hide from the
             // caller that commits were seen, which are counted already.

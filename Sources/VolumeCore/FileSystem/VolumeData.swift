@@ -270,7 +270,9 @@ extension OpenFile {
         let hadPending = st.hasPending
         st.committedSize = attrs.size
         st.blocks = blocks
-        if !hadPending { st.size = attrs.size }
+        // Buffered writes take effect over what the file now is (see `commit`).
+        st.size = hadPending ? max(attrs.size, st.writtenEnd) : attrs.size
+        if hadPending { try rebase(&st, volume: volume) }
         st.loadedEpoch = e
     }
 
@@ -321,6 +323,7 @@ extension OpenFile {
                 let idx = Int(pos / Int64(bs))
                 let inOff = Int(pos % Int64(bs))
                 let n = min(bs - inOff, data.count - src)
+                st.noteWritten(idx, inOff..<(inOff + n))
                 if inOff == 0 && n == bs {
                     // A whole block: keep the caller's bytes (no copy when they are the whole buffer).
                     // Dirty buffers always start at index 0. Earlier patches are overwritten.
@@ -339,6 +342,7 @@ extension OpenFile {
                 } else if inOff == 0, n >= Volume.fillThreshold(blockSize: bs), st.filling[idx] == nil, st.dirty[idx] == nil,
                           st.storing[idx] == nil, !st.hasStoredContent(idx, blockSize: bs), let fill = BlockFill(capacity: bs) {
                     // The start of a new block, written in large pieces.
+                    st.noteBase(idx)
                     fill.append(data[src..<(src + n)])
                     st.filling[idx] = fill
                 } else if st.dirty[idx] == nil && st.filling[idx] == nil && st.storing[idx] == nil && st.hasStoredContent(idx, blockSize: bs) {
@@ -347,6 +351,7 @@ extension OpenFile {
                     st.patchBytes += n
                 } else {
                     st.settleFill(idx)
+                    st.noteBase(idx)
                     // Take the buffer out of the map so it is uniquely referenced and changes in place
                     // (a block still being stored starts from a copy of its bytes).
                     var buf = st.dirty.removeValue(forKey: idx) ?? st.storing[idx]?.data ?? Data()
@@ -358,6 +363,7 @@ extension OpenFile {
                 src += n
             }
             st.size = newSize
+            st.writtenEnd = max(st.writtenEnd, end)
             st.pendingMtime = .now()
             st.origin = origin
             if !full.isEmpty { startStoring(&st, full, volume: volume) }
@@ -372,6 +378,8 @@ extension OpenFile {
     func materialize(_ st: inout State, _ idxs: [Int], volume: Volume) throws {
         let todo = idxs.filter { st.patches[$0] != nil && st.dirty[$0] == nil }
         if !todo.isEmpty {
+            // A staged block is this file's own earlier buffer, whose base is recorded already.
+            for idx in todo where st.staged[idx] == nil { st.noteBase(idx) }
             let bases = todo.map { idx -> (BlockRef, Int)? in
                 guard let r = st.staged[idx] ?? st.blocks[idx] else { return nil }
                 // Only the part inside the file's current size is content.
@@ -453,42 +461,81 @@ extension OpenFile {
         }
     }
 
-    /// Makes buffered writes part of the catalog in one transaction.
-    func commit(volume: Volume, durable: Bool, origin: Int) throws {
+    /// Makes buffered writes part of the catalog in one transaction, and says whether it wrote
+    /// one (`durable`: then chunks and catalog are on stable storage).
+    ///
+    /// The writes take effect now, over the file as the catalog holds it inside the transaction,
+    /// whoever changed it since this process loaded it (another process, or a path write): the
+    /// size becomes the larger of the current size and the end of the furthest write, and a block
+    /// written only in part whose stored content changed meanwhile is rebuilt from the current
+    /// content with only the bytes written here laid over it. A reload another writer asked for
+    /// stays pending: the commit itself does not bump the file's epoch (`Volume.notify`).
+    @discardableResult
+    func commit(volume: Volume, durable: Bool, origin: Int) throws -> Bool {
         try state.withLock { st in
-            guard st.hasPending else { return endHold(&st, volume: volume) }
+            guard st.hasPending else {
+                endHold(&st, volume: volume)
+                return false
+            }
             try spill(&st, volume: volume)
-            if durable || volume.durability == .full { try volume.chunks.sync() }
-            let size = st.size
+            let sync = durable || volume.durability == .full
+            if sync { try volume.chunks.sync() }
+            let bs = volume.blockSize
             let staged = st.staged
+            let partial = staged.keys.filter { !st.coversBlock($0, blockSize: bs) }
+                .map { idx in (idx, st.written[idx] ?? [0..<bs], st.bases[idx]) }
+            let writtenEnd = st.writtenEnd
+            let loadedSize = st.committedSize
             let mtime = st.pendingMtime ?? .now()
             let own = st.reserved
             let ino = self.ino
-            let body = { (db: Database, events: inout [ChangeEvent]) throws -> Bool in
-                guard let a = try Catalog.attributes(db, ino) else { return false }
+            let body = { (db: Database, events: inout [ChangeEvent]) throws -> (size: Int64, refs: [Int: BlockRef], changed: Bool)? in
+                guard let a = try Catalog.attributes(db, ino) else { return nil }
+                let size = max(a.size, writtenEnd)
                 try volume.checkQuota(db, adding: size - a.size, ownReservation: own)
-                for (idx, ref) in staged where Int64(idx) * Int64(volume.blockSize) < size {
-                    try Catalog.setBlock(db, ino, idx, ref)
+                var refs = staged.filter { Int64($0.key) * Int64(bs) < size }
+                var changed = a.size != loadedSize
+                var stored = false
+                for (idx, ranges, base) in partial {
+                    guard let ref = refs[idx] else { continue }
+                    let now = BlockBase(ref: try Catalog.block(db, ino, idx), size: a.size)
+                    guard now != base else { continue }
+                    // Another writer changed this block (or the size around it) since it was read here.
+                    changed = true
+                    let merged = try OpenFile.overlay(try volume.chunks.read(ref.chunk), ranges, onto: now, idx, volume: volume)
+                    refs[idx] = BlockRef(chunk: try volume.chunks.put(merged), len: merged.count)
+                    stored = true
                 }
+                if stored && sync { try volume.chunks.sync() }
+                for (idx, ref) in refs { try Catalog.setBlock(db, ino, idx, ref) }
                 try Catalog.setSize(db, ino, size, now: mtime)
                 try Catalog.addMeta(db, .usageBytes, size - a.size)
                 events.append(.inode(ino))
-                return true
+                return (size, refs, changed)
             }
+            let outcome: (size: Int64, refs: [Int: BlockRef], changed: Bool)?
             do {
-                _ = try volume.mutate(origin: origin, durable: durable, body)
+                outcome = try volume.mutate(origin: origin, durable: durable, committing: self, body)
             } catch let e as VolumeError {
                 if case .quotaExceeded = e { drop(&st, volume: volume) }
                 throw e
             }
-            for (idx, ref) in staged { st.blocks[idx] = ref }
+            if let outcome {
+                for (idx, ref) in outcome.refs { st.blocks[idx] = ref }
+                st.committedSize = outcome.size
+                st.size = outcome.size
+                // What else the other writer changed is read again before the next use.
+                if outcome.changed { st.loadedEpoch = -1 }
+            } else {
+                st.committedSize = st.size
+            }
             st.staged = [:]
-            st.committedSize = size
+            st.forgetWrites()
             st.pendingMtime = nil
             volume.reserved.withLock { $0 -= st.reserved }
             st.reserved = 0
-            st.loadedEpoch = currentEpoch
             endHold(&st, volume: volume)
+            return true
         }
     }
 
@@ -506,6 +553,7 @@ extension OpenFile {
 
     /// Forgets buffered writes and returns their reservation.
     private func drop(_ st: inout State, volume: Volume) {
+        st.forgetWrites()
         st.dirty = [:]
         st.filling = [:]
         st.patches = [:]

@@ -168,6 +168,8 @@ extension Volume {
             return p
         }
         guard Set(paths).count == paths.count else { throw VolumeError.invalidArgument("a batch names the same path twice") }
+        // Writes buffered here into these files come first (as `truncate` orders them).
+        try commitOpenFiles(at: paths, origin: caller.origin)
         // Check the cap before storing anything.
         _ = try read { db -> Int64 in
             var parents: [VolumePath: Attributes?] = [:]
@@ -257,6 +259,17 @@ extension Volume {
             try Catalog.addMeta(db, .usageBytes, usage)
             try Catalog.addMeta(db, .fileCount, files)
             return out
+        }
+    }
+
+    /// Commits the buffered writes of the files at `paths` that are open in this process, so that
+    /// a path-level write that replaces their content takes effect after them. (Handles in other
+    /// processes commit theirs later, over the new content: see `OpenFile.commit`.)
+    func commitOpenFiles(at paths: [VolumePath], origin: Int) throws {
+        guard !openFiles.withLock({ $0.isEmpty }) else { return }
+        let inos = try read { db in paths.compactMap { p in (try? resolve(db, p))?.1 }.filter { $0.kind == .file }.map(\.ino) }
+        for ino in inos {
+            if let f = openFiles.withLock({ $0[ino] }) { try f.commit(volume: self, durable: false, origin: origin) }
         }
     }
 
