@@ -43,15 +43,10 @@ final class FUSEFileSystem: Sendable {
     }
 
     func fail(_ req: fuse_req_t, _ error: Error) {
-        let code: Int32
-        if let e = error as? VolumeError {
-            code = e.errno
-            if code == EIO { logger.error("I/O error: \(e)") }
-        } else {
-            code = EIO
-            logger.error("unexpected error: \(error)")
-        }
-        fuse_reply_err(req, code)
+        // A database error keeps its cause too (SQLITE_FULL is ENOSPC, not EIO).
+        let e = VolumeError.of(error)
+        if e.errno == EIO { logger.error("I/O error: \(e)") }
+        fuse_reply_err(req, e.errno)
     }
 
     func entryParam(_ a: Attributes) -> fuse_entry_param {
