@@ -125,18 +125,14 @@ final class FUSEFileSystem: Sendable {
     }
 
     func mknod(_ req: fuse_req_t, _ parent: UInt64, _ name: UnsafePointer<CChar>, _ mode: mode_t, _ rdev: dev_t) {
-        let kind: FileKind
-        switch UInt32(mode) & 0o170000 {
-        case FileKind.file.modeBits, 0: kind = .file
-        case FileKind.fifo.modeBits: kind = .fifo
-        case FileKind.socket.modeBits: kind = .socket
-        case FileKind.directory.modeBits: kind = .directory
-        default:
-            // Device nodes are not stored in volumes (the Phase 1 rules drop them too).
-            fuse_reply_err(req, EPERM)
+        // Device nodes are stored as inert entries with their number: the mount is `nodev`, so the
+        // kernel never opens one as a device (the Phase 1 import still drops them).
+        let bits = UInt32(mode) & 0o170000
+        guard let kind = bits == 0 ? .file : FileKind(modeBits: bits), kind != .symlink else {
+            fuse_reply_err(req, EINVAL)
             return
         }
-        make(req, parent, name, kind: kind, mode: UInt32(mode))
+        make(req, parent, name, kind: kind, mode: UInt32(mode), rdev: kind.isDevice ? UInt64(rdev) : 0)
     }
 
     func mkdir(_ req: fuse_req_t, _ parent: UInt64, _ name: UnsafePointer<CChar>, _ mode: mode_t) {
