@@ -290,6 +290,8 @@ final class FUSEFileSystem: Sendable {
         guard mode == 0 || mode == keepSize else { fuse_reply_err(req, EOPNOTSUPP); return }
         do {
             guard off >= 0, len > 0 else { throw VolumeError.invalidArgument("fallocate range") }
+            // Past the largest file a volume can hold: EFBIG, whatever the mode.
+            try Volume.checkFileEnd(offset: off, count: len, "fallocate")
             let a = try view.getattr(ino)
             if mode == 0, off + len > a.size {
                 _ = try view.setattr(ino, AttributeChanges(size: off + len), caller: caller(req))
