@@ -43,15 +43,10 @@ final class FUSEFileSystem: Sendable {
     }
 
     func fail(_ req: fuse_req_t, _ error: Error) {
-        let code: Int32
-        if let e = error as? VolumeError {
-            code = e.errno
-            if code == EIO { logger.error("I/O error: \(e)") }
-        } else {
-            code = EIO
-            logger.error("unexpected error: \(error)")
-        }
-        fuse_reply_err(req, code)
+        // A database error keeps its cause too (SQLITE_FULL is ENOSPC, not EIO).
+        let e = VolumeError.of(error)
+        if e.errno == EIO { logger.error("I/O error: \(e)") }
+        fuse_reply_err(req, e.errno)
     }
 
     func entryParam(_ a: Attributes) -> fuse_entry_param {
@@ -130,18 +125,14 @@ final class FUSEFileSystem: Sendable {
     }
 
     func mknod(_ req: fuse_req_t, _ parent: UInt64, _ name: UnsafePointer<CChar>, _ mode: mode_t, _ rdev: dev_t) {
-        let kind: FileKind
-        switch UInt32(mode) & 0o170000 {
-        case FileKind.file.modeBits, 0: kind = .file
-        case FileKind.fifo.modeBits: kind = .fifo
-        case FileKind.socket.modeBits: kind = .socket
-        case FileKind.directory.modeBits: kind = .directory
-        default:
-            // Device nodes are not stored in volumes (the Phase 1 rules drop them too).
-            fuse_reply_err(req, EPERM)
+        // Device nodes are stored as inert entries with their number: the mount is `nodev`, so the
+        // kernel never opens one as a device (the Phase 1 import still drops them).
+        let bits = UInt32(mode) & 0o170000
+        guard let kind = bits == 0 ? .file : FileKind(modeBits: bits), kind != .symlink else {
+            fuse_reply_err(req, EINVAL)
             return
         }
-        make(req, parent, name, kind: kind, mode: UInt32(mode))
+        make(req, parent, name, kind: kind, mode: UInt32(mode), rdev: kind.isDevice ? UInt64(rdev) : 0)
     }
 
     func mkdir(_ req: fuse_req_t, _ parent: UInt64, _ name: UnsafePointer<CChar>, _ mode: mode_t) {
@@ -299,6 +290,8 @@ final class FUSEFileSystem: Sendable {
         guard mode == 0 || mode == keepSize else { fuse_reply_err(req, EOPNOTSUPP); return }
         do {
             guard off >= 0, len > 0 else { throw VolumeError.invalidArgument("fallocate range") }
+            // Past the largest file a volume can hold: EFBIG, whatever the mode.
+            try Volume.checkFileEnd(offset: off, count: len, "fallocate")
             let a = try view.getattr(ino)
             if mode == 0, off + len > a.size {
                 _ = try view.setattr(ino, AttributeChanges(size: off + len), caller: caller(req))

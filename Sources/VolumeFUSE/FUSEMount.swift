@@ -111,7 +111,9 @@ public final class FUSEMount: Sendable {
         let origin = origins.add(1, ordering: .relaxed).newValue
         let fs = FUSEFileSystem(view: view, options: options, origin: origin, logger: logger)
 
-        var mountOptions = ["fsname=volume:\(volume.id)", "subtype=volume"]
+        // `nodev` (libfuse's default too, said here so it never goes): device nodes in a volume are
+        // inert entries, never opened as devices.
+        var mountOptions = ["fsname=volume:\(volume.id)", "subtype=volume", "nodev"]
         if options.allowOther { mountOptions += ["allow_other", "default_permissions"] }
         if options.readOnly { mountOptions.append("ro") }
         if options.autoUnmount { mountOptions.append("auto_unmount") }

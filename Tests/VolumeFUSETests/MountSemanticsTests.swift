@@ -1,4 +1,4 @@
-// What only a mount can show: statfs and the cap, EDQUOT at the write call, lookup counts going
+// What only a mount can show: statfs and the cap, EDQUOT at the write call and EFBIG past the largest file, lookup counts going
 // back to zero on forget, subpath containment, coherence between mounts and the files API, and
 // a file held open through gc.
 import Foundation
@@ -54,6 +54,32 @@ final class MountSemanticsTests: MountTestCase {
             try expectErrno(EDQUOT) { try Sys.writeFile(m.mountpoint + "/g", String(repeating: "x", count: 4 << 20)) }
             try Sys.unlink(p)
             try Sys.writeFile(m.mountpoint + "/g", String(repeating: "x", count: 4 << 20))
+        }
+        assertFsckClean(ts)
+    }
+
+    /// A size no volume could hold is EFBIG through the kernel (truncate, ftruncate, fallocate, a
+    /// pwrite far out); a size only the cap refuses stays EDQUOT.
+    func testSizesPastTheLargestFileAreEFBIGAndPastTheCapEDQUOT() throws {
+        let ts = try TestStore(cap: 8 << 20, commitWindow: StoreOptions.mountCommitWindow)
+        defer { ts.remove() }
+        try withMount(ts.volume) { m in
+            let p = m.mountpoint + "/f"
+            try Sys.writeFile(p, "data")
+            for size in [Int64(999_999_999_999_999), 1 << 51, Volume.maxFileSize + 1] {
+                try expectErrno(EFBIG, "truncate to \(size)") { try Sys.truncate(p, size) }
+            }
+            let fd = try Sys.open(p, O_RDWR)
+            defer { close(fd) }
+            try expectErrno(EFBIG, "ftruncate") { try Sys.ftruncate(fd, 999_999_999_999_999) }
+            try expectErrno(EFBIG, "fallocate") { try Sys.fallocate(fd, mode: 0, offset: 0, length: 999_999_999_999_999) }
+            try expectErrno(EFBIG, "fallocate, keeping the size") { try Sys.fallocate(fd, mode: 1, offset: 1 << 51, length: 4096) }
+            try expectErrno(EFBIG, "pwrite far out") { try Sys.write(fd, [1], at: 999_999_999_999_999) }
+            try expectErrno(EDQUOT, "truncate past the cap") { try Sys.truncate(p, 1 << 40) }
+            try expectErrno(EDQUOT, "ftruncate to the largest file") { try Sys.ftruncate(fd, Volume.maxFileSize) }
+            try expectErrno(EDQUOT, "fallocate past the cap") { try Sys.fallocate(fd, mode: 0, offset: 0, length: 1 << 40) }
+            try expectErrno(EDQUOT, "pwrite past the cap") { try Sys.write(fd, [1], at: 1 << 40) }
+            XCTAssertEqual(try Sys.stat(p).st_size, 4, "the file is as it was")
         }
         assertFsckClean(ts)
     }

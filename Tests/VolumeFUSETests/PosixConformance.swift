@@ -320,6 +320,41 @@ enum PosixTable {
             try sh("(echo through-the-fifo > fifo &) ; cat fifo > out", cwd: c.dir)
             try expectEqual(try Sys.readFile(c.path("out")), "through-the-fifo\n", "fifo data")
         },
+        PosixCheck(name: "device_nodes") { c in
+            // Numbers no driver answers to (240-254 are for local use), as dev_t: (major << 8) | minor.
+            let blk = dev_t((240 << 8) | 77), chr = dev_t((241 << 8) | 5)
+            try c.mutate("mknod b") { try Sys.mknod(c.path("blk"), S_IFBLK | 0o640, dev: blk) }
+            var st = try Sys.stat(c.path("blk"))
+            try expectTrue(st.fileType == S_IFBLK, "block device type")
+            try expectEqual(UInt64(st.st_rdev), UInt64(blk), "block device number")
+            try expectEqual(st.st_mode & 0o7777, 0o640, "block device mode")
+            try Sys.mknod(c.path("chr"), S_IFCHR | 0o600, dev: chr)
+            st = try Sys.stat(c.path("chr"))
+            try expectTrue(st.fileType == S_IFCHR, "character device type")
+            try expectEqual(UInt64(st.st_rdev), UInt64(chr), "character device number")
+            // Never opened as a device: a mount is nodev (EACCES); here no driver has the number (ENXIO).
+            try expectErrno(c.isMount ? EACCES : ENXIO, "open a character device node") { _ = try Sys.open(c.path("chr"), O_RDONLY) }
+            try expectErrno(c.isMount ? EACCES : ENXIO, "open a block device node") { _ = try Sys.open(c.path("blk"), O_RDONLY) }
+            // chmod, chown, utimens, link, rename, unlink work on them as on any node.
+            try Sys.chmod(c.path("chr"), 0o604)
+            try Sys.chown(c.path("chr"), 12, 34)
+            try Sys.utimens(c.path("chr"), atime: timespec(tv_sec: 1_000, tv_nsec: 0), mtime: timespec(tv_sec: 2_000, tv_nsec: 5))
+            st = try Sys.stat(c.path("chr"))
+            try expectEqual(st.st_mode & 0o7777, 0o604, "chmod")
+            try expectEqual([st.st_uid, st.st_gid], [12, 34], "chown")
+            try expectEqual(st.st_mtim.tv_sec, 2_000, "utimens")
+            try Sys.link(c.path("chr"), c.path("chr-link"))
+            try expectEqual(try Sys.stat(c.path("chr-link")).st_ino, st.st_ino, "a hard link to the node")
+            try expectEqual(try Sys.stat(c.path("chr")).st_nlink, 2, "two names")
+            try Sys.rename(c.path("chr-link"), c.path("chr-moved"))
+            try Sys.unlink(c.path("chr"))
+            st = try Sys.stat(c.path("chr-moved"))
+            try expectEqual(st.st_nlink, 1, "one name left")
+            try expectEqual(UInt64(st.st_rdev), UInt64(chr), "the number through it all")
+            try Sys.rename(c.path("blk"), c.path("blk-moved"))
+            try Sys.unlink(c.path("blk-moved"))
+            try expectErrno(ENOENT, "unlinked") { _ = try Sys.stat(c.path("blk-moved")) }
+        },
         PosixCheck(name: "xattrs", arrange: { d in try Sys.writeFile(d + "/f", "") }) { c in
             try expectErrno(ENODATA, "missing xattr") { _ = try Sys.getxattr(c.path("f"), "user.none") }
             try c.mutate("setxattr") { try Sys.setxattr(c.path("f"), "user.color", "blue") }

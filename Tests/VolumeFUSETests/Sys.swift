@@ -108,7 +108,7 @@ enum Sys {
     static func ftruncate(_ fd: Int32, _ size: Int64) throws { try call("ftruncate") { Glibc.ftruncate(fd, off_t(size)) } }
     static func fsync(_ fd: Int32) throws { try call("fsync") { Glibc.fsync(fd) } }
     static func mkfifo(_ path: String, _ mode: mode_t = 0o644) throws { try call("mkfifo \(path)") { Glibc.mkfifo(path, mode) } }
-    static func mknod(_ path: String, _ mode: mode_t) throws { try call("mknod \(path)") { Glibc.mknod(path, mode, 0) } }
+    static func mknod(_ path: String, _ mode: mode_t, dev: dev_t = 0) throws { try call("mknod \(path)") { Glibc.mknod(path, mode, dev) } }
 
     static func readlink(_ path: String) throws -> String {
         var buf = [CChar](repeating: 0, count: 4097)

@@ -58,6 +58,11 @@ extension Volume {
                 case .fifo:
                     e.type = .fifo
                     try tar.begin(e)
+                case .blockDevice, .characterDevice:
+                    // Kept as tar keeps them, with their device numbers (an import drops them again).
+                    e.type = a.kind == .blockDevice ? .blockDevice : .characterDevice
+                    e.device = DeviceNumber(a.rdev)
+                    try tar.begin(e)
                 case .socket:
                     report.skipped.append(display)
                 case .file:

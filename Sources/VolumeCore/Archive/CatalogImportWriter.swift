@@ -22,8 +22,7 @@ final class RawStatement {
         sqlite3_reset(s)
         if rc == SQLITE_DONE { return rc }
         if allowConstraint && rc & 0xff == SQLITE_CONSTRAINT { return SQLITE_CONSTRAINT }
-        let msg = String(cString: sqlite3_errmsg(db.sqliteConnection))
-        throw VolumeError.io("catalog insert failed: \(msg)", errno: EIO)
+        throw VolumeError.sqlite(db, rc, "catalog insert")
     }
 }
 

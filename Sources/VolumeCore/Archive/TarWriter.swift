@@ -25,6 +25,8 @@ public final class TarWriter {
         public var size: Int64 = 0
         public var mtime: Nanos = 0
         public var linkPath = Data()
+        /// A device node's major and minor numbers (written for block and character devices only).
+        public var device = DeviceNumber(major: 0, minor: 0)
         public init(path: Data, type: TarEntryType, mode: UInt32, uid: Int64 = 0, gid: Int64 = 0, size: Int64 = 0,
                     mtime: Nanos = 0, linkPath: Data = Data()) {
             self.path = path; self.type = type; self.mode = mode; self.uid = uid; self.gid = gid
@@ -79,7 +81,8 @@ public final class TarWriter {
         let size = e.type == .file ? e.size : 0
         try header(name: names, type: typeflag, mode: e.mode, uid: min(max(e.uid, 0), Self.maxOctal8),
                    gid: min(max(e.gid, 0), Self.maxOctal8), size: size,
-                   mtime: max(0, min(secs, Self.maxOctal12)), link: e.linkPath.prefix(100))
+                   mtime: max(0, min(secs, Self.maxOctal12)), link: e.linkPath.prefix(100),
+                   device: e.type == .blockDevice || e.type == .characterDevice ? e.device : nil)
         remaining = size
         pendingPad = Int((512 - size % 512) % 512)
     }
@@ -125,7 +128,7 @@ public final class TarWriter {
     }
 
     private func header(name: (prefix: Data, name: Data), type: UInt8, mode: UInt32, uid: Int64, gid: Int64,
-                        size: Int64, mtime: Int64, link: Data) throws {
+                        size: Int64, mtime: Int64, link: Data, device: DeviceNumber? = nil) throws {
         for i in 0..<512 { block[i] = 0 }
         put(name.name, at: 0, len: 100)
         octal(Int64(mode & 0o7777), at: 100, len: 8)
@@ -144,8 +147,8 @@ public final class TarWriter {
         put(link, at: 157, len: 100)
         put(Data("ustar\0".utf8), at: 257, len: 6)
         put(Data("00".utf8), at: 263, len: 2)
-        octal(0, at: 329, len: 8)
-        octal(0, at: 337, len: 8)
+        octal(min(Int64(device?.major ?? 0), Self.maxOctal8), at: 329, len: 8)
+        octal(min(Int64(device?.minor ?? 0), Self.maxOctal8), at: 337, len: 8)
         put(name.prefix, at: 345, len: 155)
         for i in 148..<156 { block[i] = UInt8(ascii: " ") }
         let sum = block.reduce(0) { $0 + Int64($1) }

@@ -421,7 +421,10 @@ extension Volume {
                     current = m.path
                     let label = "entry \(m.entry) '\(m.path)'"
                     let replaced = try replacedSize(m)
-                    if let declared { try checkCap(adding: declared - replaced, m) }
+                    if let declared {
+                        try Volume.checkFileEnd(offset: declared, "import stopped at \(label)")
+                        try checkCap(adding: declared - replaced, m)
+                    }
                     fileSeq += 1
                     var size: Int64 = 0
                     var index: Int64 = 0
@@ -442,7 +445,10 @@ extension Volume {
                             throw VolumeError.corrupt("entry \(m.entry) '\(m.path)' ended after \(size + Int64(got)) of its \(declared) bytes")
                         }
                         if got == 0 { break }
-                        if declared == nil { try checkCap(adding: size + Int64(got) - replaced, m) }
+                        if declared == nil {
+                            try Volume.checkFileEnd(offset: size, count: Int64(got), "import stopped at \(label)")
+                            try checkCap(adding: size + Int64(got) - replaced, m)
+                        }
                         if !isAllZero(data) {
                             batch.ops.append(.block(index: index, len: got, chunk: batch.chunks.count))
                             batch.chunks.append(data)

@@ -19,12 +19,9 @@ extension Catalog {
         })
     }
 
-    /// The error a failed statement of `db` reports: BUSY as EAGAIN, FULL as ENOSPC, anything
-    /// else as EIO.
+    /// The error a failed statement of `db` reports (`VolumeError.sqlite`: FULL as ENOSPC, ...).
     static func failure(_ db: Database, _ rc: Int32, _ what: String) -> VolumeError {
-        let msg = String(cString: sqlite3_errmsg(db.sqliteConnection))
-        let errno = switch rc & 0xff { case SQLITE_BUSY: EAGAIN; case SQLITE_FULL: ENOSPC; default: EIO }
-        return VolumeError.io("catalog \(what) failed (\(rc)): \(msg)", errno: errno)
+        VolumeError.sqlite(db, rc, "catalog \(what)")
     }
 
     /// Binds `value` as a text parameter (copied by SQLite).

@@ -52,6 +52,37 @@ enum CatalogSchema {
                 );
                 """)
         }
+        // Block and character device nodes (kinds 6 and 7). SQLite cannot change a CHECK in place,
+        // so the inode table is rebuilt with the wider one (the other tables name it, not its
+        // definition, and keep their rows). The AUTOINCREMENT high-water mark is carried over so
+        // that inode numbers stay never reused.
+        m.registerMigration("v2-device-nodes") { db in
+            try db.execute(sql: """
+                CREATE TABLE inode_v2 (
+                  ino INTEGER PRIMARY KEY AUTOINCREMENT,
+                  kind INTEGER NOT NULL CHECK (kind IN (1, 2, 3, 4, 5, 6, 7)),
+                  mode INTEGER NOT NULL CHECK (mode BETWEEN 0 AND 4095),
+                  uid INTEGER NOT NULL DEFAULT 0,
+                  gid INTEGER NOT NULL DEFAULT 0,
+                  size INTEGER NOT NULL DEFAULT 0 CHECK (size >= 0),
+                  nlink INTEGER NOT NULL CHECK (nlink >= 0),
+                  atime INTEGER NOT NULL,
+                  mtime INTEGER NOT NULL,
+                  ctime INTEGER NOT NULL,
+                  rdev INTEGER NOT NULL DEFAULT 0,
+                  target BLOB,
+                  CHECK ((kind = 3) = (target IS NOT NULL))
+                );
+                INSERT INTO inode_v2 (ino, kind, mode, uid, gid, size, nlink, atime, mtime, ctime, rdev, target)
+                  SELECT ino, kind, mode, uid, gid, size, nlink, atime, mtime, ctime, rdev, target FROM inode;
+                CREATE TEMP TABLE inode_seq AS SELECT seq FROM sqlite_sequence WHERE name = 'inode';
+                DROP TABLE inode;
+                ALTER TABLE inode_v2 RENAME TO inode;
+                UPDATE sqlite_sequence SET seq = max(seq, coalesce((SELECT max(seq) FROM temp.inode_seq), 0))
+                  WHERE name = 'inode';
+                DROP TABLE temp.inode_seq;
+                """)
+        }
         return m
     }
 }

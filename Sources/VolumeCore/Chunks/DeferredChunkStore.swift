@@ -7,17 +7,25 @@ import Synchronization
 /// commit window calls `commitPending` right before each group commit, so chunks still reach the
 /// store before any catalog row that names them, and one small-file close costs no transaction
 /// of its own. At most `pendingLimit` bytes wait; more are stored at once.
+///
+/// A waiting chunk is a chunk of this store like any other: read, sized, listed by `forEach` and
+/// counted by `stats` (with the time of its last `put` as its `touched`), and `delete` removes it
+/// under the same rule as a stored one.
 public final class DeferredChunkStore: ChunkStore {
     public let inner: any ChunkStore
     /// Chunks of at most this many bytes wait; larger ones go straight to `inner`.
     public let smallLimit: Int
     public let pendingLimit: Int
-    private let pending = Mutex<(chunks: [ChunkID: Data], bytes: Int)>(([:], 0))
+    private let pending = Mutex<(chunks: [ChunkID: (data: Data, touched: Date)], bytes: Int)>(([:], 0))
+    private let now: @Sendable () -> Date
 
-    public init(_ inner: any ChunkStore, smallLimit: Int = LocalChunkStore.defaultSmallLimit, pendingLimit: Int = 8 << 20) {
+    /// `now` is the clock of waiting chunks' `touched` times (the inner store keeps its own).
+    public init(_ inner: any ChunkStore, smallLimit: Int = LocalChunkStore.defaultSmallLimit, pendingLimit: Int = 8 << 20,
+                now: @escaping @Sendable () -> Date = { Date() }) {
         self.inner = inner
         self.smallLimit = smallLimit
         self.pendingLimit = pendingLimit
+        self.now = now
     }
 
     public func put(_ data: Data) throws -> ChunkID { try put(batch: [data])[0] }
@@ -33,8 +41,9 @@ public final class DeferredChunkStore: ChunkStore {
             }
             let id = ChunkID.of(data)
             ids[i] = id
+            let t = now()
             over = pending.withLock { p in
-                if p.chunks.updateValue(data, forKey: id) == nil { p.bytes += data.count }
+                if p.chunks.updateValue((data, t), forKey: id) == nil { p.bytes += data.count }
                 return p.bytes >= pendingLimit
             }
         }
@@ -49,14 +58,21 @@ public final class DeferredChunkStore: ChunkStore {
     public func commitPending() throws {
         let batch = pending.withLock { Array($0.chunks) }
         guard !batch.isEmpty else { return }
-        _ = try inner.put(batch: batch.map(\.value))
+        _ = try inner.put(batch: batch.map(\.value.data))
         // Only now may readers stop finding them here.
         pending.withLock { p in
-            for (id, data) in batch where p.chunks.removeValue(forKey: id) != nil { p.bytes -= data.count }
+            for (id, c) in batch where p.chunks.removeValue(forKey: id) != nil { p.bytes -= c.data.count }
         }
     }
 
-    private func waiting(_ id: ChunkID) -> Data? { pending.withLock { $0.chunks[id] } }
+    private func waiting(_ id: ChunkID) -> Data? { pending.withLock { $0.chunks[id]?.data } }
+
+    /// The waiting chunks, as listed.
+    private func waitingChunks() -> [ChunkID: StoredChunk] {
+        pending.withLock { p in
+            p.chunks.reduce(into: [:]) { $0[$1.key] = StoredChunk(id: $1.key, size: $1.value.data.count, touched: $1.value.touched) }
+        }
+    }
 
     public func read(_ id: ChunkID) throws -> Data {
         if let d = waiting(id) { return d }
@@ -79,17 +95,45 @@ public final class DeferredChunkStore: ChunkStore {
         return try inner.size(of: id)
     }
 
-    public func delete(_ id: ChunkID, ifTouchedBefore cutoff: Date) throws -> Bool { try inner.delete(id, ifTouchedBefore: cutoff) }
+    /// A waiting chunk put since `cutoff` stays (waiting, and in `inner` if it is there too); one
+    /// put before it stops waiting and is deleted from `inner` as well.
+    public func delete(_ id: ChunkID, ifTouchedBefore cutoff: Date) throws -> Bool {
+        let dropped: Bool? = pending.withLock { p in
+            guard let c = p.chunks[id] else { return nil }
+            guard c.touched < cutoff else { return false }
+            p.chunks[id] = nil
+            p.bytes -= c.data.count
+            return true
+        }
+        if dropped == false { return false }
+        let deleted = try inner.delete(id, ifTouchedBefore: cutoff)
+        return dropped == true || deleted
+    }
 
-    /// Stored chunks only: waiting ones are nobody's garbage yet.
-    public func forEach(_ body: (StoredChunk) throws -> Void) throws { try inner.forEach(body) }
+    /// Stored and waiting chunks, each once (a chunk both waiting and stored shows the later time).
+    public func forEach(_ body: (StoredChunk) throws -> Void) throws {
+        var waiting = waitingChunks()
+        try inner.forEach { c in
+            guard let w = waiting.removeValue(forKey: c.id) else { return try body(c) }
+            try body(StoredChunk(id: c.id, size: c.size, touched: max(c.touched, w.touched)))
+        }
+        for c in waiting.values { try body(c) }
+    }
 
     public func sync() throws {
         try commitPending()
         try inner.sync()
     }
 
-    public func stats() throws -> ChunkStoreStats { try inner.stats() }
+    /// The inner store's totals plus the waiting chunks it does not hold yet.
+    public func stats() throws -> ChunkStoreStats {
+        var s = try inner.stats()
+        for c in waitingChunks().values where try !inner.contains(c.id) {
+            s.chunks += 1
+            s.bytes += Int64(c.size)
+        }
+        return s
+    }
 
     public func compact() throws -> Int64 { try inner.compact() }
 

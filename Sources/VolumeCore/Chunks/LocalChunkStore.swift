@@ -147,24 +147,29 @@ public final class LocalChunkStore: ChunkStore {
         let data: Data
         if let s = try small.read(id, offset: 0, count: Int.max) {
             data = s
+        } else if let f = try readFile(id, offset: 0, count: Int.max) {
+            data = f
         } else {
-            data = try readFile(id, offset: 0, count: Int.max)
+            throw VolumeError.corrupt("chunk \(id.short) is missing")
         }
         guard ChunkID.of(data) == id else { throw VolumeError.corrupt("chunk \(id.short) does not match its hash") }
         return data
     }
 
     public func read(_ id: ChunkID, offset: Int, count: Int) throws -> Data {
-        if let fileData = try? readFile(id, offset: offset, count: count) { return fileData }
+        // Only "no such file" sends the read on to the packs: any other failure (EIO, EMFILE, a
+        // directory where the file should be) is that failure, not a missing chunk.
+        if let fileData = try readFile(id, offset: offset, count: count) { return fileData }
         guard let s = try small.read(id, offset: offset, count: count) else { throw VolumeError.corrupt("chunk \(id.short) is missing") }
         return s
     }
 
-    private func readFile(_ id: ChunkID, offset: Int, count: Int) throws -> Data {
+    /// The bytes of chunk file `id`, or nil when there is no such file.
+    private func readFile(_ id: ChunkID, offset: Int, count: Int) throws -> Data? {
         let fd: FileDescriptor
         do { fd = try FileDescriptor.open(FilePath(path(id)), .readOnly) } catch let e as Errno {
-            if e == .noSuchFileOrDirectory { throw VolumeError.corrupt("chunk \(id.short) is missing") }
-            throw VolumeError.from(e, "open chunk \(id.short)")
+            if e == .noSuchFileOrDirectory { return nil }
+            throw VolumeError.io("open chunk \(id.short)", errno: e.rawValue)
         }
         return try fd.closeAfter {
             var n = count
@@ -207,6 +212,7 @@ public final class LocalChunkStore: ChunkStore {
     public func size(of id: ChunkID) throws -> Int? {
         var st = stat()
         if stat(path(id), &st) == 0 { return Int(st.st_size) }
+        guard errno == ENOENT else { throw VolumeError.io("stat chunk \(id.short)", errno: errno) }
         return try small.size(of: id)
     }
 
@@ -230,18 +236,40 @@ public final class LocalChunkStore: ChunkStore {
     }
 
     public func forEach(_ body: (StoredChunk) throws -> Void) throws {
-        let fm = FileManager.default
         for i in 0..<256 {
             let dir = root.path + "/chunks/" + String(format: "%02x", i)
-            for name in (try? fm.contentsOfDirectory(atPath: dir)) ?? [] {
+            for name in try Self.names(in: dir) {
                 guard let id = ChunkID(hex: name) else { continue }
                 var st = stat()
-                guard stat(dir + "/" + name, &st) == 0 else { continue }
+                guard stat(dir + "/" + name, &st) == 0 else {
+                    if errno == ENOENT { continue } // deleted since the listing
+                    throw VolumeError.io("stat chunk \(name)", errno: errno)
+                }
                 try body(StoredChunk(id: id, size: Int(st.st_size), touched: st.modified))
             }
         }
         for c in try small.all() {
             try body(StoredChunk(id: c.id, size: c.size, touched: Date(timeIntervalSince1970: c.touched)))
+        }
+    }
+
+    /// The names in folder `dir` (none when it does not exist); any other failure is an error, not
+    /// an empty folder.
+    private static func names(in dir: String) throws -> [String] {
+        guard let d = opendir(dir) else {
+            if errno == ENOENT { return [] }
+            throw VolumeError.io("list chunk folder \(dir)", errno: errno)
+        }
+        defer { closedir(d) }
+        var names: [String] = []
+        while true {
+            errno = 0
+            guard let e = readdir(d) else {
+                if errno != 0 { throw VolumeError.io("list chunk folder \(dir)", errno: errno) }
+                return names
+            }
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
         }
     }
 

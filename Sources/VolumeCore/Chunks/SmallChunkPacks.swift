@@ -215,9 +215,7 @@ final class SmallChunkPacks: Sendable {
         bind(s)
         let rc = sqlite3_step(s)
         sqlite3_reset(s)
-        guard rc == SQLITE_DONE else {
-            throw VolumeError.io("small chunk index: \(String(cString: sqlite3_errmsg(db.sqliteConnection)))", errno: EIO)
-        }
+        guard rc == SQLITE_DONE else { throw VolumeError.sqlite(db, rc, "small chunk index") }
     }
 
     /// Steps a statement that returns (pack, pos, len) at most once.
@@ -231,9 +229,7 @@ final class SmallChunkPacks: Sendable {
             while sqlite3_step(s) == SQLITE_ROW {}
             return loc
         }
-        guard rc == SQLITE_DONE else {
-            throw VolumeError.io("small chunk index: \(String(cString: sqlite3_errmsg(db.sqliteConnection)))", errno: EIO)
-        }
+        guard rc == SQLITE_DONE else { throw VolumeError.sqlite(db, rc, "small chunk index") }
         return nil
     }
 
@@ -352,7 +348,13 @@ final class SmallChunkPacks: Sendable {
                 for r in rows {
                     let id = ChunkID(bytes: r[0])
                     let loc = PackedLocation(pack: pack, pos: r[1], len: r[2])
-                    if let id, let data = try? readBytes(loc, offset: 0, count: loc.len), ChunkID.of(data) == id { continue }
+                    // Only a pack that ends before the row's bytes (or is gone) or bytes that do not
+                    // hash to the name say they were lost; a failing read (EIO, EMFILE) is an error.
+                    let intact: Bool
+                    do { intact = try id.map { try ChunkID.of(readBytes(loc, offset: 0, count: loc.len)) == $0 } ?? false } catch VolumeError.corrupt(_) {
+                        intact = false
+                    }
+                    if intact { continue }
                     try db.execute(sql: "DELETE FROM packed WHERE id = ?", arguments: [r[0] as Data])
                     try db.execute(sql: "UPDATE pack SET live = live - ? WHERE id = ?", arguments: [loc.len, pack])
                 }

@@ -1,9 +1,13 @@
 // The value types of the file-system core: inode kinds, attributes, directory entries, setattr requests.
 import Foundation
 
-/// What an inode is.
-public enum FileKind: Int, Sendable, Codable {
-    case file = 1, directory = 2, symlink = 3, fifo = 4, socket = 5
+/// What an inode is. The raw values are the catalog's `inode.kind`.
+///
+/// Block and character devices are inert entries: they carry their device number (`rdev`) for
+/// `stat`, and are renamed, linked, chmod-ed and so on like FIFOs, but a volume never opens them
+/// as devices (mounts are `nodev`, and the core opens only regular files).
+public enum FileKind: Int, Sendable, Codable, CaseIterable {
+    case file = 1, directory = 2, symlink = 3, fifo = 4, socket = 5, blockDevice = 6, characterDevice = 7
 
     /// The `S_IF*` bits of `st_mode`.
     public var modeBits: UInt32 {
@@ -13,10 +17,21 @@ public enum FileKind: Int, Sendable, Codable {
         case .symlink: return 0o120000
         case .fifo: return 0o010000
         case .socket: return 0o140000
+        case .blockDevice: return 0o060000
+        case .characterDevice: return 0o020000
         }
     }
 
-    /// The name the files API uses: file, dir, symlink, fifo, socket.
+    /// The kind whose `S_IF*` bits are `bits` (`st_mode & S_IFMT`), or nil.
+    public init?(modeBits bits: UInt32) {
+        guard let k = Self.allCases.first(where: { $0.modeBits == bits & 0o170000 }) else { return nil }
+        self = k
+    }
+
+    /// Whether this is a block or character device node (the only kinds whose `rdev` means anything).
+    public var isDevice: Bool { self == .blockDevice || self == .characterDevice }
+
+    /// The name the files API uses: file, dir, symlink, fifo, socket, blockdev, chardev.
     public var apiName: String {
         switch self {
         case .file: return "file"
@@ -24,7 +39,26 @@ public enum FileKind: Int, Sendable, Codable {
         case .symlink: return "symlink"
         case .fifo: return "fifo"
         case .socket: return "socket"
+        case .blockDevice: return "blockdev"
+        case .characterDevice: return "chardev"
         }
+    }
+}
+
+/// A Linux device number (`dev_t`) split into its major and minor numbers, as glibc's
+/// `major()`/`minor()` do (macros Swift does not import).
+public struct DeviceNumber: Sendable, Equatable {
+    public var major: UInt32
+    public var minor: UInt32
+    public init(major: UInt32, minor: UInt32) { self.major = major; self.minor = minor }
+    public init(_ dev: UInt64) {
+        major = UInt32(truncatingIfNeeded: ((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfff))
+        minor = UInt32(truncatingIfNeeded: (dev & 0xff) | ((dev >> 12) & ~0xff))
+    }
+    /// As a `dev_t`.
+    public var rawValue: UInt64 {
+        let ma = UInt64(major), mi = UInt64(minor)
+        return ((ma & 0xfff) << 8) | ((ma & ~0xfff) << 32) | (mi & 0xff) | ((mi & ~0xff) << 12)
     }
 }
 

@@ -4,8 +4,22 @@ import GRDB
 import Synchronization
 
 extension Volume {
-    /// Largest file offset accepted (1 PiB).
-    public static let maxFileSize: Int64 = 1 << 50
+    /// The largest file a volume can ever hold, whatever its cap: 2^48 bytes (256 TiB, 64 Mi
+    /// blocks of the default 4 MiB; ext4 stops at 16 TiB). Every path that sets a size or writes
+    /// at an offset (write, truncate and setattr, fallocate, imports and uploads) refuses a file
+    /// past it with `tooLarge` (EFBIG), since no cap could allow it; a size within it that the cap
+    /// does not allow is `quotaExceeded` (EDQUOT). Far below Int64's range, so offsets, block
+    /// counts and usage totals never overflow.
+    public static let maxFileSize: Int64 = 1 << 48
+
+    /// Throws `tooLarge` (EFBIG) when a file would end `count` bytes after `offset`, past
+    /// `maxFileSize`; `invalidArgument` for a negative offset or count.
+    public static func checkFileEnd(offset: Int64, count: Int64 = 0, _ what: @autoclosure () -> String) throws {
+        guard offset >= 0, count >= 0 else { throw VolumeError.invalidArgument("\(what()): negative offset or size") }
+        guard count <= maxFileSize, offset <= maxFileSize - count else {
+            throw VolumeError.tooLarge("\(what()): a file ends at \(ByteSize.format(maxFileSize)) at most")
+        }
+    }
     /// Bytes of partly written blocks buffered per open file before they are stored as chunks
     /// (whole blocks are stored at once). Random writes rewrite a whole block per chunk, so the
     /// more stay buffered, the fewer times a block is read, hashed and written again.
@@ -146,9 +160,7 @@ extension Volume {
     /// (EDQUOT) before changing anything when the file would grow past the cap.
     @discardableResult
     public func write(_ ino: UInt64, offset: Int64, data: Data, caller: Caller) throws -> Int {
-        guard offset >= 0, offset + Int64(data.count) <= Self.maxFileSize else {
-            throw VolumeError.outOfRange("offset \(offset) is past the largest file size")
-        }
+        try Self.checkFileEnd(offset: offset, count: Int64(data.count), "write of \(data.count) bytes at offset \(offset)")
         guard let f = openFiles.withLock({ $0[ino] }) else {
             try open(ino)
             defer { try? release(ino, caller: caller) }
@@ -162,7 +174,7 @@ extension Volume {
 
     /// Sets the size of regular file `ino`: cuts blocks past the end, or grows with zeros (sparse).
     public func truncate(_ ino: UInt64, to size: Int64, caller: Caller) throws {
-        guard size >= 0, size <= Self.maxFileSize else { throw VolumeError.outOfRange("size \(size)") }
+        try Self.checkFileEnd(offset: size, "size \(size)")
         let f = openFiles.withLock { $0[ino] }
         if let f { try f.commit(volume: self, durable: false, origin: caller.origin) }
         // Shortening a block stores its shorter chunk before the transaction that references it commits.

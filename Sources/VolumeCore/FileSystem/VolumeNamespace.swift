@@ -19,11 +19,13 @@ extension Volume {
         return a
     }
 
-    /// Creates a file, FIFO, socket, directory or symlink named `name` in `parent`.
-    /// Fails with `alreadyExists` when the name is taken.
+    /// Creates a file, FIFO, socket, device node, directory or symlink named `name` in `parent`.
+    /// `rdev` is a device node's device number (kept for `stat` only: the node is never opened as a
+    /// device); other kinds ignore it. Fails with `alreadyExists` when the name is taken.
     public func create(parent: UInt64, name: Data, kind: FileKind, mode: UInt32, caller: Caller,
                        rdev: UInt64 = 0, target: Data? = nil) throws -> Attributes {
         try Self.validName(name)
+        let rdev = kind.isDevice ? rdev : 0
         if kind == .symlink {
             guard let t = target, !t.isEmpty, t.count <= VolumePath.maxLength, !t.contains(0) else {
                 throw VolumeError.invalidArgument("a symlink target must be 1 to 4096 bytes with no NUL")

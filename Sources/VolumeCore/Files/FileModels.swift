@@ -4,7 +4,7 @@ import Foundation
 /// One entry, as `stat` and `list` report it (the sandbox filesystem API's EntryInfo).
 public struct EntryInfo: Codable, Sendable, Equatable {
     public var name: String
-    /// "file", "dir", "symlink", "fifo" or "socket".
+    /// "file", "dir", "symlink", "fifo", "socket", "blockdev" or "chardev".
     public var type: String
     /// Bytes; 0 for directories.
     public var size: Int64
