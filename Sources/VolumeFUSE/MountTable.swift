@@ -79,10 +79,13 @@ public enum MountTable {
         return (base == "/" ? "" : base) + "/" + last
     }
 
-    /// Whether a mount at `path` has lost its server (the process that served it died).
+    /// Whether a mount at `path` has lost its server (the process that served it died). Asks with
+    /// statvfs (the statfs system call), which the kernel always sends to a FUSE mount's server: a
+    /// `stat` is answered from the kernel's attribute cache, and so succeeds on a dead mount for as
+    /// long as the cache timeout.
     public static func isStale(_ path: String) -> Bool {
-        var st = stat()
-        if stat(path, &st) == 0 { return false }
+        var st = statvfs()
+        if statvfs(path, &st) == 0 { return false }
         return errno == ENOTCONN || errno == ECONNABORTED
     }
 

@@ -194,4 +194,56 @@ final class TransferCLITests: XCTestCase {
         try volumectl(["upload", "-", "small:/dest/stream.bin"], stdin: blob, expect: 5)
         XCTAssertEqual(try withStore { try $0.volume(id, owner: nil).snapshot() }, before)
     }
+
+    /// The size of volume `id`'s write-ahead log (0 when it is absent).
+    private func walSize(_ id: String) -> Int {
+        let attrs = try? FileManager.default.attributesOfItem(atPath: dataDir + "/volumes/\(id).sqlite-wal")
+        return (attrs?[.size] as? Int) ?? 0
+    }
+
+    /// Runs `args` while this process has just committed to volume `id` (so its WAL holds frames)
+    /// and keeps its own store open; a command that closes the store it opened checkpoints the
+    /// catalog on its way out and leaves the WAL empty, one that does not leaves it as it was.
+    private func assertClosesItsStore(_ id: String, _ args: [String], expect: Int32 = 0,
+                                      file: StaticString = #filePath, line: UInt = #line) throws {
+        let store = try VolumeStore(dataDir: URL(fileURLWithPath: dataDir))
+        defer { try? store.close() }
+        try store.volume(id, owner: nil).writeFile("/dirt-\(UUID().uuidString)", data: Data("x".utf8))
+        XCTAssertGreaterThan(walSize(id), 0, "the commit above is in the WAL", file: file, line: line)
+        try volumectl(args, expect: expect, file: file, line: line)
+        XCTAssertEqual(walSize(id), 0, "volumectl \(args.joined(separator: " ")) left the catalog's WAL: it did not close its store",
+                       file: file, line: line)
+    }
+
+    /// `import`, `export`, `upload` and `download` close the store they open, on success and on
+    /// error (they did not, so nothing they committed was ever checkpointed out of the WAL).
+    func testTransferCommandsCloseTheirStoreOnSuccessAndOnError() throws {
+        try volumectl(["import", try hostile("many"), "--create", "fresh", "--quiet"])
+        let fresh = try withStore { try $0.resolve("fresh", owner: nil) }
+        XCTAssertEqual(walSize(fresh), 0, "import --create left the new catalog's WAL")
+        let id = try withStore { s -> String in
+            let id = try s.createVolume(owner: "default", name: "t").volumeId
+            _ = try s.setVolumeQuota(id, bytes: 16 << 20)
+            return id
+        }
+        let tree = tmp.path + "/tree"
+        try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true)
+        try Data("hello".utf8).write(to: URL(fileURLWithPath: tree + "/hello.txt"))
+        let big = tmp.path + "/big.bin"
+        try Data(repeating: 7, count: 20 << 20).write(to: URL(fileURLWithPath: big))
+        let blob = try hostile("many")
+        let cut = tmp.path + "/cut.tgz"
+        let whole = try Data(contentsOf: URL(fileURLWithPath: blob))
+        try whole.prefix(whole.count / 2).write(to: URL(fileURLWithPath: cut))
+
+        try assertClosesItsStore(id, ["import", try hostile("links"), "--volume", "t", "--path", "/in", "--quiet"])
+        try assertClosesItsStore(id, ["import", cut, "--volume", "t", "--path", "/cut", "--quiet"], expect: 70)
+        try assertClosesItsStore(id, ["upload", tree, "t:/up", "--quiet"])
+        try assertClosesItsStore(id, ["upload", big, "t:/big.bin", "--quiet"], expect: 5)
+        try assertClosesItsStore(id, ["download", "t:/up", tmp.path + "/down", "--quiet"])
+        try assertClosesItsStore(id, ["download", "t:/missing", tmp.path + "/down2", "--quiet"], expect: 3)
+        try assertClosesItsStore(id, ["export", "t", "-o", tmp.path + "/t.tgz", "--quiet"])
+        try assertClosesItsStore(id, ["export", "t", "--path", "/missing", "-o", tmp.path + "/m.tgz", "--quiet"], expect: 3)
+        XCTAssertTrue(try withStore { try $0.fsck().allSatisfy { $0.problems.isEmpty } })
+    }
 }

@@ -131,6 +131,35 @@ final class MountCommandTests: MountTestCase {
         }
     }
 
+    /// The kernel answers `stat` of a mount's root from its attribute cache (30 s here) even after
+    /// the server died, so a check by stat took a dead mount for a live one ("already a mount
+    /// point") until the cache expired. A re-mount right after the kill must clean it at once.
+    func testADeadMountWhoseRootTheKernelCachedIsCleanedAtOnce() throws {
+        try withFixture { f in
+            let out = try sh(f.cmd("mount", "--json --no-auto-unmount --cache-timeout 30 \(f.ts.volumeID) \(q(f.mnt.path))"))
+            let server = try pid(fromJSON: out.stdout)
+            try Data("durable".utf8).write(to: URL(fileURLWithPath: f.mnt.path + "/a.txt"))
+            // Fill the kernel's caches for the root and the file while the server lives.
+            var st = stat()
+            XCTAssertEqual(stat(f.mnt.path, &st), 0)
+            XCTAssertEqual(stat(f.mnt.path + "/a.txt", &st), 0)
+            // No writer is left (the file above is closed): kill the server.
+            kill(server, SIGKILL)
+            try eventually("the server to die") { kill(server, 0) != 0 }
+            XCTAssertEqual(stat(f.mnt.path, &st), 0, "the kernel still answers stat from its cache")
+            XCTAssertTrue(MountTable.isStale(f.mnt.path))
+            let again = try sh(f.cmd("mount", "--json \(f.ts.volumeID) \(q(f.mnt.path))"), check: false)
+            XCTAssertEqual(again.status, 0, again.stderr)
+            guard again.status == 0 else { return }
+            let second = try pid(fromJSON: again.stdout)
+            XCTAssertEqual(try String(contentsOfFile: f.mnt.path + "/a.txt", encoding: .utf8), "durable")
+            try sh(f.cmd("unmount", "\(q(f.mnt.path))"))
+            try eventually("the second server to exit") { kill(second, 0) != 0 }
+            XCTAssertNil(MountTable.entry(at: f.mnt.path))
+            assertFsckClean(f.ts)
+        }
+    }
+
     /// What a sandbox sees when the files API (this process) removes or replaces a file it holds
     /// open through its mount (the server, another process): the handle keeps the file's bytes,
     /// reads and writes, until it closes; then the file is gone and its space is free again.

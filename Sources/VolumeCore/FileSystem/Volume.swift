@@ -92,10 +92,19 @@ public final class Volume: Sendable {
     /// hold lingers a little.
     func endHold(_ token: Int) { holds.end(token, lingering: commitWindow > 0) }
 
-    /// Closes the catalog's connections.
+    /// Closes the catalog's connections, first moving the WAL into the database and emptying it
+    /// when no other process is in the way.
     func close() throws {
         try settle()
         for q in quickReaders.withLock({ r -> [DatabaseQueue] in defer { r = [] }; return r }) { try q.close() }
+        // SQLite checkpoints when its last connection to a file closes, but GRDB closes a pool's
+        // writer before its readers, so that never happens and every process left its commits in
+        // the WAL (up to 64 MiB, which every later reader must index). Without waiting: a busy
+        // reader or writer in another process just leaves the WAL to the next checkpoint.
+        try? pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA busy_timeout = 0")
+            _ = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+        }
         try pool.close()
     }
 

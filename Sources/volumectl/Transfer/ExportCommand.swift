@@ -50,35 +50,19 @@ struct ExportCommand: ParsableCommand {
         try transferReporting {
             TransferSignals.install()
             let started = Date()
-            let store = try global.openStore()
-            let id = try store.resolve(volume, owner: global.scope)
-            let vol = try store.volume(id, owner: global.scope)
             let bar = TransferProgressBar(verb: "export", quiet: quiet)
+            defer { bar.finish() }
             let options = TransferOptions(progress: { bar.update($0) }, isCancelled: TransferSignals.isCancelled)
-            let report: ExportReport
-            if output == "-" {
-                let sink = FileByteSink(fd: 1, name: "standard output", isCancelled: TransferSignals.isCancelled)
-                defer { bar.finish() }
-                report = try vol.exportArchive(path, to: sink, level: level, options: options)
-            } else {
-                let url = URL(fileURLWithPath: output)
-                let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).part-\(getpid())").path
-                let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-                guard fd >= 0 else { throw VolumeError.io("create \(tmp)", errno: errno) }
-                do {
-                    let sink = FileByteSink(fd: fd, name: output, isCancelled: TransferSignals.isCancelled)
-                    report = try vol.exportArchive(path, to: sink, level: level, options: options)
-                    guard fsync(fd) == 0 else { throw VolumeError.io("fsync \(output)", errno: errno) }
-                    close(fd)
-                    guard rename(tmp, output) == 0 else { throw VolumeError.io("rename to \(output)", errno: errno) }
-                    bar.finish()
-                } catch {
-                    bar.finish()
-                    close(fd)
-                    unlink(tmp)
-                    throw error
+            let (id, report) = try global.withStore { store -> (String, ExportReport) in
+                let id = try store.resolve(volume, owner: global.scope)
+                let vol = try store.volume(id, owner: global.scope)
+                if output == "-" {
+                    let sink = FileByteSink(fd: 1, name: "standard output", isCancelled: TransferSignals.isCancelled)
+                    return (id, try vol.exportArchive(path, to: sink, level: level, options: options))
                 }
+                return (id, try exportToFile(vol, options: options))
             }
+            bar.finish()
             let summary = TransferSummary(report: report, extra: ["output": output], seconds: Date().timeIntervalSince(started))
             if global.json {
                 if output == "-" {
@@ -93,6 +77,29 @@ struct ExportCommand: ParsableCommand {
                 print("exported \(what) from \(id):\(report.path) to \(output) (\(ByteSize.format(report.outputBytes ?? 0)))")
                 if !report.skipped.isEmpty { print("skipped (sockets cannot be archived): \(report.skipped.joined(separator: ", "))") }
             }
+        }
+    }
+
+    /// Writes the archive under a temporary name beside `output`, syncs it and renames it into place;
+    /// on any error the temporary file is removed.
+    private func exportToFile(_ vol: Volume, options: TransferOptions) throws -> ExportReport {
+        let url = URL(fileURLWithPath: output)
+        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).part-\(getpid())").path
+        var fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw VolumeError.io("create \(tmp)", errno: errno) }
+        do {
+            let sink = FileByteSink(fd: fd, name: output, isCancelled: TransferSignals.isCancelled)
+            let report = try vol.exportArchive(path, to: sink, level: level, options: options)
+            guard fsync(fd) == 0 else { throw VolumeError.io("fsync \(output)", errno: errno) }
+            let closed = close(fd)
+            fd = -1
+            guard closed == 0 else { throw VolumeError.io("close \(output)", errno: errno) }
+            guard rename(tmp, output) == 0 else { throw VolumeError.io("rename to \(output)", errno: errno) }
+            return report
+        } catch {
+            if fd >= 0 { close(fd) }
+            unlink(tmp)
+            throw error
         }
     }
 }

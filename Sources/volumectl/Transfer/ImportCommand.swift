@@ -61,40 +61,41 @@ struct ImportCommand: ParsableCommand {
             if let size = input.knownSize, size > phase1BlobLimit {
                 throw VolumeError.tooLarge("\(name) is \(ByteSize.format(size)); a Phase 1 blob is at most \(ByteSize.format(phase1BlobLimit))")
             }
-            let store = try global.openStore()
-            // With --create the volume stays hidden until its import lands; if this process dies
-            // first, even by SIGKILL, the next store open removes it.
-            let vol: Volume
-            if let create {
-                let meta = blob == "-" ? [:] : ["imported_from": URL(fileURLWithPath: blob).lastPathComponent]
-                vol = try store.createHiddenVolume(owner: global.scope ?? "default", name: create, metadata: meta)
-            } else {
-                vol = try store.volume(try store.resolve(volume!, owner: global.scope), owner: global.scope)
-            }
-            let volumeID = vol.id
-            let createdID = create == nil ? nil : volumeID
             let bar = TransferProgressBar(verb: "import", quiet: quiet)
+            defer { bar.finish() }
             let quiet = self.quiet
-            do {
-                let options = TransferOptions(
-                    progress: { bar.update($0) },
-                    onDrop: { d in if !quiet { bar.log("volumectl: dropped entry \(d.entry) '\(d.path)': \(d.reason)") } },
-                    isCancelled: TransferSignals.isCancelled)
-                let report = try vol.importArchive(from: input, name: name, totalBytes: input.knownSize, into: path, options: options)
-                if let id = createdID { _ = try store.publishVolume(id) }
-                bar.finish()
-                if global.json {
-                    try printJSON(TransferSummary(report: report, extra: ["input": name], flags: ["created": createdID != nil],
-                                                  seconds: Date().timeIntervalSince(started)))
+            let (report, volumeID, createdID) = try global.withStore { store -> (ImportReport, String, String?) in
+                // With --create the volume stays hidden until its import lands; if this process dies
+                // first, even by SIGKILL, the next store open removes it.
+                let vol: Volume
+                if let create {
+                    let meta = blob == "-" ? [:] : ["imported_from": URL(fileURLWithPath: blob).lastPathComponent]
+                    vol = try store.createHiddenVolume(owner: global.scope ?? "default", name: create, metadata: meta)
                 } else {
-                    let what = describeCounts(files: report.files, bytes: report.bytes, directories: report.directories)
-                    print("imported \(what) into \(volumeID):\(report.destination)" + (createdID != nil ? " (new volume '\(create!)')" : ""))
-                    if let drops = describeDrops(report) { print(drops) }
+                    vol = try store.volume(try store.resolve(volume!, owner: global.scope), owner: global.scope)
                 }
-            } catch {
-                bar.finish()
-                if let id = createdID { try? store.discardHiddenVolume(id) }
-                throw error
+                let createdID = create == nil ? nil : vol.id
+                do {
+                    let options = TransferOptions(
+                        progress: { bar.update($0) },
+                        onDrop: { d in if !quiet { bar.log("volumectl: dropped entry \(d.entry) '\(d.path)': \(d.reason)") } },
+                        isCancelled: TransferSignals.isCancelled)
+                    let report = try vol.importArchive(from: input, name: name, totalBytes: input.knownSize, into: path, options: options)
+                    if let id = createdID { _ = try store.publishVolume(id) }
+                    return (report, vol.id, createdID)
+                } catch {
+                    if let id = createdID { try? store.discardHiddenVolume(id) }
+                    throw error
+                }
+            }
+            bar.finish()
+            if global.json {
+                try printJSON(TransferSummary(report: report, extra: ["input": name], flags: ["created": createdID != nil],
+                                              seconds: Date().timeIntervalSince(started)))
+            } else {
+                let what = describeCounts(files: report.files, bytes: report.bytes, directories: report.directories)
+                print("imported \(what) into \(volumeID):\(report.destination)" + (createdID != nil ? " (new volume '\(create!)')" : ""))
+                if let drops = describeDrops(report) { print(drops) }
             }
         }
     }
