@@ -79,12 +79,17 @@ extension Volume {
     }
 
     /// Commits buffered writes and returns when they and the catalog are on stable storage.
+    ///
+    /// One flush of the chunk store either way: a commit of buffered writes flushes it before its
+    /// synced transaction (which also commits the open group); with nothing buffered, the open
+    /// group is committed and one flush makes it and every chunk durable.
     public func fsync(_ ino: UInt64, caller: Caller) throws {
+        var synced = false
         if let f = openFiles.withLock({ $0[ino] }) {
-            try f.commit(volume: self, durable: true, origin: caller.origin)
+            synced = try f.commit(volume: self, durable: true, origin: caller.origin)
         }
         try settle()
-        try chunks.sync()
+        if !synced { try chunks.sync() }
     }
 
     /// Drops one handle: commits, and when it was the last one of an unlinked file, deletes the file.
