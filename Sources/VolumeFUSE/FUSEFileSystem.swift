@@ -233,10 +233,14 @@ final class FUSEFileSystem: Sendable {
 
     func write(_ req: fuse_req_t, _ ino: UInt64, _ buf: UnsafePointer<CChar>, _ size: Int, _ off: Int64) {
         do {
-            // Page-aligned (the request's own buffer when it holds a whole block), so that a whole
-            // block reaches the chunk file without another copy.
-            let data = loop.take(buf, count: size) ?? AlignedBytes.copy(buf, count: size)
-            let n = try view.write(ino, offset: off, data: data, caller: caller(req))
+            // Page-aligned: the request's own buffer when the write fills it (1 MiB), else a copy.
+            // A volume with 1 MiB blocks keeps that buffer as a whole block's bytes; with 4 MiB
+            // blocks the core copies it once into the block being filled.
+            var taken = loop.take(buf, count: size)
+            let wasTaken = taken != nil
+            let n = try view.write(ino, offset: off, data: taken ?? AlignedBytes.copy(buf, count: size), caller: caller(req))
+            taken = nil
+            if wasTaken { loop.noteKept(buf) }
             fuse_reply_write(req, n)
         } catch { fail(req, error) }
     }

@@ -32,8 +32,9 @@ public struct MountOptions: Sendable {
     public var maxThreads = 8
     /// Have `fusermount3` unmount the mount if this process dies without unmounting.
     public var autoUnmount = true
-    /// Kernel readahead for files of the mount, in KiB (0: the kernel's default, 128). Chunks are a
-    /// megabyte, so reading ahead a megabyte lets one request fetch a whole chunk.
+    /// Kernel readahead for files of the mount, in KiB (0: the kernel's default, 128). A megabyte
+    /// makes a sequential reader's FUSE reads 1 MiB each, the request size of the mount (a quarter
+    /// of a default 4 MiB block; a whole block of volumes made with 1 MiB blocks).
     public var readaheadKB = 1024
     /// Print libfuse's request trace to stderr.
     public var debug = false
@@ -85,7 +86,7 @@ public final class FUSEMount: Sendable {
 
     private static let origins = Atomic<Int>(1_000_000)
 
-    /// Request and block buffers of a megabyte come and go all the time: keep them in the heap
+    /// Request buffers (1 MiB) and block buffers (4 MiB by default) come and go all the time: keep them in the heap
     /// instead of having malloc map and unmap each one (page faults dominated the write path).
     private static let tuneMalloc: Void = {
         _ = mallopt(M_MMAP_THRESHOLD, 8 << 20)
@@ -232,8 +233,10 @@ public final class FUSEMount: Sendable {
     public func lookupCount(_ ino: UInt64) -> UInt64 { fs.nodes.lookups(ino) }
     /// File handles open on this mount.
     public var openHandleCount: Int { fs.handles.openFileCount }
-    /// Writes whose data was kept in its request buffer, without a copy.
-    public var zeroCopyWrites: Int { fs.loop.zeroCopyWrites.load(ordering: .relaxed) }
+    /// WRITE requests whose buffer a handler took instead of copying its data out (every 1 MiB write).
+    public var requestBuffersTaken: Int { fs.loop.requestBuffersTaken.load(ordering: .relaxed) }
+    /// WRITE requests whose data a block kept as it was, without a copy (whole 1 MiB blocks).
+    public var requestBuffersKept: Int { fs.loop.requestBuffersKept.load(ordering: .relaxed) }
     /// Threads serving this mount's requests so far (they start as requests need them).
     public var requestThreads: Int { fs.loop.workers }
     /// Invalidations delivered to the kernel so far.

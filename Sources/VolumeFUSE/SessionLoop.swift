@@ -1,5 +1,5 @@
 // The FUSE request loop: threads started as requests need them, reading into pooled page-aligned
-// buffers, so that the data of a whole-block WRITE becomes the block's bytes without a copy.
+// buffers that a WRITE handler can take instead of copying its data out.
 import CFuse3
 import Foundation
 import Logging
@@ -13,9 +13,16 @@ import VolumeCore
 /// sequential write). Here each worker reads from /dev/fuse itself, into a buffer of
 /// `AlignedBytes`'s pool placed so that a WRITE's data, which follows its two headers (80 bytes),
 /// starts on a page boundary; libfuse then decodes and dispatches the request
-/// (`fuse_session_process_buf`, its documented way to run a custom loop). A write handler that
-/// receives a whole pooled block `take`s the buffer: the block keeps it, and the worker reads its
-/// next request into another one.
+/// (`fuse_session_process_buf`, its documented way to run a custom loop). A write handler whose
+/// data fills the pooled buffer (1 MiB) `take`s the buffer instead of copying the data out, and
+/// the worker reads its next request into another one.
+///
+/// What the core then does with it depends on the volume's block size. With 1 MiB blocks (volumes
+/// made before issue 3) such a write is a whole block, and the block keeps the request's buffer as
+/// its bytes: no copy at all (`requestBuffersKept` counts these). With the 4 MiB default it is a
+/// quarter of a block, copied once into the block being filled (`BlockFill`), and the buffer goes
+/// back to the pool when the request ends: one copy, where copying out of the request first would
+/// have made two.
 ///
 /// Workers start as they are needed, up to `threads`, as libfuse's own loop does: a worker that
 /// takes a request when no other is waiting starts one more. The kernel hands requests to waiting
@@ -34,8 +41,13 @@ final class SessionLoop: Sendable {
     private let logger: Logger
     /// The data slots (`AlignedBytes` pooled buffers) of the requests being served, by address.
     private let serving = Mutex<Set<UInt>>([])
-    /// WRITE requests whose data was kept without a copy (for tests and metrics).
-    let zeroCopyWrites = Atomic<Int>(0)
+    /// WRITE requests whose buffer a handler took instead of copying its data out.
+    let requestBuffersTaken = Atomic<Int>(0)
+    /// WRITE requests whose buffer was still held when the core had the write (`noteKept`): a
+    /// block kept the data without any copy (for tests and metrics).
+    let requestBuffersKept = Atomic<Int>(0)
+    /// Taken buffers still held by the `Data` the handler received.
+    private let held = Mutex<Set<UInt>>([])
     /// Workers blocked on /dev/fuse waiting for a request.
     private let waiting = Atomic<Int>(0)
     /// Workers started (they run until the session ends).
@@ -79,10 +91,21 @@ final class SessionLoop: Sendable {
     /// The bytes of a WRITE's data at `data` (`count` bytes) without a copy, when they fill the
     /// pooled buffer of the request being served; nil otherwise (the caller copies).
     func take(_ data: UnsafeRawPointer, count: Int) -> Data? {
-        guard count == AlignedBytes.pooledSize,
-              serving.withLock({ $0.remove(UInt(bitPattern: data)) != nil }) else { return nil }
-        zeroCopyWrites.add(1, ordering: .relaxed)
-        return AlignedBytes.wrapPooled(UnsafeMutableRawPointer(mutating: data))
+        let key = UInt(bitPattern: data)
+        guard count == AlignedBytes.pooledSize, serving.withLock({ $0.remove(key) != nil }) else { return nil }
+        requestBuffersTaken.add(1, ordering: .relaxed)
+        held.withLock { _ = $0.insert(key) }
+        return Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: data), count: count, deallocator: .custom { [self] p, _ in
+            held.withLock { _ = $0.remove(UInt(bitPattern: p)) }
+            AlignedBytes.recycle(p)
+        })
+    }
+
+    /// Called by the handler that took the buffer at `data`, after the core has the write and the
+    /// handler has dropped its own reference, before it replies: counts the buffer as kept when
+    /// something (a block) still holds it.
+    func noteKept(_ data: UnsafeRawPointer) {
+        if held.withLock({ $0.contains(UInt(bitPattern: data)) }) { requestBuffersKept.add(1, ordering: .relaxed) }
     }
 
     private func work(_ session: SessionHandle) {

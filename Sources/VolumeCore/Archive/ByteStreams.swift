@@ -77,26 +77,22 @@ public final class FileByteSource: ByteSource {
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         guard buffer.count > 0 else { return 0 }
-        while true {
+        let checkCancelled = { [name, isCancelled] in
             if isCancelled() { throw VolumeError.interrupted("reading \(name) was interrupted") }
-            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
-            // A signal may have been delivered to another thread while this one waited.
-            if isCancelled() { throw VolumeError.interrupted("reading \(name) was interrupted") }
-            if n >= 0 {
-                bytesRead += Int64(n)
-                if let limit, bytesRead > limit {
-                    throw VolumeError.tooLarge("\(name) is larger than \(ByteSize.format(limit)), the most accepted")
-                }
-                return n
-            }
-            let e = errno
-            if e == EINTR { continue }
-            throw VolumeError.io("read \(name)", errno: e)
         }
+        try checkCancelled()
+        let n = try syscall("read \(name)", onInterrupt: checkCancelled) { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+        // A signal may have been delivered to another thread while this one waited.
+        try checkCancelled()
+        bytesRead += Int64(n)
+        if let limit, bytesRead > limit {
+            throw VolumeError.tooLarge("\(name) is larger than \(ByteSize.format(limit)), the most accepted")
+        }
+        return n
     }
 }
 
-/// Writes to a file descriptor (a file, a pipe, stdout), retrying short writes and EINTR.
+/// Writes to a file descriptor (a file, a pipe, stdout), retrying short writes and EINTR (`writeAll`).
 public final class FileByteSink: ByteSink {
     public let fd: Int32
     public let name: String
@@ -110,17 +106,11 @@ public final class FileByteSink: ByteSink {
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        var done = 0
-        while done < bytes.count {
+        let checkCancelled = { [name, isCancelled] in
             if isCancelled() { throw VolumeError.interrupted("writing \(name) was interrupted") }
-            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0 {
-                let e = errno
-                if e == EINTR { continue }
-                throw VolumeError.io("write \(name)", errno: e)
-            }
-            done += n
         }
+        try checkCancelled()
+        try writeAll(fd, bytes, "write \(name)", onInterrupt: checkCancelled)
         bytesWritten += Int64(bytes.count)
     }
 

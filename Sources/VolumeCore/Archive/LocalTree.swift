@@ -118,17 +118,11 @@ public final class LocalTreeSource: ImportSource {
     public func readData(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         guard fd >= 0, fileLeft > 0 else { return 0 }
         let want = Int(min(Int64(buffer.count), fileLeft))
-        while true {
-            let n = Glibc.read(fd, buffer.baseAddress, want)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw VolumeError.io("read a file being uploaded", errno: errno)
-            }
-            if n == 0 { throw VolumeError.io("a file shrank while it was being uploaded", errno: EIO) }
-            fileLeft -= Int64(n)
-            bytesConsumed += Int64(n)
-            return n
-        }
+        let n = try syscall("read a file being uploaded") { Glibc.read(fd, buffer.baseAddress, want) }
+        if n == 0 { throw VolumeError.io("a file shrank while it was being uploaded", errno: EIO) }
+        fileLeft -= Int64(n)
+        bytesConsumed += Int64(n)
+        return n
     }
 
     public func finish() throws {}
@@ -222,17 +216,7 @@ extension Volume {
                 if options.isCancelled() { throw VolumeError.interrupted("download interrupted at '\(shown)'") }
                 let data = try read(a.ino, offset: off, count: Int(min(Int64(piece), a.size - off)))
                 guard !data.isEmpty else { throw VolumeError.corrupt("\(shown) is shorter than its size") }
-                try data.withUnsafeBytes { raw in
-                    var done = 0
-                    while done < raw.count {
-                        let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
-                        if n < 0 {
-                            if errno == EINTR { continue }
-                            throw VolumeError.io("write \(shown)", errno: errno)
-                        }
-                        done += n
-                    }
-                }
+                try data.withUnsafeBytes { raw in try writeAll(fd, raw, "write \(shown)") }
                 off += Int64(data.count)
                 report.bytes += Int64(data.count)
                 progress(shown)

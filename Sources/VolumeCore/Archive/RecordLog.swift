@@ -77,17 +77,7 @@ final class RecordLog: @unchecked Sendable {
             guard fd >= 0 else { throw VolumeError.io("create the import's record file in \(spillDir)", errno: errno) }
             template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
         }
-        try buf.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(spilled) + off_t(done))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw VolumeError.io("write the import's record file", errno: errno)
-                }
-                done += n
-            }
-        }
+        try buf.withUnsafeBytes { raw in try writeAll(fd, raw, at: spilled, "write the import's record file") }
         spilled += Int64(buf.count)
         buf.removeAll(keepingCapacity: true)
     }
@@ -123,10 +113,8 @@ final class RecordLog: @unchecked Sendable {
                     let got = try window.withUnsafeMutableBytes { raw -> Int in
                         var got = 0
                         while got < want {
-                            let r = pread(log.fd, raw.baseAddress! + old + got, want - got, off_t(fileOffset) + off_t(got))
-                            if r < 0 {
-                                if errno == EINTR { continue }
-                                throw VolumeError.io("read the import's record file", errno: errno)
+                            let r = try syscall("read the import's record file") {
+                                pread(log.fd, raw.baseAddress! + old + got, want - got, off_t(fileOffset) + off_t(got))
                             }
                             if r == 0 { break }
                             got += r

@@ -1,4 +1,10 @@
-// The per-volume catalog's SQL: every statement the file-system core runs, on a GRDB Database.
+// The per-volume catalog's shared SQL, on a GRDB Database: the statements several operations use
+// (attributes, entries, blocks, targets, usage and counts in meta). Not all of it: the hot ones are
+// stepped through the C API in CatalogRawReads and CatalogRawWrites, an import's inserts in
+// CatalogImportWriter, fsck's scans and repairs in Fsck, the change poll in VolumeChanges, and a
+// few one-off statements sit beside their only caller (orphan marks in Volume, VolumeNamespace
+// and VolumeData; xattrs in VolumeNamespace; a block range read in VolumeData; a chmod in
+// VolumeFiles); the PRAGMAs that tune a connection are where it is opened or used.
 import Foundation
 import GRDB
 import GRDBSQLite

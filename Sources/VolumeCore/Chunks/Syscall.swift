@@ -1,4 +1,8 @@
-// The one chokepoint for raw system calls: retries EINTR and turns failures into typed VolumeErrors.
+// The core's chokepoint for raw system calls: retries EINTR and turns failures into typed VolumeErrors.
+// Every raw call of VolumeCore that may fail with EINTR goes through `syscall` (or `writeAll`, built on it);
+// calls through swift-system pass `retryOnInterrupt`. Outside the core, the FUSE request loop reads
+// /dev/fuse itself (EINTR, EAGAIN and ENOENT mean "read again" there) and the CLI's signal and
+// child-process waits keep their own loops.
 import Foundation
 import SystemPackage
 
@@ -7,14 +11,35 @@ import Glibc
 #endif
 
 /// Runs a system call that returns -1 on failure, retrying on EINTR, and throws `VolumeError.io`.
+/// `onInterrupt` runs before each retry: a reader that a signal should stop (SIGINT during an
+/// import) throws from it.
 @discardableResult
-func syscall<T: FixedWidthInteger>(_ what: @autoclosure () -> String, _ call: () -> T) throws -> T {
+func syscall<T: FixedWidthInteger>(_ what: @autoclosure () -> String, onInterrupt: () throws -> Void = {},
+                                   _ call: () -> T) throws -> T {
     while true {
         let r = call()
         if r != -1 { return r }
         let e = errno
-        if e == EINTR { continue }
+        if e == EINTR {
+            try onInterrupt()
+            continue
+        }
         throw VolumeError.io(what(), errno: e)
+    }
+}
+
+/// Writes all of `bytes` to `fd`, at `offset` (pwrite) or else at its position, through `syscall`
+/// (short writes continue, EINTR retries).
+func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int64? = nil, _ what: @autoclosure () -> String,
+              onInterrupt: () throws -> Void = {}) throws {
+    guard let base = bytes.baseAddress else { return }
+    var done = 0
+    while done < bytes.count {
+        let n = try syscall(what(), onInterrupt: onInterrupt) {
+            offset.map { pwrite(fd, base + done, bytes.count - done, off_t($0) + off_t(done)) }
+                ?? write(fd, base + done, bytes.count - done)
+        }
+        done += n
     }
 }
 

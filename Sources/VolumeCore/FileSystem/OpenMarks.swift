@@ -59,9 +59,7 @@ final class OpenMarks: Sendable {
             if taken { return }
             // A deletion is in flight: wait for its lock to go (without holding `counts`, which
             // the deleting thread may need to release its own marks), then try again.
-            while csupport_ofd_lock(waiting, Int64(bitPattern: ino), 1, 1, 1) != 0 {
-                guard errno == EINTR else { throw Self.failure("wait for the deletion of inode \(ino)") }
-            }
+            try syscall("cannot wait for the deletion of inode \(ino)") { csupport_ofd_lock(waiting, Int64(bitPattern: ino), 1, 1, 1) }
             _ = csupport_ofd_lock(waiting, Int64(bitPattern: ino), 1, 0, 0)
         }
     }
