@@ -25,6 +25,9 @@ final class FUSEFileSystem: Sendable {
     let invalidator: Invalidator
     /// The request loop, which may hand a write's data over without a copy.
     let loop: SessionLoop
+    /// When "disk full" was last logged (uptime nanoseconds; 0: never).
+    private let lastDiskFullLog = Atomic<UInt64>(0)
+    static let diskFullLogInterval: UInt64 = 10
 
     init(view: MountView, options: MountOptions, origin: Int, logger: Logger) {
         self.view = view
@@ -46,7 +49,18 @@ final class FUSEFileSystem: Sendable {
         // A database error keeps its cause too (SQLITE_FULL is ENOSPC, not EIO).
         let e = VolumeError.of(error)
         if e.errno == EIO { logger.error("I/O error: \(e)") }
+        if e.errno == ENOSPC { logDiskFull(e) }
         fuse_reply_err(req, e.errno)
+    }
+
+    /// Logs that the disk is full, at most once every `diskFullLogInterval` seconds (each writer
+    /// hears ENOSPC anyway; the log is for the operator, who must free space or run gc).
+    private func logDiskFull(_ e: VolumeError) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        let last = lastDiskFullLog.load(ordering: .relaxed)
+        guard last == 0 || now - last >= Self.diskFullLogInterval * 1_000_000_000,
+              lastDiskFullLog.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged else { return }
+        logger.error("no space left on the data directory's disk; writers get ENOSPC until space is freed (volumectl gc frees old chunks): \(e)")
     }
 
     func entryParam(_ a: Attributes) -> fuse_entry_param {

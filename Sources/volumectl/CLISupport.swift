@@ -50,12 +50,6 @@ func shortTime(_ iso: String) -> String {
 /// "1 occurrence", "3 occurrences".
 func plural(_ n: Int, _ word: String) -> String { "\(n) \(word)\(n == 1 ? "" : "s")" }
 
-/// Writes bytes to stdout unbuffered (for `cat` of binary files); flushes print()'s buffer first.
-func writeStdout(_ data: Data) {
-    fflush(nil)
-    FileHandle.standardOutput.write(data)
-}
-
 /// Files on the local machine (the other side of put and get), with errors that say which side failed.
 enum LocalFile {
     /// Reads a whole local file.
@@ -75,7 +69,7 @@ enum LocalFile {
     /// Reads all of standard input.
     static func readStandardInput() throws -> Data {
         if isatty(STDIN_FILENO) != 0 {
-            FileHandle.standardError.write(Data("volumectl: reading the file's bytes from the terminal; end with Ctrl-D\n".utf8))
+            writeStderr("volumectl: reading the file's bytes from the terminal; end with Ctrl-D\n")
         }
         do { return try FileHandle.standardInput.readToEnd() ?? Data() } catch {
             throw VolumeError.io("cannot read standard input", errno: EIO)

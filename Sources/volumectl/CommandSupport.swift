@@ -8,14 +8,14 @@ func reporting(_ body: () throws -> Void) throws {
     do {
         try body()
     } catch let e as VolumeError {
-        FileHandle.standardError.write(Data("volumectl: \(e)\n".utf8))
+        writeStderr("volumectl: \(e)\n")
         throw ExitCode(e.exitCode)
     } catch let e as ExitCode {
         throw e
     } catch let e as CleanExit {
         throw e
     } catch {
-        FileHandle.standardError.write(Data("volumectl: internal error: \(error)\n".utf8))
+        writeStderr("volumectl: internal error: \(error)\n")
         throw ExitCode(70)
     }
 }

@@ -18,7 +18,7 @@ extension Volumectl {
             guard code != .success, !message.isEmpty else { exit(withError: error) }
             let help = (["volumectl"] + commandPath(arguments) + ["--help"]).joined(separator: " ")
             let line = message.replacingOccurrences(of: "\n", with: " ")
-            FileHandle.standardError.write(Data("volumectl: \(line); see '\(help)'\n".utf8))
+            writeStderr("volumectl: \(line); see '\(help)'\n")
             Foundation.exit(code.rawValue)
         }
     }

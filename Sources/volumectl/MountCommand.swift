@@ -218,7 +218,7 @@ struct MountCommand: ParsableCommand {
         var status: Int32 = 0
         waitpid(pid, &status, 0)
         let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 70
-        FileHandle.standardError.write(Data("volumectl: \(line.hasPrefix("error: ") ? String(line.dropFirst(7)) : "the mount server exited before mounting\(logFile.map { "; see \($0)" } ?? "")")\n".utf8))
+        writeStderr("volumectl: \(line.hasPrefix("error: ") ? String(line.dropFirst(7)) : "the mount server exited before mounting\(logFile.map { "; see \($0)" } ?? "")")\n")
         throw ExitCode(code == 0 ? 70 : code)
     }
 }

@@ -41,7 +41,7 @@ struct UnmountCommand: ParsableCommand {
                 }
                 return
             }
-            FileHandle.standardError.write(Data("volumectl: \(path) is busy: files are open under it; close them, or use --lazy\n".utf8))
+            writeStderr("volumectl: \(path) is busy: files are open under it; close them, or use --lazy\n")
             throw ExitCode(4)
         }
     }

@@ -98,7 +98,7 @@ extension Volume {
                     if !db.isInsideTransaction {
                         // SQLite rolled back the whole group, not just this change (it does on a
                         // full disk or an I/O error): changes acknowledged before it are gone.
-                        groupEnded(lost: startedGroup == nil ? "rolled back by SQLite after \(error)" : nil)
+                        groupEnded(lost: startedGroup == nil ? "rolled back by SQLite after \(error)" : nil, cause: error)
                     } else if startedGroup != nil {
                         try? endGroup(db)
                     }
@@ -155,15 +155,17 @@ extension Volume {
             groupEnded(lost: nil)
         } catch {
             try? db.rollback()
-            throw groupEnded(lost: "could not be committed: \(error)")!
+            throw groupEnded(lost: "could not be committed: \(error)", cause: error)!
         }
     }
 
     /// Marks the group closed. When it was `lost` (the reason), keeps the error for the next
-    /// `sync`, has open files reload, and returns the error.
+    /// `sync`, has open files reload, and returns the error: ENOSPC when the disk was full
+    /// (`cause`), so that writers hear why, else EIO.
     @discardableResult
-    private func groupEnded(lost: String?) -> VolumeError? {
-        let failure = lost.map { VolumeError.io("a group of changes is lost: it \($0)", errno: EIO) }
+    private func groupEnded(lost: String?, cause: Error? = nil) -> VolumeError? {
+        let full = (cause as? DatabaseError)?.resultCode == .SQLITE_FULL || (cause as? VolumeError)?.errno == ENOSPC
+        let failure = lost.map { VolumeError.io("a group of changes is lost: it \($0)", errno: full ? ENOSPC : EIO) }
         group.withLock { g in
             g.open = false
             g.generation += 1

@@ -57,7 +57,7 @@ struct FilesCatCommand: ParsableCommand {
                 try printJSON(Content(path: try VolumePath(path).description, size: data.count, encoding: text == nil ? "base64" : "utf-8",
                                       content: text ?? data.base64EncodedString()))
             } else {
-                writeStdout(data)
+                try writeStdout(data)
             }
         }
     }

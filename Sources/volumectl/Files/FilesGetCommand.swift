@@ -43,7 +43,7 @@ struct FilesGetCommand: ParsableCommand {
                 let canonical = try VolumePath(path)
                 return (vol.id, canonical, try vol.readFile(path))
             }
-            if destination == "-" { return writeStdout(data) }
+            if destination == "-" { return try writeStdout(data) }
             var target = destination
             if LocalFile.isDirectory(target) {
                 guard !canonical.isRoot else { throw VolumeError.isADirectory("/") }

@@ -57,7 +57,7 @@ struct FilesSearchCommand: ParsableCommand {
             }
             if result.truncated && !global.json {
                 fflush(nil)
-                FileHandle.standardError.write(Data("volumectl: stopped at \(plural(limit, "hit")); raise --limit to see more\n".utf8))
+                writeStderr("volumectl: stopped at \(plural(limit, "hit")); raise --limit to see more\n")
             }
         }
     }

@@ -71,7 +71,7 @@ struct FsckCommand: ParsableCommand {
             if !clean {
                 let bad = reports.filter { !$0.1.ok }.map(\.1.volumeId)
                 fflush(nil)
-                FileHandle.standardError.write(Data("volumectl: problems remain in \(bad.joined(separator: ", "))\(repair ? "" : "; run 'volumectl fsck --repair' to fix what can be fixed")\n".utf8))
+                writeStderr("volumectl: problems remain in \(bad.joined(separator: ", "))\(repair ? "" : "; run 'volumectl fsck --repair' to fix what can be fixed")\n")
             }
         }
         if !clean { throw ExitCode(1) }

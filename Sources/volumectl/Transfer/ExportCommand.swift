@@ -68,7 +68,7 @@ struct ExportCommand: ParsableCommand {
                 if output == "-" {
                     let enc = JSONEncoder()
                     enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                    FileHandle.standardError.write(try enc.encode(summary) + Data("\n".utf8))
+                    writeAll(STDERR_FILENO, try enc.encode(summary) + Data("\n".utf8))
                 } else {
                     try printJSON(summary)
                 }

@@ -37,7 +37,7 @@ func transferReporting(_ body: () throws -> Void) throws {
             try body()
         } catch let e as VolumeError {
             if case .interrupted = e {
-                FileHandle.standardError.write(Data("volumectl: \(e)\n".utf8))
+                writeStderr("volumectl: \(e)\n")
                 throw ExitCode(130)
             }
             throw e
@@ -94,7 +94,7 @@ final class TransferProgressBar: Sendable {
             st.drawn = true
             return Self.render(p, verb: verb, elapsed: now.timeIntervalSince(st.started), width: Self.columns)
         }
-        if let line { FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8)) }
+        if let line { writeStderr("\r\u{1B}[K\(line)") }
     }
 
     /// Prints a line above the bar (a dropped entry, say).
@@ -103,7 +103,7 @@ final class TransferProgressBar: Sendable {
             var out = ""
             if st.drawn { out = "\r\u{1B}[K" }
             out += text + "\n"
-            FileHandle.standardError.write(Data(out.utf8))
+            writeStderr(out)
             st.lastDraw = .distantPast
         }
     }
@@ -111,7 +111,7 @@ final class TransferProgressBar: Sendable {
     /// Clears the bar.
     func finish() {
         state.withLock { st in
-            if st.drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            if st.drawn { writeStderr("\r\u{1B}[K") }
             st.drawn = false
         }
     }
