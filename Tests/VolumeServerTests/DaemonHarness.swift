@@ -125,6 +125,24 @@ final class Daemon {
         return p.terminationStatus
     }
 
+    /// Waits for the daemon to exit by itself (after a signal some other party sent); nil when it is
+    /// still running after `seconds` (then it is killed).
+    func waitForExit(seconds: Double) -> Int32? {
+        guard let p = process else { return nil }
+        let deadline = Date().addingTimeInterval(seconds)
+        while p.isRunning, Date() < deadline { usleep(20_000) }
+        if p.isRunning {
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            process = nil
+            return nil
+        }
+        process = nil
+        return p.terminationStatus
+    }
+
+    var pid: Int32 { process?.processIdentifier ?? 0 }
+
     deinit {
         if let p = process, p.isRunning {
             kill(p.processIdentifier, SIGKILL)

@@ -76,4 +76,55 @@ final class DaemonLifecycleTests: XCTestCase {
         XCTAssertEqual(try d.get("/healthz", key: nil).object()["open_volumes"] as? Int, 1)
         d.stop()
     }
+
+    /// Sends half of a 2 MiB PUT, SIGTERMs the daemon (a PID this test started), then sends the rest (or,
+    /// with `finish` false, stalls) and prints the status line it gets (or "no response").
+    static let uploadAcrossSIGTERM = """
+    import os, signal, socket, sys, time
+    s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+    s.sendall(("PUT " + sys.argv[4] + " HTTP/1.1\\r\\nHost: x\\r\\nX-API-Key: " + sys.argv[3] +
+               "\\r\\nContent-Length: 2097152\\r\\n\\r\\n").encode())
+    s.sendall(b"a" * 1048576)
+    time.sleep(0.3)
+    os.kill(int(sys.argv[5]), signal.SIGTERM)
+    time.sleep(0.5)
+    if sys.argv[6] == "finish":
+        s.sendall(b"b" * 1048576)
+    s.settimeout(60)
+    data = b""
+    try:
+        while b"\\r\\n" not in data:
+            c = s.recv(4096)
+            if not c: break
+            data += c
+    except Exception:
+        pass
+    print(data.split(b"\\r\\n")[0].decode() if data else "no response")
+    """
+
+    func testSIGTERMLetsAnUploadInFlightFinish() throws {
+        let d = try Daemon()
+        let key = try d.tenantKey("acme")
+        let vol = try d.createVolume("drain", key: key)
+        let r = try d.python(Self.uploadAcrossSIGTERM, [key, "/v1/volumes/\(vol)/files/content?path=/late.bin", "\(d.pid)", "finish"])
+        XCTAssertTrue(r.stdout.hasPrefix("HTTP/1.1 201"), "the upload in flight should finish: \(r.stdout) \(r.stderr) \(d.log())")
+        XCTAssertEqual(d.waitForExit(seconds: 60), 0, d.log())
+        let again = try Daemon(reuse: d.dir)
+        let back = try again.read(vol, "/late.bin", key: key)
+        XCTAssertEqual(back.body, Data(repeating: UInt8(ascii: "a"), count: 1 << 20) + Data(repeating: UInt8(ascii: "b"), count: 1 << 20))
+        again.stop()
+    }
+
+    func testTheDrainIsBoundedAndAStalledUploadLeavesNothing() throws {
+        let d = try Daemon(arguments: ["--drain", "1"])
+        let key = try d.tenantKey("acme")
+        let vol = try d.createVolume("drain", key: key)
+        try d.put(vol, "/late.bin", Data("old".utf8), key: key)
+        let r = try d.python(Self.uploadAcrossSIGTERM, [key, "/v1/volumes/\(vol)/files/content?path=/late.bin", "\(d.pid)", "stall"])
+        XCTAssertFalse(r.stdout.hasPrefix("HTTP/1.1 2"), r.stdout)
+        XCTAssertEqual(d.waitForExit(seconds: 60), 0, "volumed must stop after the drain bound, and exit 0: \(d.log())")
+        let again = try Daemon(reuse: d.dir)
+        XCTAssertEqual(try again.read(vol, "/late.bin", key: key).text, "old")
+        again.stop()
+    }
 }

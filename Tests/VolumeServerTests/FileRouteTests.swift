@@ -193,4 +193,48 @@ final class FileRouteTests: XCTestCase {
         try d.put(vol, "/doc.txt", Data("new".utf8), key: key)
         XCTAssertEqual(try d.read(vol, "/doc.txt", key: key).text, "new")
     }
+
+    func testABodyShorterThanItsContentLengthIs400AndAChunkedCutLeavesTheOldContent() throws {
+        let old = Data("the old content\n".utf8)
+        try d.put(vol, "/doc.txt", old, key: key)
+        // Content-Length 100, 10 bytes, then the client half-closes: the daemon answers 400 and writes nothing.
+        let short = """
+        import socket, sys
+        s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+        s.sendall(("PUT " + sys.argv[4] + " HTTP/1.1\\r\\nHost: x\\r\\nX-API-Key: " + sys.argv[3] +
+                   "\\r\\nContent-Length: 100\\r\\n\\r\\n").encode() + b"n" * 10)
+        s.shutdown(socket.SHUT_WR)
+        s.settimeout(30)
+        data = b""
+        while True:
+            c = s.recv(65536)
+            if not c: break
+            data += c
+        print(data.decode())
+        """
+        for path in ["/doc.txt", "/new.txt"] {
+            let r = try d.python(short, [key, base + "/content?path=" + path])
+            XCTAssertTrue(r.stdout.hasPrefix("HTTP/1.1 400"), r.stdout + r.stderr)
+            XCTAssertTrue(r.stdout.contains("length_mismatch"), r.stdout)
+        }
+        XCTAssertEqual(try d.read(vol, "/doc.txt", key: key).body, old)
+        XCTAssertEqual(try d.get(base + "/exists?path=/new.txt", key: key).object()["exists"] as? Bool, false)
+
+        // A chunked body (no declared length) cut mid-stream: the old content stays.
+        let chunked = """
+        import socket, sys, time
+        s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+        s.sendall(("PUT " + sys.argv[4] + " HTTP/1.1\\r\\nHost: x\\r\\nX-API-Key: " + sys.argv[3] +
+                   "\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n").encode())
+        for i in range(24):
+            s.sendall(b"10000\\r\\n" + b"c" * 65536 + b"\\r\\n")
+        time.sleep(0.3)
+        s.close()
+        """
+        XCTAssertEqual(try d.python(chunked, [key, base + "/content?path=/doc.txt"]).status, 0)
+        for _ in 0..<20 {
+            XCTAssertEqual(try d.read(vol, "/doc.txt", key: key).body, old)
+            usleep(50_000)
+        }
+    }
 }
