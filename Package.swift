@@ -1,5 +1,5 @@
 // swift-tools-version:6.0
-// The package manifest: a pure core (VolumeCore), thin adapters (VolumeFUSE), and the admin CLI.
+// The package manifest: a pure core (VolumeCore), thin adapters (VolumeFUSE, VolumeServer), the daemon and the admin CLI.
 import PackageDescription
 
 let package = Package(
@@ -8,7 +8,10 @@ let package = Package(
     products: [
         .library(name: "VolumeCore", targets: ["VolumeCore"]),
         .library(name: "VolumeFUSE", targets: ["VolumeFUSE"]),
+        .library(name: "VolumeAPI", targets: ["VolumeAPI"]),
+        .library(name: "VolumeServer", targets: ["VolumeServer"]),
         .executable(name: "volumectl", targets: ["volumectl"]),
+        .executable(name: "volumed", targets: ["volumed"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -16,6 +19,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
@@ -41,6 +48,31 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(name: "VolumeAPI"),
+        .target(
+            name: "VolumeServer",
+            dependencies: [
+                "VolumeCore", "VolumeAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .executableTarget(
+            name: "volumed",
+            dependencies: [
+                "VolumeServer", "VolumeCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(name: "VolumeTestSupport", dependencies: ["VolumeCore"]),
         .executableTarget(
             name: "volumebench",
@@ -53,6 +85,7 @@ let package = Package(
         .testTarget(name: "VolumeCoreTests", dependencies: ["VolumeCore", "VolumeTestSupport"]),
         .testTarget(name: "VolumeFUSETests", dependencies: ["VolumeFUSE", "VolumeCore", "VolumeTestSupport"]),
         .testTarget(name: "VolumectlTests", dependencies: ["VolumeCore", "VolumeTestSupport"]),
+        .testTarget(name: "VolumeServerTests", dependencies: ["VolumeAPI", "VolumeTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -27,6 +27,7 @@ struct Volumectl: ParsableCommand {
             ExportCommand.self,
             UploadCommand.self,
             DownloadCommand.self,
+            APIKeyCommand.self,
         ]
     )
 }

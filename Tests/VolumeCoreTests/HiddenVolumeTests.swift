@@ -23,11 +23,11 @@ final class HiddenVolumeTests: XCTestCase {
         let v = try store.createHiddenVolume(owner: "t1", name: "data", metadata: ["k": "v"])
         try v.writeFile("/a.txt", data: Data("hello".utf8))
         XCTAssertEqual(try store.listVolumes(owner: nil).count, 0)
-        XCTAssertThrowsError(try store.resolve("data", owner: "t1")) { XCTAssertEqual(($0 as? VolumeError)?.exitCode, 3) }
-        XCTAssertThrowsError(try store.info(v.id, owner: nil)) { XCTAssertEqual(($0 as? VolumeError)?.exitCode, 3) }
-        XCTAssertThrowsError(try store.volume(v.id, owner: nil)) { XCTAssertEqual(($0 as? VolumeError)?.exitCode, 3) }
+        XCTAssertThrowsError(try store.resolve("data", owner: "t1")) { XCTAssertEqual(($0 as? VolumeError)?.code, "not_found") }
+        XCTAssertThrowsError(try store.info(v.id, owner: nil)) { XCTAssertEqual(($0 as? VolumeError)?.code, "not_found") }
+        XCTAssertThrowsError(try store.volume(v.id, owner: nil)) { XCTAssertEqual(($0 as? VolumeError)?.code, "not_found") }
         // A live hidden volume holds its name for its owner (not for other tenants).
-        XCTAssertThrowsError(try store.createVolume(owner: "t1", name: "data")) { XCTAssertEqual(($0 as? VolumeError)?.exitCode, 4) }
+        XCTAssertThrowsError(try store.createVolume(owner: "t1", name: "data")) { XCTAssertEqual(($0 as? VolumeError)?.code, "already_exists") }
         XCTAssertNoThrow(try store.createVolume(owner: "t2", name: "data"))
 
         let info = try store.publishVolume(v.id)
@@ -104,6 +104,7 @@ final class HiddenVolumeTests: XCTestCase {
                 INSERT INTO volume SELECT * FROM v1;
                 DROP TABLE v1;
                 CREATE INDEX volume_by_owner ON volume(owner_id, created_at);
+                DROP TABLE IF EXISTS api_key;
                 DELETE FROM grdb_migrations WHERE identifier <> 'v1-tenants-volumes';
                 """)
         }

@@ -23,7 +23,7 @@ final class QuotaTests: XCTestCase {
         XCTAssertEqual(cap, 100_000, file: file, line: line)
         XCTAssertTrue(vol.hasPrefix("vol-"), file: file, line: line)
         XCTAssertEqual((e as? VolumeError)?.errno, EDQUOT, file: file, line: line)
-        XCTAssertEqual((e as? VolumeError)?.httpStatus, 507, file: file, line: line)
+        XCTAssertEqual((e as? VolumeError)?.code, "quota_exceeded", file: file, line: line)
         XCTAssertTrue("\(e)".contains("cap"), file: file, line: line)
     }
 

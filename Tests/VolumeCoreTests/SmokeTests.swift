@@ -19,7 +19,7 @@ final class SmokeTests: XCTestCase {
         XCTAssertEqual(try v.list("/").map(\.name), ["a", "big.bin"])
         XCTAssertEqual(try v.list("/", depth: 3).map(\.path), ["/a", "/a/b", "/a/b/hello.txt", "/big.bin"])
         XCTAssertEqual(try store.info(info.volumeId, owner: "t1").sizeBytes, 3_000_005)
-        XCTAssertThrowsError(try store.info(info.volumeId, owner: "t2")) { XCTAssertEqual(($0 as? VolumeError)?.httpStatus, 404) }
+        XCTAssertThrowsError(try store.info(info.volumeId, owner: "t2")) { XCTAssertEqual(($0 as? VolumeError)?.code, "not_found") }
         let reports = try store.fsck()
         XCTAssertEqual(reports.first?.problems, [])
     }

@@ -1,4 +1,4 @@
-// The registry database's schema: tenants and volumes, hidden while an import creates them (later issues append leases, keys and uploads).
+// The registry database's schema: tenants, volumes (hidden while an import creates them), API keys (later issues append leases and uploads).
 import GRDB
 
 /// Migrations of the registry database. Never edit a registered migration; append a new one.
@@ -44,6 +44,22 @@ enum RegistrySchema {
                 DROP TABLE volume;
                 ALTER TABLE volume_v2 RENAME TO volume;
                 CREATE INDEX volume_by_owner ON volume(owner_id, created_at);
+                """)
+        }
+        // API keys: only the SHA-256 of the secret is stored; a key is revoked by setting revoked_at.
+        m.registerMigration("v3-api-keys") { db in
+            try db.execute(sql: """
+                CREATE TABLE api_key (
+                  id TEXT PRIMARY KEY NOT NULL CHECK (id LIKE 'key-%'),
+                  tenant_id TEXT NOT NULL REFERENCES tenant(id),
+                  role TEXT NOT NULL CHECK (role IN ('tenant', 'operator')),
+                  secret_sha256 BLOB NOT NULL UNIQUE CHECK (length(secret_sha256) = 32),
+                  created_at REAL NOT NULL,
+                  expires_at REAL,
+                  revoked_at REAL,
+                  note TEXT NOT NULL DEFAULT ''
+                );
+                CREATE INDEX api_key_by_tenant ON api_key(tenant_id, created_at);
                 """)
         }
         return m

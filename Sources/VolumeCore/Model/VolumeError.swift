@@ -1,12 +1,13 @@
-// The core's one error type: every failure a volume operation can report, with its errno and HTTP status.
+// The core's one error type: every failure a volume operation can report, with its errno and error code.
 import Foundation
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Everything a volume operation can fail with. Each case knows its boundary codes:
-/// `errno` for FUSE, `httpStatus` for the API and `exitCode` for the CLI.
+/// Everything a volume operation can fail with. Each case knows its `errno` (for FUSE) and its
+/// machine-readable `code`; the adapters that own the other boundaries map the code themselves
+/// (the HTTP status in VolumeServer, the exit code in volumectl).
 public enum VolumeError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A path, volume, tenant or chunk that does not exist (or belongs to another tenant).
     case notFound(String)
@@ -99,22 +100,6 @@ public enum VolumeError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// The HTTP status the files API answers with.
-    public var httpStatus: Int {
-        switch self {
-        case .notFound, .noSuchAttribute: return 404
-        case .outOfRange: return 416
-        case .tooLarge: return 413
-        case .alreadyExists, .directoryNotEmpty, .editConflict: return 409
-        case .notADirectory, .isADirectory, .invalidPath, .nameTooLong, .invalidArgument, .crossDevice,
-             .tooManyLinks, .symlinkLoop:
-            return 400
-        case .quotaExceeded: return 507
-        case .readOnly, .permissionDenied, .forbidden: return 403
-        case .corrupt, .io, .interrupted: return 500
-        }
-    }
-
     /// A short machine-readable code for JSON error bodies.
     public var code: String {
         switch self {
@@ -140,20 +125,6 @@ public enum VolumeError: Error, Equatable, Sendable, CustomStringConvertible {
         case .noSuchAttribute: return "no_such_attribute"
         case .outOfRange: return "out_of_range"
         case .tooLarge: return "too_large"
-        }
-    }
-
-    /// The CLI's exit code: 64 usage, 3 not found, 4 conflict, 5 over the cap, 6 not permitted, 70 internal.
-    public var exitCode: Int32 {
-        switch self {
-        case .notFound, .noSuchAttribute: return 3
-        case .invalidPath, .nameTooLong, .invalidArgument, .outOfRange, .tooLarge: return 64
-        case .alreadyExists, .directoryNotEmpty, .editConflict, .notADirectory, .isADirectory, .crossDevice,
-             .tooManyLinks, .symlinkLoop:
-            return 4
-        case .quotaExceeded: return 5
-        case .readOnly, .permissionDenied, .forbidden: return 6
-        case .corrupt, .io, .interrupted: return 70
         }
     }
 }

@@ -15,7 +15,8 @@ public final class VolumeStore: Sendable {
     let registry: DatabasePool
     /// This process's writes in progress, as gc must see them (see `WriteHolds`).
     let holds: WriteHolds
-    private let open = Mutex<[String: Volume]>([:])
+    /// Volumes open in this process (see `OpenVolumes.swift` for closing idle ones).
+    let open = Mutex<[String: Volume]>([:])
 
     /// Opens (creating if needed) the store in `dataDir`. `chunks` defaults to a local store in `dataDir/chunks`.
     /// Volumes left hidden by an `import --create` whose process is gone are removed.

@@ -1,0 +1,38 @@
+// Authentication: every route but /healthz needs an active API key (X-API-Key or Authorization: Bearer), else 401.
+import Hummingbird
+import VolumeCore
+
+/// Looks the key up in the registry (by its SHA-256) on every request, so a revoked or expired key
+/// stops working at once. Missing, wrong, expired or revoked: 401 with the JSON error body.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = VolumeRequestContext
+    let host: VolumeHost
+    let bridge: BlockingBridge
+    /// Paths that need no key.
+    static let open: Set<String> = ["/healthz"]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if Self.open.contains(request.uri.path) { return try await next(request, context) }
+        guard let key = Self.key(in: request) else { throw APIFailure.unauthorized }
+        let store = host.store
+        guard let info = try await bridge.run({ try store.authenticate(apiKey: key) }) else { throw APIFailure.unauthorized }
+        var context = context
+        context.principal = Principal(keyID: info.id, tenant: info.tenant, role: info.role)
+        return try await next(request, context)
+    }
+
+    /// The key from `X-API-Key: KEY` or `Authorization: Bearer KEY`.
+    static func key(in request: Request) -> String? {
+        if let k = request.headers[.xAPIKey]?.trimmingCharacters(in: .whitespaces), !k.isEmpty { return k }
+        if let a = request.headers[.authorization] {
+            let parts = a.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "bearer" {
+                let k = parts[1].trimmingCharacters(in: .whitespaces)
+                return k.isEmpty ? nil : k
+            }
+        }
+        return nil
+    }
+}
+
+import Foundation

@@ -1,0 +1,192 @@
+// /v1/volumes/{volume}/files: the files API (read, write, list, stat, exists, mkdir, move, remove, edit, search, replace).
+import Foundation
+import HTTPTypes
+import Hummingbird
+import VolumeAPI
+import VolumeCore
+
+struct FileRoutes: Sendable {
+    let host: VolumeHost
+    let bridge: BlockingBridge
+    let limits: ServerLimits
+
+    func register(on router: Router<VolumeRequestContext>) {
+        let base = "/v1/volumes/:volume/files"
+        router.get(RouterPath(base), use: list)
+        router.delete(RouterPath(base), use: remove)
+        router.get(RouterPath(base + "/content"), use: read)
+        router.put(RouterPath(base + "/content"), use: write)
+        router.get(RouterPath(base + "/stat"), use: stat)
+        router.get(RouterPath(base + "/exists"), use: exists)
+        router.post(RouterPath(base + "/mkdir"), use: makeDir)
+        router.post(RouterPath(base + "/move"), use: move)
+        router.post(RouterPath(base + "/edit"), use: edit)
+        router.post(RouterPath(base + "/search"), use: search)
+        router.post(RouterPath(base + "/replace"), use: replace)
+    }
+
+    /// Runs `body` on the bridge with the request's volume borrowed from the host.
+    func withVolume<T: Sendable>(_ request: Request, _ context: VolumeRequestContext,
+                                 _ body: @escaping @Sendable (Volume) throws -> T) async throws -> T {
+        let owner = try RequestHelpers.scope(request, context)
+        let ref = try context.parameters.require("volume")
+        let host = self.host
+        return try await bridge.run { try host.withVolume(ref, owner: owner, body) }
+    }
+
+    /// The `path` query parameter, validated (`..`, NUL, over-long names: 400).
+    func path(_ request: Request, default d: String? = nil) throws -> VolumePath {
+        let text = try d.map { RequestHelpers.query(request, "path") ?? $0 } ?? RequestHelpers.requiredQuery(request, "path")
+        return try RequestHelpers.wrap { try VolumePath(text) }
+    }
+
+    @Sendable func list(_ request: Request, context: VolumeRequestContext) async throws -> Response {
+        let p = try path(request, default: "/")
+        let depth = try RequestHelpers.intQuery(request, "depth", default: 1, range: 1...1024)
+        let entries = try await withVolume(request, context) { try $0.list(p.description, depth: depth) }
+        return try JSONResponse.make(entries.map(EntryResponse.init))
+    }
+
+    @Sendable func stat(_ request: Request, context: VolumeRequestContext) async throws -> Response {
+        let p = try path(request)
+        return try JSONResponse.make(EntryResponse(try await withVolume(request, context) { try $0.stat(p.description) }))
+    }
+
+    @Sendable func exists(_ request: Request, context: VolumeRequestContext) async throws -> Response {
+        let p = try path(request)
+        return try JSONResponse.make(ExistsResponse(exists: try await withVolume(request, context) { try $0.exists(p.description) }))
+    }
+
+    @Sendable func remove(_ request: Request, context: VolumeRequestContext) async throws -> Response {
+        let p = try path(request)
+        let recursive = try RequestHelpers.boolQuery(request, "recursive")
+        try await withVolume(request, context) { try $0.remove(p.description, recursive: recursive) }
+        return Response(status: .noContent)
+    }
+
+    @Sendable func makeDir(_ request: Request, context: VolumeRequestContext) async throws -> Response {
+        let body = try await RequestHelpers.json(MakeDirRequest.self, fields: MakeDirRequest.fields, request, limit: limits.maxJSONBytes)
+        let p = try RequestHelpers.wrap { try VolumePath(body.path) }
+        let mode = try RequestHelpers.mode(body.mode) ?? 0o755
+        let created = try await withVolume(request, context) { try $0.makeDirectory(p.description, parents: body.parents ?? false, mode: mode) }
+        return try JSONResponse.make(MakeDirResponse(path: p.description, created: created), status: created ? .created : .ok)
+    }
+
+    @Sendable func move(_ request: Request, context: VolumeRequestContext) async throws -> Response {
+        let body = try await RequestHelpers.json(MoveRequest.self, fields: MoveRequest.fields, request, limit: limits.maxJSONBytes)
+        let from = try RequestHelpers.wrap { try VolumePath(body.from) }, to = try RequestHelpers.wrap { try VolumePath(body.to) }
+        let entry = try await withVolume(request, context) { v -> EntryInfo in
+            try v.move(from.description, to: to.description, overwrite: body.overwrite ?? false)
+            return try v.stat(to.description)
+        }
+        return try JSONResponse.make(EntryResponse(entry))
+    }
+
+    @Sendable func edit(_ request: Request, context: VolumeRequestContext) async throws -> Response {
+        let body = try await RequestHelpers.json(EditRequest.self, fields: EditRequest.fields, request, limit: limits.maxJSONBytes)
+        let p = try RequestHelpers.wrap { try VolumePath(body.path) }
+        let n = try await withVolume(request, context) { try $0.edit(p.description, old: body.old, new: body.new, all: body.all ?? false) }
+        return try JSONResponse.make(EditResponse(replacements: n))
+    }
+
+    @Sendable func search(_ request: Request, context: VolumeRequestContext) async throws -> Response {
+        let body = try await RequestHelpers.json(SearchRequest.self, fields: SearchRequest.fields, request, limit: limits.maxJSONBytes)
+        let under = try RequestHelpers.wrap { try VolumePath(body.under ?? "/") }
+        guard body.name != nil || body.content != nil else { throw APIFailure.badRequest("give 'name' (a glob), 'content' (a regex), or both") }
+        let limit = body.limit ?? 1000
+        guard (1...100_000).contains(limit) else { throw APIFailure.badRequest("'limit' must be from 1 to 100000") }
+        let r = try await withVolume(request, context) { try $0.search(under: under.description, name: body.name, content: body.content, limit: limit) }
+        return try JSONResponse.make(SearchResponse(hits: r.hits.map { SearchHitResponse(path: $0.path, line: $0.line, text: $0.text) },
+                                                    truncated: r.truncated))
+    }
+
+    @Sendable func replace(_ request: Request, context: VolumeRequestContext) async throws -> Response {
+        let body = try await RequestHelpers.json(ReplaceRequest.self, fields: ReplaceRequest.fields, request, limit: limits.maxJSONBytes)
+        let under = try RequestHelpers.wrap { try VolumePath(body.under ?? "/") }
+        let r = try await withVolume(request, context) {
+            try $0.replace(glob: body.glob, old: body.old, new: body.new, regex: body.regex ?? false, dryRun: body.dryRun ?? false,
+                           under: under.description)
+        }
+        return try JSONResponse.make(ReplaceResponse(files: r.files, replacements: r.replacements, dryRun: r.dryRun))
+    }
+
+    // MARK: Content
+
+    @Sendable func read(_ request: Request, context: VolumeRequestContext) async throws -> Response {
+        let p = try path(request)
+        let a = try await withVolume(request, context) { v -> Attributes in
+            let a = try v.attributes(at: p.description)
+            guard a.kind == .file else {
+                throw a.kind == .directory ? VolumeError.isADirectory(p.description) : VolumeError.invalidArgument("\(p) is not a regular file")
+            }
+            return a
+        }
+        let range = try ByteRange.parse(request.headers[.range], size: a.size)
+        let start = range?.start ?? 0, length = range?.length ?? a.size
+        var headers: HTTPFields = [.contentType: "application/octet-stream", .acceptRanges: "bytes"]
+        headers[.lastModified] = Self.httpDate(Date(timeIntervalSince1970: Double(a.mtime) / 1e9))
+        if let r = range { headers[.contentRange] = "bytes \(r.start)-\(r.start + r.length - 1)/\(a.size)" }
+        let owner = try RequestHelpers.scope(request, context)
+        let ref = try context.parameters.require("volume")
+        let host = self.host, bridge = self.bridge, chunk = limits.readChunkBytes
+        let body = ResponseBody(contentLength: Int(length)) { writer in
+            var offset = start, remaining = length
+            while remaining > 0 {
+                let n = Int(min(Int64(chunk), remaining)), at = offset
+                let data = try await bridge.run { try host.withVolume(ref, owner: owner) { try $0.readFile(p.description, offset: at, length: n) } }
+                if data.isEmpty { break }
+                try await writer.write(ByteBuffer(bytes: data))
+                offset += Int64(data.count)
+                remaining -= Int64(data.count)
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: range == nil ? .ok : .partialContent, headers: headers, body: body)
+    }
+
+    static func httpDate(_ d: Date) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "GMT")
+        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        return f.string(from: d)
+    }
+
+    /// Creates or replaces a file with the request body, streamed through the core's import path: the
+    /// file appears whole when the body has arrived and been stored, or not at all (a cut upload, a body
+    /// that disagrees with its Content-Length, or the cap leave the old content).
+    @Sendable func write(_ request: Request, context: VolumeRequestContext) async throws -> Response {
+        let p = try path(request)
+        guard !p.isRoot else { throw VolumeError.isADirectory("/ is the volume root; give a file path").apiFailure }
+        let parents = try RequestHelpers.boolQuery(request, "parents")
+        let mode = try RequestHelpers.mode(RequestHelpers.query(request, "mode"))
+        let declared = try RequestHelpers.contentLength(request)
+        let maxFile = limits.maxFileBytes
+        let tooLarge = APIFailure("too_large", "a file body is at most \(ByteSize.format(maxFile ?? 0)) on this daemon; nothing was written")
+        if let m = maxFile, let d = declared, d > m { throw tooLarge }
+        // Checks that need no body: the parent directory, and what is at the path now.
+        let existing = try await withVolume(request, context) { v -> UInt32? in
+            if !parents {
+                let parent = try v.stat(p.parent.description)
+                guard parent.type == "dir" else { throw VolumeError.notADirectory(p.parent.description) }
+            }
+            guard let e = try? v.stat(p.description) else { return nil }
+            if e.type == "dir" { throw VolumeError.isADirectory(p.description) }
+            return UInt32(e.mode, radix: 8) ?? 0o644
+        }
+        let pipe = BodyPipe()
+        let owner = try RequestHelpers.scope(request, context)
+        let ref = try context.parameters.require("volume")
+        let host = self.host
+        async let work: WriteResponse = bridge.run {
+            defer { pipe.closeReading() }
+            return try host.withVolume(ref, owner: owner) { v in
+                let source = BodyFileSource(pipe: pipe, name: p.name, mode: mode ?? existing ?? 0o644, declaredSize: declared)
+                let report = try v.importTree(from: source, into: p.parent.description)
+                return WriteResponse(path: p.description, size: report.bytes)
+            }
+        }
+        await RequestHelpers.stream(request, into: pipe, declared: declared, limit: maxFile, tooLarge: tooLarge)
+        return try JSONResponse.make(try await work, status: existing == nil ? .created : .ok)
+    }
+}

@@ -1,0 +1,15 @@
+// The request limits the daemon enforces, set from its flags.
+
+/// Limits on what one request may send.
+public struct ServerLimits: Sendable {
+    /// A JSON body's size.
+    public var maxJSONBytes: Int = 1 << 20
+    /// A tar.gz body for `POST /v1/volumes` (the contract: 4 GiB).
+    public var maxImportBytes: Int64 = 4 << 30
+    /// A file body for `PUT .../files/content` (the volume's cap applies in any case); nil: no limit.
+    public var maxFileBytes: Int64? = nil
+    /// Bytes per read from the core when a file streams out.
+    public var readChunkBytes: Int = 1 << 20
+
+    public init() {}
+}

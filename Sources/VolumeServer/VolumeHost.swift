@@ -1,0 +1,87 @@
+// The daemon's host of open volumes: opened on demand, shared by every request, closed when idle.
+import Foundation
+import Synchronization
+import VolumeCore
+
+/// Owns the store and the volumes it holds open. A route borrows a volume with `withVolume` (the
+/// volume cannot be closed while borrowed); `closeIdle` closes volumes nobody borrowed for
+/// `idleSeconds`, so a daemon with thousands of volumes holds only the catalogs in use.
+/// All methods block: call them through the `BlockingBridge`.
+public final class VolumeHost: Sendable {
+    public let store: VolumeStore
+    public let idleSeconds: Double
+
+    private struct State {
+        /// Borrowers per volume ID.
+        var borrowed: [String: Int] = [:]
+        /// When each volume was last given back (monotonic seconds).
+        var lastUse: [String: Double] = [:]
+        /// Calls that may touch any volume (listing): no volume is closed while one runs.
+        var storeCalls = 0
+    }
+    private let state = Mutex(State())
+
+    public init(store: VolumeStore, idleSeconds: Double) {
+        self.store = store
+        self.idleSeconds = idleSeconds
+    }
+
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+    /// Runs `body` with the volume `ref` names (an ID, or a name unique among `owner`'s volumes; `owner`
+    /// nil: any tenant's) open and borrowed. Another tenant's volume is `notFound`, as a missing one.
+    public func withVolume<T>(_ ref: String, owner: String?, _ body: (Volume) throws -> T) throws -> T {
+        let id = try store.resolve(ref, owner: owner)
+        state.withLock { $0.borrowed[id, default: 0] += 1 }
+        defer {
+            state.withLock { s in
+                s.borrowed[id, default: 1] -= 1
+                if s.borrowed[id] == 0 { s.borrowed[id] = nil }
+                s.lastUse[id] = Self.now()
+            }
+        }
+        return try body(try store.volume(id, owner: owner))
+    }
+
+    /// Runs a store-wide call (list, create, delete, info): no volume is closed meanwhile.
+    public func withStore<T>(_ body: (VolumeStore) throws -> T) throws -> T {
+        state.withLock { $0.storeCalls += 1 }
+        defer {
+            let now = Self.now()
+            let open = store.openVolumeIDs()
+            state.withLock { s in
+                s.storeCalls -= 1
+                for id in open where s.lastUse[id] == nil || s.borrowed[id] == nil { s.lastUse[id] = now }
+            }
+        }
+        return try body(store)
+    }
+
+    /// Closes the volumes that are open, not borrowed, and idle for `idleSeconds` or more (all such
+    /// with `force`). Returns how many it closed. Holds the host's lock while closing, so no borrower
+    /// can take a volume that is being closed.
+    @discardableResult
+    public func closeIdle(force: Bool = false) -> Int {
+        let now = Self.now()
+        return state.withLock { s -> Int in
+            guard s.storeCalls == 0 else { return 0 }
+            var closed = 0
+            for id in store.openVolumeIDs() where s.borrowed[id] == nil {
+                let last = s.lastUse[id] ?? now
+                if s.lastUse[id] == nil { s.lastUse[id] = now }
+                guard force || now - last >= idleSeconds else { continue }
+                if (try? store.closeVolume(id)) == true {
+                    closed += 1
+                    s.lastUse[id] = nil
+                }
+            }
+            return closed
+        }
+    }
+
+    /// Volumes open now.
+    public var openCount: Int { store.openVolumeIDs().count }
+
+    /// Commits and closes everything (at shutdown).
+    public func close() throws { try store.close() }
+}

@@ -1,0 +1,29 @@
+// Builds the daemon's router: error and auth middleware, then the volume, files and admin routes over one host and bridge.
+import Hummingbird
+import VolumeCore
+
+/// The HTTP API over a `VolumeHost`. `volumed` serves `router()` on its TCP listener and its Unix socket.
+public struct VolumeServer: Sendable {
+    public let host: VolumeHost
+    public let bridge: BlockingBridge
+    public let limits: ServerLimits
+    public let version: String
+
+    public init(host: VolumeHost, bridge: BlockingBridge, limits: ServerLimits = ServerLimits(), version: String = "0.1.0") {
+        self.host = host
+        self.bridge = bridge
+        self.limits = limits
+        self.version = version
+    }
+
+    /// Every route, behind the JSON error middleware (outermost) and the key check.
+    public func router() -> Router<VolumeRequestContext> {
+        let router = Router(context: VolumeRequestContext.self)
+        router.add(middleware: ErrorMiddleware<VolumeRequestContext>())
+        router.add(middleware: AuthMiddleware(host: host, bridge: bridge))
+        AdminRoutes(host: host, bridge: bridge, limits: limits, version: version).register(on: router)
+        VolumeRoutes(host: host, bridge: bridge, limits: limits).register(on: router)
+        FileRoutes(host: host, bridge: bridge, limits: limits).register(on: router)
+        return router
+    }
+}

@@ -1,0 +1,169 @@
+// volumed: the host daemon. Parses its settings, opens the data directory, serves the HTTP API until SIGTERM/SIGINT.
+import ArgumentParser
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import NIOCore
+import Logging
+import ServiceLifecycle
+import VolumeCore
+import VolumeServer
+
+@main
+struct Volumed: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "volumed",
+        abstract: "Serve volumes over HTTP: the volumes and files API, with tenants and API keys.",
+        discussion: """
+            Each setting comes from its flag, else its environment variable (VOLUMED_DATA_DIR, VOLUMED_LISTEN,
+            VOLUMED_SOCKET, VOLUMED_THREADS, ...: the flag's name in capitals with '_'), else the JSON config
+            file (--config, or VOLUMED_CONFIG; keys like data_dir, listen, socket, threads), else its default.
+            The first start writes an operator key to DATA_DIR/operator.key (mode 0600).
+            SIGTERM or SIGINT: stop accepting, let requests in flight finish (at most --drain seconds), commit
+            and close every volume, exit 0.
+            """
+    )
+
+    @Option(name: .customLong("data-dir"), help: "The data directory (default: $VOLUMES_DATA_DIR, else /var/lib/volumes as root, ~/.local/share/volumes otherwise).")
+    var dataDir: String?
+    @Option(help: "TCP address to listen on, HOST:PORT (default 127.0.0.1:8780; port 0 picks a free one).")
+    var listen: String?
+    @Option(help: "Also listen on this Unix socket (for the host's sandbox manager).")
+    var socket: String?
+    @Option(help: "A JSON file with settings (keys: data_dir, listen, socket, address_file, threads, idle_close_seconds, drain_seconds, idle_timeout_seconds, max_json_bytes, max_file_bytes, max_import_bytes).")
+    var config: String?
+    @Option(name: .customLong("address-file"), help: "Write the bound URL (http://HOST:PORT) to this file once listening.")
+    var addressFile: String?
+    @Option(help: "Threads that run blocking core calls (default 32). Each streaming upload holds one while it runs.")
+    var threads: Int?
+    @Option(name: .customLong("idle-close"), help: "Close a volume's catalog after this many idle seconds (default 60).")
+    var idleClose: Double?
+    @Option(help: "At shutdown, wait at most this many seconds for requests in flight (default 30).")
+    var drain: Double?
+    @Option(name: .customLong("idle-timeout"), help: "Close an HTTP connection idle for this many seconds (default 60).")
+    var idleTimeout: Double?
+    @Option(name: .customLong("max-json-bytes"), help: "Largest JSON request body (default 1048576).")
+    var maxJSONBytes: Int?
+    @Option(name: .customLong("max-file-bytes"), help: "Largest file body of a PUT (default: no limit but the volume's cap).")
+    var maxFileBytes: Int64?
+    @Option(name: .customLong("max-import-bytes"), help: "Largest tar.gz body of a volume create (default and most 4 GiB).")
+    var maxImportBytes: Int64?
+
+    func settings() throws -> Settings {
+        let env = ProcessInfo.processInfo.environment
+        func e(_ name: String) -> String? { env[name].flatMap { $0.isEmpty ? nil : $0 } }
+        var file = Settings.File()
+        if let path = config ?? e("VOLUMED_CONFIG") {
+            do {
+                file = try JSONDecoder().decode(Settings.File.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+            } catch {
+                throw SettingsError("cannot read the config file \(path): \(error)")
+            }
+        }
+        func number<T: LosslessStringConvertible>(_ flag: T?, _ envName: String, _ fromFile: T?, _ d: T) throws -> T {
+            if let f = flag { return f }
+            if let s = e(envName) {
+                guard let v = T(s) else { throw SettingsError("\(envName)='\(s)' is not a number") }
+                return v
+            }
+            return fromFile ?? d
+        }
+        let listenText = listen ?? e("VOLUMED_LISTEN") ?? file.listen ?? Settings.defaultListen
+        let (host, port) = try Settings.parseListen(listenText)
+        var limits = ServerLimits()
+        limits.maxJSONBytes = try number(maxJSONBytes, "VOLUMED_MAX_JSON_BYTES", file.max_json_bytes, limits.maxJSONBytes)
+        limits.maxImportBytes = min(phase1BlobLimit, try number(maxImportBytes, "VOLUMED_MAX_IMPORT_BYTES", file.max_import_bytes, phase1BlobLimit))
+        let maxFile = try number(maxFileBytes, "VOLUMED_MAX_FILE_BYTES", file.max_file_bytes, Int64(0))
+        limits.maxFileBytes = maxFile > 0 ? maxFile : nil
+        let s = Settings(
+            dataDir: URL(fileURLWithPath: dataDir ?? e("VOLUMED_DATA_DIR") ?? file.data_dir ?? Settings.defaultDataDir(env)),
+            listenHost: host, listenPort: port,
+            socket: socket ?? e("VOLUMED_SOCKET") ?? file.socket,
+            addressFile: addressFile ?? e("VOLUMED_ADDRESS_FILE") ?? file.address_file,
+            threads: try number(threads, "VOLUMED_THREADS", file.threads, 32),
+            idleCloseSeconds: try number(idleClose, "VOLUMED_IDLE_CLOSE", file.idle_close_seconds, 60),
+            drainSeconds: try number(drain, "VOLUMED_DRAIN", file.drain_seconds, 30),
+            idleTimeoutSeconds: try number(idleTimeout, "VOLUMED_IDLE_TIMEOUT", file.idle_timeout_seconds, 60),
+            limits: limits)
+        guard (1...1024).contains(s.threads) else { throw SettingsError("threads must be from 1 to 1024") }
+        guard s.idleCloseSeconds >= 0, s.drainSeconds >= 0, s.idleTimeoutSeconds > 0 else { throw SettingsError("durations must be positive") }
+        guard s.limits.maxJSONBytes > 0, s.limits.maxImportBytes > 0 else { throw SettingsError("limits must be positive") }
+        return s
+    }
+
+    func run() async throws {
+        let s: Settings
+        do { s = try settings() } catch let e as SettingsError { throw ValidationError(e.description) }
+        var logger = Logger(label: "volumed")
+        logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info
+
+        let store: VolumeStore
+        let keyFile: URL
+        do {
+            store = try VolumeStore(dataDir: s.dataDir)
+            let (path, created) = try OperatorKeyFile.ensure(store: store)
+            keyFile = path
+            if created { logger.notice("wrote a new operator key to \(path.path)") }
+        } catch {
+            FileHandle.standardError.write(Data("volumed: \(error)\n".utf8))
+            throw ExitCode(70)
+        }
+        let host = VolumeHost(store: store, idleSeconds: s.idleCloseSeconds)
+        let bridge = BlockingBridge(threads: s.threads)
+        let server = VolumeServer(host: host, bridge: bridge, limits: s.limits)
+        let responder = server.router().buildResponder()
+        let http = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .milliseconds(Int64(s.idleTimeoutSeconds * 1000))))
+
+        var services: [any Service] = []
+        let addressFile = s.addressFile
+        services.append(Application(
+            responder: responder, server: http,
+            configuration: .init(address: .hostname(s.listenHost, port: s.listenPort), serverName: "volumed"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? s.listenPort
+                let h = s.listenHost.contains(":") ? "[\(s.listenHost)]" : s.listenHost
+                let url = "http://\(h):\(port)"
+                if let f = addressFile { try? Data((url + "\n").utf8).write(to: URL(fileURLWithPath: f), options: .atomic) }
+                Output.line("volumed: listening on \(url)")
+                Output.line("volumed: data directory \(s.dataDir.path); operator key in \(keyFile.path)")
+            },
+            logger: logger))
+        if let socket = s.socket {
+            unlink(socket)  // a stale socket from a previous run
+            services.append(Application(
+                responder: responder, server: http,
+                configuration: .init(address: .unixDomainSocket(path: socket), serverName: "volumed"),
+                onServerRunning: { _ in Output.line("volumed: listening on unix:\(socket)") },
+                logger: logger))
+        }
+        services.append(IdleCloser(host: host, bridge: bridge, interval: max(0.5, min(30, s.idleCloseSeconds / 2))))
+
+        var config = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        config.maximumGracefulShutdownDuration = .milliseconds(Int64(s.drainSeconds * 1000))
+        config.maximumCancellationDuration = .seconds(5)
+        let group = ServiceGroup(configuration: config)
+        var failed = false
+        do {
+            try await group.run()
+        } catch {
+            logger.error("the server stopped with an error: \(error)")
+            failed = true
+        }
+        // Every request is done (or was cancelled): commit and close every volume.
+        do {
+            try await bridge.run { try host.close() }
+        } catch {
+            logger.error("closing volumes failed: \(error)")
+            failed = true
+        }
+        try? await bridge.shutdown()
+        if let socket = s.socket { unlink(socket) }
+        Output.line("volumed: stopped")
+        if failed { throw ExitCode(70) }
+    }
+}
+
+/// Lines on stdout, written at once (stdout is a pipe under tests and systemd).
+enum Output {
+    static func line(_ s: String) { FileHandle.standardOutput.write(Data((s + "\n").utf8)) }
+}

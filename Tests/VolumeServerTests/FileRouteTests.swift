@@ -1,0 +1,240 @@
+// The files API over real HTTP: every route with its errors, Range reads, bad paths, the cap (507), and a cut upload.
+import Foundation
+import XCTest
+
+final class FileRouteTests: XCTestCase {
+    var d: Daemon!
+    var key = ""
+    var vol = ""
+
+    override func setUpWithError() throws {
+        d = try Daemon()
+        key = try d.tenantKey("acme")
+        vol = try d.createVolume("files", key: key)
+    }
+
+    override func tearDown() {
+        d?.stop()
+        d = nil
+    }
+
+    var base: String { "/v1/volumes/\(vol)/files" }
+
+    func testWriteReadAndRanges() throws {
+        let created = try d.put(vol, "/hello.txt", Data("hello, world".utf8), key: key)
+        XCTAssertEqual(created.status, 201)
+        XCTAssertEqual(try created.object()["path"] as? String, "/hello.txt")
+        XCTAssertEqual(try created.object()["size"] as? Int, 12)
+        let replaced = try d.put(vol, "/hello.txt", Data("HELLO, WORLD!".utf8), key: key)
+        XCTAssertEqual(replaced.status, 200, "replacing answers 200")
+
+        let whole = try d.read(vol, "/hello.txt", key: key)
+        XCTAssertEqual(whole.status, 200)
+        XCTAssertEqual(whole.text, "HELLO, WORLD!")
+        XCTAssertEqual(whole.headers["accept-ranges"], "bytes")
+        XCTAssertNotNil(whole.headers["last-modified"])
+
+        for (range, expect, contentRange) in [("bytes=0-4", "HELLO", "bytes 0-4/13"), ("bytes=7-", "WORLD!", "bytes 7-12/13"),
+                                              ("bytes=-6", "WORLD!", "bytes 7-12/13"), ("bytes=7-100", "WORLD!", "bytes 7-12/13")] {
+            let r = try d.get(base + "/content?path=/hello.txt", key: key, headers: ["Range": range])
+            XCTAssertEqual(r.status, 206, range)
+            XCTAssertEqual(r.text, expect, range)
+            XCTAssertEqual(r.headers["content-range"], contentRange, range)
+        }
+        for bad in ["bytes=13-", "bytes=5-2", "bytes=0-1,3-4", "lines=0-1", "bytes=x-y", "bytes=-0"] {
+            let r = try d.get(base + "/content?path=/hello.txt", key: key, headers: ["Range": bad])
+            XCTAssertEqual(r.status, 416, bad)
+            XCTAssertEqual(r.errorCode, "out_of_range", bad)
+            XCTAssertEqual(r.headers["content-range"], "bytes */13", bad)
+        }
+        // A larger file streams out in several core reads and comes back byte for byte.
+        let big = Data((0..<(3 << 20) + 12345).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
+        try d.put(vol, "/big.bin", big, key: key)
+        XCTAssertEqual(try d.read(vol, "/big.bin", key: key).body, big)
+        let mid = try d.get(base + "/content?path=/big.bin", key: key, headers: ["Range": "bytes=1048570-2097160"])
+        XCTAssertEqual(mid.body, big[1_048_570...2_097_160])
+
+        XCTAssertEqual(try d.read(vol, "/missing.txt", key: key).status, 404)
+        XCTAssertEqual(try d.read(vol, "/", key: key).errorCode, "is_a_directory")
+        let noParent = try d.request("PUT", base + "/content?path=/no/such/dir.txt", key: key, body: Data("x".utf8))
+        XCTAssertEqual(noParent.status, 404, noParent.text)
+        try d.put(vol, "/made/parents/x.txt", Data("x".utf8), key: key, query: "&parents=true")
+        let onDir = try d.request("PUT", base + "/content?path=/made", key: key, body: Data("x".utf8))
+        XCTAssertEqual(onDir.errorCode, "is_a_directory")
+        // An empty body makes an empty file; a mode is kept.
+        try d.put(vol, "/empty", Data(), key: key, query: "&mode=0600")
+        let st = try d.get(base + "/stat?path=/empty", key: key).object()
+        XCTAssertEqual(st["size"] as? Int, 0)
+        XCTAssertEqual(st["mode"] as? String, "0600")
+    }
+
+    func testListStatExistsMkdirMoveRemove() throws {
+        let mk = try d.send("POST", base + "/mkdir", key: key, json: ["path": "/src/lib", "parents": true])
+        XCTAssertEqual(mk.status, 201, mk.text)
+        XCTAssertEqual(try mk.object()["created"] as? Bool, true)
+        XCTAssertEqual(try d.send("POST", base + "/mkdir", key: key, json: ["path": "/src/lib", "parents": true]).status, 200)
+        XCTAssertEqual(try d.send("POST", base + "/mkdir", key: key, json: ["path": "/src/lib"]).errorCode, "already_exists")
+        XCTAssertEqual(try d.send("POST", base + "/mkdir", key: key, json: ["path": "/src/lib", "mode": "999"]).status, 400)
+        try d.put(vol, "/src/lib/a.py", Data("print('a')\n".utf8), key: key)
+        try d.put(vol, "/src/main.py", Data("import lib\n".utf8), key: key)
+
+        let top = try d.get(base + "?path=/src", key: key).array()
+        XCTAssertEqual(top.compactMap { $0["name"] as? String }.sorted(), ["lib", "main.py"])
+        for e in top { for f in ["name", "type", "size", "path", "modified", "mode"] { XCTAssertNotNil(e[f], "entry field \(f)") } }
+        let deep = try d.get(base + "?path=/src&depth=2", key: key).array()
+        XCTAssertEqual(deep.compactMap { $0["path"] as? String }.sorted(), ["/src/lib", "/src/lib/a.py", "/src/main.py"])
+        XCTAssertEqual(try d.get(base + "?path=/src&depth=0", key: key).status, 400)
+        XCTAssertEqual(try d.get(base + "?path=/src/main.py", key: key).errorCode, "not_a_directory")
+
+        let st = try d.get(base + "/stat?path=/src/main.py", key: key)
+        XCTAssertEqual(try st.object()["type"] as? String, "file")
+        XCTAssertEqual(try st.object()["size"] as? Int, 11)
+        XCTAssertEqual(try d.get(base + "/stat?path=/nope", key: key).status, 404)
+        XCTAssertEqual(try d.get(base + "/exists?path=/src/main.py", key: key).object()["exists"] as? Bool, true)
+        XCTAssertEqual(try d.get(base + "/exists?path=/nope", key: key).object()["exists"] as? Bool, false)
+        XCTAssertEqual(try d.get(base + "/exists", key: key).status, 400, "path is required")
+
+        let mv = try d.send("POST", base + "/move", key: key, json: ["from": "/src/main.py", "to": "/src/app.py"])
+        XCTAssertEqual(mv.status, 200, mv.text)
+        XCTAssertEqual(try mv.object()["path"] as? String, "/src/app.py")
+        try d.put(vol, "/src/other.py", Data("x".utf8), key: key)
+        XCTAssertEqual(try d.send("POST", base + "/move", key: key, json: ["from": "/src/other.py", "to": "/src/app.py"]).errorCode, "already_exists")
+        XCTAssertEqual(try d.send("POST", base + "/move", key: key, json: ["from": "/src/other.py", "to": "/src/app.py", "overwrite": true]).status, 200)
+        XCTAssertEqual(try d.read(vol, "/src/app.py", key: key).text, "x")
+
+        XCTAssertEqual(try d.request("DELETE", base + "?path=/src", key: key).errorCode, "directory_not_empty")
+        XCTAssertEqual(try d.request("DELETE", base + "?path=/src/app.py", key: key).status, 204)
+        XCTAssertEqual(try d.request("DELETE", base + "?path=/src&recursive=true", key: key).status, 204)
+        XCTAssertEqual(try d.get(base + "/exists?path=/src", key: key).object()["exists"] as? Bool, false)
+        XCTAssertEqual(try d.request("DELETE", base + "?path=/src", key: key).status, 404)
+    }
+
+    func testEditSearchReplace() throws {
+        try d.put(vol, "/a.txt", Data("TODO one\nTODO two\n".utf8), key: key)
+        try d.put(vol, "/b.md", Data("nothing\n".utf8), key: key)
+        let conflict = try d.send("POST", base + "/edit", key: key, json: ["path": "/a.txt", "old": "TODO", "new": "DONE"])
+        XCTAssertEqual(conflict.status, 409, conflict.text)
+        XCTAssertEqual(conflict.errorCode, "edit_conflict")
+        let ed = try d.send("POST", base + "/edit", key: key, json: ["path": "/a.txt", "old": "TODO", "new": "DONE", "all": true])
+        XCTAssertEqual(try ed.object()["replacements"] as? Int, 2)
+        XCTAssertEqual(try d.read(vol, "/a.txt", key: key).text, "DONE one\nDONE two\n")
+
+        let byName = try d.send("POST", base + "/search", key: key, json: ["name": "*.md"]).object()
+        XCTAssertEqual((byName["hits"] as? [[String: Any]])?.compactMap { $0["path"] as? String }, ["/b.md"])
+        let byContent = try d.send("POST", base + "/search", key: key, json: ["content": "DONE t"]).object()
+        let hit = try XCTUnwrap((byContent["hits"] as? [[String: Any]])?.first)
+        XCTAssertEqual(hit["path"] as? String, "/a.txt")
+        XCTAssertEqual(hit["line"] as? Int, 2)
+        XCTAssertEqual(try d.send("POST", base + "/search", key: key, json: [:] as [String: Any]).status, 400)
+
+        let dry = try d.send("POST", base + "/replace", key: key, json: ["glob": "*.txt", "old": "DONE", "new": "OK", "dry_run": true]).object()
+        XCTAssertEqual(dry["replacements"] as? Int, 2)
+        XCTAssertEqual(dry["dry_run"] as? Bool, true)
+        XCTAssertEqual(try d.read(vol, "/a.txt", key: key).text, "DONE one\nDONE two\n")
+        let rep = try d.send("POST", base + "/replace", key: key, json: ["glob": "*.txt", "old": "DONE (\\w+)", "new": "$1!", "regex": true]).object()
+        XCTAssertEqual(rep["files"] as? [String], ["/a.txt"])
+        XCTAssertEqual(try d.read(vol, "/a.txt", key: key).text, "one!\ntwo!\n")
+        XCTAssertEqual(try d.send("POST", base + "/edit", key: key, json: ["path": "/a.txt", "old": "x", "new": "y", "extra": 1]).status, 400)
+    }
+
+    func testBadPathsAreA400AndWriteNothing() throws {
+        let long = String(repeating: "n", count: 256)
+        for (path, code) in [("/a/../b", "invalid_path"), ("/a%00b", "invalid_path"), ("/" + long, "name_too_long"), ("relative/..", "invalid_path")] {
+            let put = try d.request("PUT", base + "/content?path=\(path)", key: key, body: Data("x".utf8))
+            XCTAssertEqual(put.status, 400, "PUT \(path): \(put.text)")
+            XCTAssertEqual(put.errorCode, code, "PUT \(path)")
+            XCTAssertEqual(try d.get(base + "/stat?path=\(path)", key: key).status, 400, "stat \(path)")
+            XCTAssertEqual(try d.send("POST", base + "/mkdir", key: key, json: ["path": path.removingPercentEncoding ?? path]).status, 400, "mkdir \(path)")
+        }
+        XCTAssertEqual(try d.get(base + "?path=/", key: key).array().count, 0, "nothing was written")
+    }
+
+    func testOverTheCapIs507NamingUsageAndCapAndKeepsWhatWasStored() throws {
+        let q = try d.volumectl("quota", "set", vol, "100KiB")
+        XCTAssertEqual(q.status, 0, q.stdout + q.stderr)
+        let keep = Data(repeating: 1, count: 60_000)
+        try d.put(vol, "/keep.bin", keep, key: key)
+        let over = try d.request("PUT", base + "/content?path=/more.bin", key: key, body: Data(repeating: 2, count: 60_000))
+        XCTAssertEqual(over.status, 507, over.text)
+        XCTAssertEqual(over.errorCode, "quota_exceeded")
+        XCTAssertTrue(over.errorMessage.contains("58.6 KiB") && over.errorMessage.contains("100.0 KiB"), over.errorMessage)
+        // The same through a chunked body (no declared size): the cap is met while streaming.
+        let chunkedFile = d.dir.path + "/chunked.bin"
+        try Data(repeating: 3, count: 60_000).write(to: URL(fileURLWithPath: chunkedFile))
+        let chunked = try d.request("PUT", base + "/content?path=/chunked.bin", key: key,
+                                    headers: ["Transfer-Encoding": "chunked"], bodyFile: chunkedFile)
+        XCTAssertEqual(chunked.status, 507, chunked.text)
+        XCTAssertEqual(try d.get(base + "/exists?path=/more.bin", key: key).object()["exists"] as? Bool, false)
+        XCTAssertEqual(try d.get(base + "/exists?path=/chunked.bin", key: key).object()["exists"] as? Bool, false)
+        XCTAssertEqual(try d.read(vol, "/keep.bin", key: key).body, keep)
+    }
+
+    func testACutUploadLeavesTheOldContent() throws {
+        let old = Data("the old content\n".utf8)
+        try d.put(vol, "/doc.txt", old, key: key)
+        // Declares 4 MiB, sends 1.5 MiB, and closes the connection.
+        let script = """
+        import socket, sys, time
+        s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+        s.sendall(("PUT " + sys.argv[4] + " HTTP/1.1\\r\\nHost: x\\r\\nX-API-Key: " + sys.argv[3] +
+                   "\\r\\nContent-Length: 4194304\\r\\n\\r\\n").encode())
+        s.sendall(b"n" * (1536 * 1024))
+        time.sleep(0.3)
+        s.close()
+        """
+        let r = try d.python(script, [key, base + "/content?path=/doc.txt"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // The daemon notices the cut when the stream ends; whatever it is doing then, the old content stays.
+        for _ in 0..<20 {
+            XCTAssertEqual(try d.read(vol, "/doc.txt", key: key).body, old)
+            usleep(50_000)
+        }
+        // And the daemon still works for the next upload.
+        try d.put(vol, "/doc.txt", Data("new".utf8), key: key)
+        XCTAssertEqual(try d.read(vol, "/doc.txt", key: key).text, "new")
+    }
+
+    func testABodyShorterThanItsContentLengthIs400AndAChunkedCutLeavesTheOldContent() throws {
+        let old = Data("the old content\n".utf8)
+        try d.put(vol, "/doc.txt", old, key: key)
+        // Content-Length 100, 10 bytes, then the client half-closes: the daemon answers 400 and writes nothing.
+        let short = """
+        import socket, sys
+        s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+        s.sendall(("PUT " + sys.argv[4] + " HTTP/1.1\\r\\nHost: x\\r\\nX-API-Key: " + sys.argv[3] +
+                   "\\r\\nContent-Length: 100\\r\\n\\r\\n").encode() + b"n" * 10)
+        s.shutdown(socket.SHUT_WR)
+        s.settimeout(30)
+        data = b""
+        while True:
+            c = s.recv(65536)
+            if not c: break
+            data += c
+        print(data.decode())
+        """
+        for path in ["/doc.txt", "/new.txt"] {
+            let r = try d.python(short, [key, base + "/content?path=" + path])
+            XCTAssertTrue(r.stdout.hasPrefix("HTTP/1.1 400"), r.stdout + r.stderr)
+            XCTAssertTrue(r.stdout.contains("length_mismatch"), r.stdout)
+        }
+        XCTAssertEqual(try d.read(vol, "/doc.txt", key: key).body, old)
+        XCTAssertEqual(try d.get(base + "/exists?path=/new.txt", key: key).object()["exists"] as? Bool, false)
+
+        // A chunked body (no declared length) cut mid-stream: the old content stays.
+        let chunked = """
+        import socket, sys, time
+        s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+        s.sendall(("PUT " + sys.argv[4] + " HTTP/1.1\\r\\nHost: x\\r\\nX-API-Key: " + sys.argv[3] +
+                   "\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n").encode())
+        for i in range(24):
+            s.sendall(b"10000\\r\\n" + b"c" * 65536 + b"\\r\\n")
+        time.sleep(0.3)
+        s.close()
+        """
+        XCTAssertEqual(try d.python(chunked, [key, base + "/content?path=/doc.txt"]).status, 0)
+        for _ in 0..<20 {
+            XCTAssertEqual(try d.read(vol, "/doc.txt", key: key).body, old)
+            usleep(50_000)
+        }
+    }
+}
