@@ -1,4 +1,4 @@
-// Imports libfuse3's low-level API at version 3.14 (sessions, replies, notifications; the request loop is ours), and mallopt.
+// Imports libfuse3's low-level API at version 3.14 (sessions, replies, notifications; the request loop is ours), and glibc's malloc tuning (mallopt, mallinfo2, malloc_trim).
 #ifndef CFUSE3_SHIM_H
 #define CFUSE3_SHIM_H
 #define FUSE_USE_VERSION 314

@@ -98,6 +98,7 @@ public final class FUSEMount: Sendable {
     public static func start(volume: Volume, mountpoint: String, options: MountOptions = MountOptions(),
                              logger: Logger = Logger(label: "volumes.fuse")) throws -> FUSEMount {
         _ = tuneMalloc
+        HeapTrimmer.start()
         guard FileManager.default.fileExists(atPath: "/dev/fuse") else {
             throw VolumeError.io("/dev/fuse is missing: this host cannot mount FUSE file systems", errno: ENODEV)
         }

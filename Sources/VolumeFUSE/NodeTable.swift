@@ -8,7 +8,9 @@ import VolumeCore
 /// told, and for directories the names it may have cached as entries.
 ///
 /// The counts decide which nodes are worth invalidating, and the ctimes and names let the
-/// cross-process poller find what another process changed without a log of changes.
+/// cross-process poller find what another process changed without a log of changes. A node that
+/// is forgotten takes its names out of its parents, so the table holds only what the kernel holds
+/// (a mount that creates and deletes files all day used to keep every name it ever saw).
 final class NodeTable: Sendable {
     struct Node {
         var lookups: UInt64 = 0
@@ -16,6 +18,13 @@ final class NodeTable: Sendable {
         var isDirectory = false
         /// Names looked up (or listed with attributes) in this directory, and the node each named.
         var children: [Data: UInt64] = [:]
+        /// Where this node was entered (parent and name): usually one place, more for hard links.
+        var names: [Entry] = []
+    }
+
+    struct Entry: Equatable {
+        var parent: UInt64
+        var name: Data
     }
 
     private let nodes = Mutex<[UInt64: Node]>([MountView.rootIno: Node(lookups: 1, isDirectory: true)])
@@ -27,6 +36,10 @@ final class NodeTable: Sendable {
             n.lookups += 1
             n.ctime = attrs.ctime
             n.isDirectory = attrs.kind == .directory
+            // Names renamed or dropped since stay out (so a node renamed over and over keeps one).
+            n.names.removeAll { map[$0.parent]?.children[$0.name] != attrs.ino }
+            let entry = Entry(parent: parent, name: name)
+            if !n.names.contains(entry) { n.names.append(entry) }
             map[attrs.ino] = n
             map[parent]?.children[name] = attrs.ino
         }
@@ -37,12 +50,20 @@ final class NodeTable: Sendable {
         nodes.withLock { map in map[attrs.ino]?.ctime = attrs.ctime }
     }
 
-    /// Drops `count` lookups of `ino`; forgets the node at zero. The root is never forgotten.
+    /// Drops `count` lookups of `ino`; forgets the node at zero, and the names its parents cached
+    /// for it. The root is never forgotten.
     func forget(_ ino: UInt64, _ count: UInt64) {
         nodes.withLock { map in
             guard ino != MountView.rootIno, var n = map[ino] else { return }
             n.lookups = n.lookups > count ? n.lookups - count : 0
-            if n.lookups == 0 { map[ino] = nil } else { map[ino] = n }
+            guard n.lookups == 0 else {
+                map[ino] = n
+                return
+            }
+            map[ino] = nil
+            for e in n.names where map[e.parent]?.children[e.name] == ino {
+                map[e.parent]?.children[e.name] = nil
+            }
         }
     }
 
@@ -99,4 +120,7 @@ final class NodeTable: Sendable {
 
     /// How many nodes are known, the root included.
     var count: Int { nodes.withLock { $0.count } }
+
+    /// How many names all directories hold, forgotten nodes' included until pruned.
+    var nameCount: Int { nodes.withLock { $0.values.reduce(0) { $0 + $1.children.count } } }
 }
