@@ -1,93 +1,98 @@
 #!/usr/bin/env bash
-# A tour of volumectl: create a volume, put files, list, cat, edit, search, cap it, check it, collect
-# garbage. Needs a built binary: `swift build` first, or set VOLUMECTL to one. It uses
-# $VOLUMES_DATA_DIR when set (and leaves it there; the tour can run again), else a temporary data
-# directory that it removes at the end (KEEP=1 keeps it).
+# The quickstart: drives volumed over HTTP with curl (and volumectl for a key). Against a running daemon
+# when VOLUMED_URL is set (its operator key from VOLUMED_OPERATOR_KEY, else $VOLUMES_DATA_DIR/operator.key),
+# else it starts its own volumed on a temporary data directory and stops it (SIGTERM) at the end.
+# Needs built binaries: `swift build` first, or set VOLUMED and VOLUMECTL.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+VOLUMED=${VOLUMED:-$ROOT/.build/debug/volumed}
 VOLUMECTL=${VOLUMECTL:-$ROOT/.build/debug/volumectl}
-if [ ! -x "$VOLUMECTL" ]; then
-    echo "quickstart: no volumectl at $VOLUMECTL; run 'swift build' in $ROOT, or set VOLUMECTL" >&2
-    exit 1
-fi
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/volumes-quickstart-files.XXXXXX")
-if [ -n "${VOLUMES_DATA_DIR:-}" ]; then
-    OWN_DATA_DIR=0
-    SUFFIX=-$(date +%Y%m%d-%H%M%S)-$$      # names stay unique when the tour runs again on the same data
-else
-    OWN_DATA_DIR=1
-    SUFFIX=
-    export VOLUMES_DATA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/volumes-quickstart.XXXXXX")
-fi
-DEMO=demo$SUFFIX
-SCRATCH=scratch$SUFFIX
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/volumed-quickstart.XXXXXX")
+DAEMON_PID=
 cleanup() {
-    rm -rf "$WORK"
-    if [ "$OWN_DATA_DIR" = 1 ]; then
-        if [ "${KEEP:-0}" = 1 ]; then echo "data directory kept: $VOLUMES_DATA_DIR"; else rm -rf "$VOLUMES_DATA_DIR"; fi
-    fi
+    if [ -n "$DAEMON_PID" ]; then kill -TERM "$DAEMON_PID" 2>/dev/null || true; wait "$DAEMON_PID" 2>/dev/null || true; fi
+    if [ "${KEEP:-0}" = 1 ]; then echo "kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
-# Show each command, then run it.
-v() {
-    echo
-    echo "\$ volumectl $*"
-    "$VOLUMECTL" "$@"
-}
-
-echo "data directory: $VOLUMES_DATA_DIR"
-
-# A volume, with a label.
-v volume create $DEMO --metadata purpose=quickstart
-
-# Files in: from standard input, and from a local file (parent directories are created).
-echo
-echo "\$ echo 'hello, world' | volumectl files put $DEMO /hello.txt"
-echo "hello, world" | "$VOLUMECTL" files put $DEMO /hello.txt
-printf '# Notes\n\nTODO: write the docs\n' > "$WORK/readme.md"
-v files put $DEMO /docs/readme.md "$WORK/readme.md"
-v files mkdir $DEMO /logs/2024 --parents
-
-# Look around.
-v files ls $DEMO
-v files ls $DEMO / --recursive
-v files cat $DEMO /hello.txt
-v files stat $DEMO /docs/readme.md
-v files exists $DEMO /docs/readme.md
-
-# Change files in place, find things.
-v files edit $DEMO /hello.txt --old world --new volumes
-v files cat $DEMO /hello.txt
-v files search $DEMO --content TODO
-v files mv $DEMO /docs/readme.md /README.md
-
-# The volume as a whole: a table, one field, JSON for machines.
-v volume list
-v volume inspect $DEMO --field size_bytes
-v volume inspect $DEMO --json
-
-# Caps: 2 GiB by default; an operator can set one per volume or per tenant.
-v quota set $DEMO 64MiB
-v quota show $DEMO
-
-# Check every volume; a non-zero exit would mean damage.
-v fsck
-
-# Deleting a volume leaves its bytes for gc. Writes in progress keep theirs (their processes tell gc
-# through DATA_DIR/holds/); the grace period covers writes that start while gc runs.
-head -c 300000 /dev/urandom > "$WORK/random.bin"
-v volume create $SCRATCH --quiet
-v files put $SCRATCH /random.bin "$WORK/random.bin"
-v volume delete $SCRATCH
-v gc --grace 0s --dry-run
-if [ "$OWN_DATA_DIR" = 1 ]; then
-    v gc --grace 0s        # nothing else starts writing to this data directory, so no grace period is needed
+if [ -n "${VOLUMED_URL:-}" ]; then
+    URL=$VOLUMED_URL
+    DATA=${VOLUMES_DATA_DIR:-}
+    OPERATOR_KEY=${VOLUMED_OPERATOR_KEY:-$(cat "$DATA/operator.key")}
 else
-    echo "(not collecting for real in $VOLUMES_DATA_DIR: something else may start writing there; 'volumectl gc' keeps an hour's grace)"
+    [ -x "$VOLUMED" ] || { echo "quickstart: no volumed at $VOLUMED; run 'swift build' in $ROOT, or set VOLUMED" >&2; exit 1; }
+    DATA=$WORK/data
+    "$VOLUMED" --data-dir "$DATA" --listen 127.0.0.1:0 --address-file "$WORK/address" > "$WORK/volumed.log" 2>&1 &
+    DAEMON_PID=$!
+    for _ in $(seq 1 600); do [ -s "$WORK/address" ] && break; sleep 0.1; done
+    [ -s "$WORK/address" ] || { echo "quickstart: volumed did not start:" >&2; cat "$WORK/volumed.log" >&2; exit 1; }
+    URL=$(cat "$WORK/address")
+    OPERATOR_KEY=$(cat "$DATA/operator.key")
 fi
+SUFFIX=-$(date +%H%M%S)-$$
 
+# Show each command, then run it; print the body and the status.
+show() { echo; echo "\$ $*"; }
+call() {
+    show "curl $*"
+    curl -sS -w '\n(HTTP %{http_code})\n' "$@"
+}
+json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+echo "volumed at $URL"
+call "$URL/healthz"
+
+# A key for tenant acme: with volumectl on the data directory (printed once, stored hashed) ...
+if [ -n "$DATA" ] && [ -x "$VOLUMECTL" ]; then
+    show "volumectl apikey create --tenant acme"
+    KEY=$(VOLUMES_DATA_DIR=$DATA "$VOLUMECTL" apikey create --tenant acme)
+else
+    # ... or through the operator API.
+    show "curl -X POST $URL/v1/admin/keys (operator key)"
+    KEY=$(curl -sS -X POST -H "X-API-Key: $OPERATOR_KEY" -H 'Content-Type: application/json' \
+        -d '{"tenant": "acme"}' "$URL/v1/admin/keys" | json_field key)
+fi
+echo "(a tenant key for acme; it is shown only once)"
+H=(-H "X-API-Key: $KEY")
+
+# A volume, with metadata.
+show "curl -X POST $URL/v1/volumes -d '{\"name\": \"demo$SUFFIX\", ...}'"
+VOL=$(curl -sS -X POST "${H[@]}" -H 'Content-Type: application/json' \
+    -d "{\"name\": \"demo$SUFFIX\", \"metadata\": {\"purpose\": \"quickstart\"}}" "$URL/v1/volumes" | json_field volume_id)
+echo "volume $VOL"
+F="$URL/v1/volumes/$VOL/files"
+
+# Files in (the body streams into the volume), out (whole, or a Range), and around.
+call -X PUT "${H[@]}" --data-binary 'hello, world' "$F/content?path=/hello.txt"
+printf '# Notes\n\nTODO: write the docs\n' > "$WORK/readme.md"
+call -X PUT "${H[@]}" --data-binary @"$WORK/readme.md" "$F/content?path=/docs/readme.md&parents=true"
+call "${H[@]}" "$F/content?path=/hello.txt"
+call "${H[@]}" -H 'Range: bytes=0-4' "$F/content?path=/hello.txt"
+call "${H[@]}" "$F?path=/&depth=2"
+call "${H[@]}" "$F/stat?path=/docs/readme.md"
+call -X POST "${H[@]}" -H 'Content-Type: application/json' -d '{"path": "/docs/readme.md", "old": "TODO: write", "new": "Done:"}' "$F/edit"
+call -X POST "${H[@]}" -H 'Content-Type: application/json' -d '{"content": "Done"}' "$F/search"
+call -X POST "${H[@]}" -H 'Content-Type: application/json' -d '{"from": "/hello.txt", "to": "/greeting.txt"}' "$F/move"
+call "${H[@]}" "$URL/v1/volumes/$VOL?fields=name,size_bytes,file_count"
+
+# A Phase 1 volume: a tar.gz body, imported with the Phase 1 safety rules (the symlink is dropped and reported).
+mkdir -p "$WORK/tree/data"
+echo "rows" > "$WORK/tree/data/rows.csv"
+ln -s rows.csv "$WORK/tree/data/link"
+tar -czf "$WORK/blob.tar.gz" -C "$WORK/tree" data
+call -X POST "${H[@]}" -H 'Content-Type: application/gzip' --data-binary @"$WORK/blob.tar.gz" "$URL/v1/volumes?name=phase1$SUFFIX"
+
+# Errors are JSON with a code: another tenant sees nothing of acme's volume (404), a bad path is 400.
+show "curl -X POST $URL/v1/admin/keys -d '{\"tenant\": \"globex\"}' (operator key)"
+OTHER=$(curl -sS -X POST -H "X-API-Key: $OPERATOR_KEY" -H 'Content-Type: application/json' \
+    -d '{"tenant": "globex"}' "$URL/v1/admin/keys" | json_field key)
+call -H "X-API-Key: $OTHER" "$URL/v1/volumes/$VOL"
+call "${H[@]}" "$F/stat?path=/a/../b"
+call "$URL/v1/volumes"
+
+# Newest first; then delete the demo volume.
+call "${H[@]}" "$URL/v1/volumes"
+call -X DELETE "${H[@]}" "$URL/v1/volumes/$VOL"
 echo
 echo "quickstart: done"

@@ -127,4 +127,31 @@ final class DaemonLifecycleTests: XCTestCase {
         XCTAssertEqual(try again.read(vol, "/late.bin", key: key).text, "old")
         again.stop()
     }
+
+    func testUnixSocketAndAConfigFileUnderTheFlags() throws {
+        let tmp = try TemporaryDirectory("volumed-conf")
+        defer { tmp.remove() }
+        let socket = tmp.path + "/volumed.sock"
+        let config = tmp.path + "/volumed.json"
+        // The file's listen address is invalid: the flag the harness passes must win over it.
+        try Data(#"{"socket": "\#(socket)", "listen": "not-an-address", "threads": 4}"#.utf8).write(to: URL(fileURLWithPath: config))
+        let d = try Daemon(arguments: ["--config", config])
+        let r = try Daemon.runTool("/usr/bin/curl", ["-sS", "--unix-socket", socket, "http://volumed/healthz"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("\"status\":\"ok\""), r.stdout)
+        let list = try Daemon.runTool("/usr/bin/curl", ["-sS", "--unix-socket", socket, "-H", "X-API-Key: \(d.operatorKey)", "http://volumed/v1/volumes"])
+        XCTAssertEqual(list.stdout, "[]")
+        XCTAssertEqual(d.stop(), 0, d.log())
+        XCTAssertFalse(FileManager.default.fileExists(atPath: socket), "the socket is removed at exit")
+    }
+
+    func testBadSettingsAreAUsageError() throws {
+        let tmp = try TemporaryDirectory("volumed-bad")
+        defer { tmp.remove() }
+        for args in [["--listen", "nope"], ["--listen", "127.0.0.1:99999"], ["--threads", "0"], ["--config", tmp.path + "/missing.json"]] {
+            let r = try Daemon.runTool(try Daemon.binary.get().path, ["--data-dir", tmp.path + "/data"] + args)
+            XCTAssertEqual(r.status, 64, "\(args): \(r.stdout) \(r.stderr)")
+            XCTAssertFalse(r.stderr.isEmpty, "\(args) should say what is wrong")
+        }
+    }
 }

@@ -1,4 +1,4 @@
-// examples/quickstart.sh stays runnable: on its own temporary data directory, and again and again on a given one.
+// examples/volumectl-tour.sh (the volumectl tour, formerly the quickstart) stays runnable: on its own temporary data directory, and again and again on a given one.
 import Foundation
 import XCTest
 import VolumeTestSupport
@@ -8,7 +8,7 @@ final class QuickstartTests: XCTestCase {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [root.appendingPathComponent("examples/quickstart.sh").path]
+        p.arguments = [root.appendingPathComponent("examples/volumectl-tour.sh").path]
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("VOLUMES_") }
         env["VOLUMECTL"] = try CLI.binary.get().path
         env["TMPDIR"] = tmp.path
