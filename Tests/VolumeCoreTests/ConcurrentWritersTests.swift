@@ -86,6 +86,30 @@ final class ConcurrentWritersTests: XCTestCase {
         }
     }
 
+    /// A commit that laid its writes over another process's change tells every observer, the
+    /// committing mount's own too (a mount ignores events of its own origin, since its kernel
+    /// made those changes; this content its kernel did not make, so it must drop its cached size).
+    func testACommitOverAnotherWritersChangeIsAnnouncedToItsOwnMountToo() throws {
+        let ts = try TestStore()
+        defer { ts.remove() }
+        let v = ts.volume
+        try v.writeFile("/g", data: bytes(8192, seed: 1))
+        let ino = try v.attributes(at: "/g").ino
+        let mount = Caller(uid: 0, gid: 0, origin: 7)
+        try v.open(ino)
+        try v.write(ino, offset: 0, data: Data(repeating: 0xEE, count: 100), caller: mount)
+        let other = try ts.anotherProcess()
+        defer { try? other.close() }
+        try other.volume(ts.volumeID, owner: nil).truncate(ino, to: 20_000, caller: .root)
+
+        let heard = Heard()
+        let token = v.addObserver { event, origin in if case .inode(ino) = event { heard.add(origin) } }
+        defer { v.removeObserver(token) }
+        try v.release(ino, caller: mount)
+        XCTAssertTrue(heard.origins.contains { $0 != mount.origin }, "origins heard: \(heard.origins)")
+        XCTAssertEqual(try v.attributes(at: "/g").size, 20_000)
+    }
+
     /// After a poll has seen another process's commit, a flush here must not swallow the reload
     /// it asked for: a still-open file then reads the other process's bytes, in a block this
     /// process never wrote (it kept reading the old ones).
@@ -139,4 +163,12 @@ final class ConcurrentWritersTests: XCTestCase {
         XCTAssertEqual(try v.readFile("/f"), want, "after it")
         XCTAssertEqual(try ts.fsckProblems(), [])
     }
+}
+
+/// Origins of the change events an observer heard.
+private final class Heard: @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [Int] = []
+    var origins: [Int] { lock.withLock { list } }
+    func add(_ origin: Int) { lock.withLock { list.append(origin) } }
 }

@@ -541,8 +541,12 @@ extension OpenFile {
                 for (idx, ref) in outcome.refs { st.blocks[idx] = ref }
                 st.committedSize = outcome.size
                 st.size = outcome.size
-                // What else the other writer changed is read again before the next use.
-                if outcome.changed { st.loadedEpoch = -1 }
+                if outcome.changed {
+                    // What else the other writer changed is read again before the next use, and
+                    // the writer's own mount hears of it too: its kernel did not make this content.
+                    st.loadedEpoch = -1
+                    volume.notify([.inode(ino)], origin: 0, committing: self)
+                }
             } else {
                 st.committedSize = st.size
             }
