@@ -1,6 +1,7 @@
 // The host's mount table: finding mounts, cleaning a stale one, unmounting, aborting a connection.
 import Foundation
 import Logging
+import Synchronization
 import VolumeCore
 
 #if canImport(Glibc)
@@ -82,11 +83,24 @@ public enum MountTable {
     /// Whether a mount at `path` has lost its server (the process that served it died). Asks with
     /// statvfs (the statfs system call), which the kernel always sends to a FUSE mount's server: a
     /// `stat` is answered from the kernel's attribute cache, and so succeeds on a dead mount for as
-    /// long as the cache timeout.
-    public static func isStale(_ path: String) -> Bool {
-        var st = statvfs()
-        if statvfs(path, &st) == 0 { return false }
-        return errno == ENOTCONN || errno == ECONNABORTED
+    /// long as the cache timeout. A dead connection answers at once; a server that does not answer
+    /// within `timeout` seconds is alive (if wedged), and the question is left on a thread of its
+    /// own rather than hanging the caller (`volumectl unmount` is how one gets rid of such a mount).
+    public static func isStale(_ path: String, timeout: Double = 2) -> Bool {
+        let answer = StatfsAnswer()
+        DispatchQueue.global().async {
+            var st = statvfs()
+            answer.code.store(statvfs(path, &st) == 0 ? 0 : errno, ordering: .relaxed)
+            answer.done.signal()
+        }
+        guard answer.done.wait(timeout: .now() + timeout) == .success else { return false }
+        let code = answer.code.load(ordering: .relaxed)
+        return code == ENOTCONN || code == ECONNABORTED
+    }
+
+    private final class StatfsAnswer: Sendable {
+        let code = Atomic<Int32>(0)
+        let done = DispatchSemaphore(value: 0)
     }
 
     /// Makes `path` ready to mount on: a dead FUSE mount there is detached first (`fusermount3
