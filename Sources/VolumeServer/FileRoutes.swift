@@ -182,7 +182,10 @@ struct FileRoutes: Sendable {
             defer { pipe.closeReading() }
             return try host.withVolume(ref, owner: owner) { v in
                 let source = BodyFileSource(pipe: pipe, name: p.name, mode: mode ?? existing ?? 0o644, declaredSize: declared)
-                let report = try v.importTree(from: source, into: p.parent.description)
+                // Never hold the volume's write lock while a (possibly slow) client streams.
+                var options = TransferOptions()
+                options.holdWriteLockWhenEmpty = false
+                let report = try v.importTree(from: source, into: p.parent.description, options: options)
                 return WriteResponse(path: p.description, size: report.bytes)
             }
         }

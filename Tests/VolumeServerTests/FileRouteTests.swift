@@ -237,4 +237,31 @@ final class FileRouteTests: XCTestCase {
             usleep(50_000)
         }
     }
+
+    func testASlowUploadIntoAnEmptyVolumeDoesNotBlockItsOtherWriters() throws {
+        // Upload A sends half its body and waits; meanwhile B writes a file and makes a directory in the
+        // same (empty) volume and must be answered; then A finishes. Both land.
+        let script = """
+        import socket, sys, json, urllib.request
+        host, port, key, vol = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+        a = socket.create_connection((host, port))
+        a.sendall(("PUT /v1/volumes/%s/files/content?path=/slow.bin HTTP/1.1\\r\\nHost: x\\r\\nX-API-Key: %s\\r\\nContent-Length: 2097152\\r\\n\\r\\n" % (vol, key)).encode())
+        a.sendall(b"a" * 1048576)
+        base = "http://%s:%d/v1/volumes/%s/files" % (host, port, vol)
+        def call(method, url, data, ctype):
+            r = urllib.request.Request(url, data=data, method=method, headers={"X-API-Key": key, "Content-Type": ctype})
+            try:
+                with urllib.request.urlopen(r, timeout=120) as resp: return resp.status
+            except urllib.error.HTTPError as e: return e.code
+        print("B-put", call("PUT", base + "/content?path=/fast.txt", b"fast", "application/octet-stream"))
+        print("B-mkdir", call("POST", base + "/mkdir", json.dumps({"path": "/dir"}).encode(), "application/json"))
+        a.sendall(b"b" * 1048576)
+        a.settimeout(120)
+        print("A", a.recv(4096).split(b"\\r\\n")[0].decode())
+        """
+        let r = try d.python(script, [key, vol])
+        XCTAssertEqual(r.stdout, "B-put 201\nB-mkdir 201\nA HTTP/1.1 201 Created\n", r.stdout + r.stderr)
+        XCTAssertEqual(try d.read(vol, "/fast.txt", key: key).text, "fast")
+        XCTAssertEqual(try d.get(base + "/stat?path=/slow.bin", key: key).object()["size"] as? Int, 2 << 20)
+    }
 }
