@@ -23,6 +23,7 @@ struct FileRoutes: Sendable {
         router.post(RouterPath(base + "/edit"), use: edit)
         router.post(RouterPath(base + "/search"), use: search)
         router.post(RouterPath(base + "/replace"), use: replace)
+        router.post(RouterPath(base + "/batch"), use: batch)
     }
 
     /// Runs `body` on the bridge with the request's volume borrowed from the host.
@@ -110,6 +111,29 @@ struct FileRoutes: Sendable {
         return try JSONResponse.make(ReplaceResponse(files: r.files, replacements: r.replacements, dryRun: r.dryRun))
     }
 
+    /// Writes every part of a multipart/form-data body as a file (the part's form name is its path), all
+    /// or none: one transaction, the cap checked for the whole batch first. The body is held in memory,
+    /// so it is bounded by `--max-batch-bytes`; large files go through `PUT .../content`.
+    @Sendable func batch(_ request: Request, context: VolumeRequestContext) async throws -> Response {
+        guard let boundary = Multipart.boundary(contentType: request.headers[.contentType]) else {
+            throw APIFailure("unsupported_media_type", "a batch write is a multipart/form-data body (one part per file, its form name the path), like curl -F '/dir/a.txt=@a.txt'")
+        }
+        let parents = try RequestHelpers.boolQuery(request, "parents")
+        let limit = limits.maxBatchBytes
+        let body: ByteBuffer
+        do { body = try await request.body.collect(upTo: limit) } catch let e as HTTPError where e.status == .contentTooLarge {
+            throw APIFailure("too_large", "a batch body is at most \(ByteSize.format(Int64(limit))) on this daemon; nothing was written")
+        }
+        let parts = try Multipart.parse(Data(body.readableBytesView), boundary: boundary)
+        guard !parts.isEmpty else { throw APIFailure.badRequest("the batch has no parts") }
+        let entries = try parts.map { p -> WriteEntry in
+            let path = try RequestHelpers.wrap { try VolumePath(p.name) }
+            return WriteEntry(path: path.description, data: p.data)
+        }
+        let infos = try await withVolume(request, context) { try $0.writeFiles(entries, createParents: parents) }
+        return try JSONResponse.make(infos.map { WriteResponse(path: $0.path, size: $0.size) }, status: .created)
+    }
+
     // MARK: Content
 
     @Sendable func read(_ request: Request, context: VolumeRequestContext) async throws -> Response {
@@ -182,7 +206,10 @@ struct FileRoutes: Sendable {
             defer { pipe.closeReading() }
             return try host.withVolume(ref, owner: owner) { v in
                 let source = BodyFileSource(pipe: pipe, name: p.name, mode: mode ?? existing ?? 0o644, declaredSize: declared)
-                let report = try v.importTree(from: source, into: p.parent.description)
+                // Never hold the volume's write lock while a (possibly slow) client streams.
+                var options = TransferOptions()
+                options.holdWriteLockWhenEmpty = false
+                let report = try v.importTree(from: source, into: p.parent.description, options: options)
                 return WriteResponse(path: p.description, size: report.bytes)
             }
         }

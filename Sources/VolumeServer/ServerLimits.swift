@@ -8,6 +8,8 @@ public struct ServerLimits: Sendable {
     public var maxImportBytes: Int64 = 4 << 30
     /// A file body for `PUT .../files/content` (the volume's cap applies in any case); nil: no limit.
     public var maxFileBytes: Int64? = nil
+    /// A multipart batch write (held in memory: the core writes a batch in one transaction).
+    public var maxBatchBytes: Int = 64 << 20
     /// Bytes per read from the core when a file streams out.
     public var readChunkBytes: Int = 1 << 20
 

@@ -27,6 +27,7 @@ struct Settings {
         var idle_timeout_seconds: Double?
         var max_json_bytes: Int?
         var max_file_bytes: Int64?
+        var max_batch_bytes: Int?
         var max_import_bytes: Int64?
     }
 

@@ -30,7 +30,7 @@ struct Volumed: AsyncParsableCommand {
     var listen: String?
     @Option(help: "Also listen on this Unix socket (for the host's sandbox manager).")
     var socket: String?
-    @Option(help: "A JSON file with settings (keys: data_dir, listen, socket, address_file, threads, idle_close_seconds, drain_seconds, idle_timeout_seconds, max_json_bytes, max_file_bytes, max_import_bytes).")
+    @Option(help: "A JSON file with settings (keys: data_dir, listen, socket, address_file, threads, idle_close_seconds, drain_seconds, idle_timeout_seconds, max_json_bytes, max_file_bytes, max_batch_bytes, max_import_bytes).")
     var config: String?
     @Option(name: .customLong("address-file"), help: "Write the bound URL (http://HOST:PORT) to this file once listening.")
     var addressFile: String?
@@ -46,6 +46,8 @@ struct Volumed: AsyncParsableCommand {
     var maxJSONBytes: Int?
     @Option(name: .customLong("max-file-bytes"), help: "Largest file body of a PUT (default: no limit but the volume's cap).")
     var maxFileBytes: Int64?
+    @Option(name: .customLong("max-batch-bytes"), help: "Largest multipart batch write body, held in memory (default 67108864).")
+    var maxBatchBytes: Int?
     @Option(name: .customLong("max-import-bytes"), help: "Largest tar.gz body of a volume create (default and most 4 GiB).")
     var maxImportBytes: Int64?
 
@@ -72,6 +74,7 @@ struct Volumed: AsyncParsableCommand {
         let (host, port) = try Settings.parseListen(listenText)
         var limits = ServerLimits()
         limits.maxJSONBytes = try number(maxJSONBytes, "VOLUMED_MAX_JSON_BYTES", file.max_json_bytes, limits.maxJSONBytes)
+        limits.maxBatchBytes = try number(maxBatchBytes, "VOLUMED_MAX_BATCH_BYTES", file.max_batch_bytes, limits.maxBatchBytes)
         limits.maxImportBytes = min(phase1BlobLimit, try number(maxImportBytes, "VOLUMED_MAX_IMPORT_BYTES", file.max_import_bytes, phase1BlobLimit))
         let maxFile = try number(maxFileBytes, "VOLUMED_MAX_FILE_BYTES", file.max_file_bytes, Int64(0))
         limits.maxFileBytes = maxFile > 0 ? maxFile : nil
@@ -87,7 +90,7 @@ struct Volumed: AsyncParsableCommand {
             limits: limits)
         guard (1...1024).contains(s.threads) else { throw SettingsError("threads must be from 1 to 1024") }
         guard s.idleCloseSeconds >= 0, s.drainSeconds >= 0, s.idleTimeoutSeconds > 0 else { throw SettingsError("durations must be positive") }
-        guard s.limits.maxJSONBytes > 0, s.limits.maxImportBytes > 0 else { throw SettingsError("limits must be positive") }
+        guard s.limits.maxJSONBytes > 0, s.limits.maxImportBytes > 0, s.limits.maxBatchBytes > 0 else { throw SettingsError("limits must be positive") }
         return s
     }
 

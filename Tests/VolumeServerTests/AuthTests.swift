@@ -71,4 +71,32 @@ final class AuthTests: XCTestCase {
         XCTAssertEqual(try d.get("/v1/volumes", key: key).status, 401)
         d.stop()
     }
+
+    func testVolumectlAPIKeyCommands() throws {
+        let d = try Daemon()
+        let plain = try d.volumectl("apikey", "create", "--tenant", "acme")
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        let key = plain.stdout.trimmingCharacters(in: .newlines)
+        XCTAssertTrue(key.hasPrefix("vk_") && !key.contains(" ") && plain.stdout.filter { $0 == "\n" }.count == 1,
+                      "plain output is the key alone: \(plain.stdout)")
+        XCTAssertTrue(plain.stderr.contains("key-") && plain.stderr.contains("acme"), plain.stderr)
+        XCTAssertEqual(try d.get("/v1/volumes", key: key).status, 200)
+
+        let op = try d.volumectl("apikey", "create", "--tenant", "ops", "--operator", "--expires", "1h", "--json")
+        XCTAssertEqual(op.status, 0, op.stderr)
+        let obj = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(op.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(obj["role"] as? String, "operator")
+        XCTAssertNotNil(obj["expires_at"] as? String)
+        let opKey = try XCTUnwrap(obj["key"] as? String)
+        XCTAssertEqual(try d.get("/v1/admin/keys", key: opKey).status, 200, "an operator key made by volumectl runs admin routes")
+
+        let list = try d.volumectl("apikey", "list", "--tenant", "acme")
+        XCTAssertEqual(list.status, 0)
+        XCTAssertTrue(list.stdout.contains("acme") && list.stdout.contains("active") && !list.stdout.contains("ops"), list.stdout)
+        XCTAssertFalse(list.stdout.contains(key), "a listing never shows a secret")
+        XCTAssertEqual(try d.volumectl("apikey", "create", "--tenant", "acme", "--expires", "0s").status, 64)
+        XCTAssertEqual(try d.volumectl("apikey", "create", "--tenant", "bad name").status, 64)
+        XCTAssertEqual(try d.volumectl("apikey", "revoke", "key-nope").status, 3)
+        d.stop()
+    }
 }

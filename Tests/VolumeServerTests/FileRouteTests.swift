@@ -237,4 +237,76 @@ final class FileRouteTests: XCTestCase {
             usleep(50_000)
         }
     }
+
+    func testASlowUploadIntoAnEmptyVolumeDoesNotBlockItsOtherWriters() throws {
+        // Upload A sends half its body and waits; meanwhile B writes a file and makes a directory in the
+        // same (empty) volume and must be answered; then A finishes. Both land.
+        let script = """
+        import socket, sys, json, urllib.request
+        host, port, key, vol = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+        a = socket.create_connection((host, port))
+        a.sendall(("PUT /v1/volumes/%s/files/content?path=/slow.bin HTTP/1.1\\r\\nHost: x\\r\\nX-API-Key: %s\\r\\nContent-Length: 2097152\\r\\n\\r\\n" % (vol, key)).encode())
+        a.sendall(b"a" * 1048576)
+        base = "http://%s:%d/v1/volumes/%s/files" % (host, port, vol)
+        def call(method, url, data, ctype):
+            r = urllib.request.Request(url, data=data, method=method, headers={"X-API-Key": key, "Content-Type": ctype})
+            try:
+                with urllib.request.urlopen(r, timeout=120) as resp: return resp.status
+            except urllib.error.HTTPError as e: return e.code
+        print("B-put", call("PUT", base + "/content?path=/fast.txt", b"fast", "application/octet-stream"))
+        print("B-mkdir", call("POST", base + "/mkdir", json.dumps({"path": "/dir"}).encode(), "application/json"))
+        a.sendall(b"b" * 1048576)
+        a.settimeout(120)
+        print("A", a.recv(4096).split(b"\\r\\n")[0].decode())
+        """
+        let r = try d.python(script, [key, vol])
+        XCTAssertEqual(r.stdout, "B-put 201\nB-mkdir 201\nA HTTP/1.1 201 Created\n", r.stdout + r.stderr)
+        XCTAssertEqual(try d.read(vol, "/fast.txt", key: key).text, "fast")
+        XCTAssertEqual(try d.get(base + "/stat?path=/slow.bin", key: key).object()["size"] as? Int, 2 << 20)
+    }
+
+    /// POSTs a multipart batch with curl -F (each form name is a volume path).
+    func batch(_ files: [(String, Data)], query: String = "") throws -> HTTPResult {
+        var args = ["-sS", "-o", d.dir.path + "/batch-out", "-w", "%{http_code}", "-H", "X-API-Key: \(key)"]
+        for (i, (path, data)) in files.enumerated() {
+            let local = d.dir.path + "/part-\(i)"
+            try data.write(to: URL(fileURLWithPath: local))
+            args += ["-F", "\(path)=@\(local)"]
+        }
+        args.append(d.url + base + "/batch" + query)
+        let r = try Daemon.runTool("/usr/bin/curl", args)
+        let body = (try? Data(contentsOf: URL(fileURLWithPath: d.dir.path + "/batch-out"))) ?? Data()
+        return HTTPResult(status: Int(r.stdout) ?? 0, headers: [:], body: body)
+    }
+
+    func testBatchWriteIsAllOrNone() throws {
+        let ok = try batch([("/src/a.py", Data("a".utf8)), ("/src/b.py", Data("bb".utf8)), ("/README", Data("r\r\n--x".utf8))], query: "?parents=true")
+        XCTAssertEqual(ok.status, 201, ok.text)
+        XCTAssertEqual(try ok.array().compactMap { $0["path"] as? String }, ["/src/a.py", "/src/b.py", "/README"])
+        XCTAssertEqual(try d.read(vol, "/src/b.py", key: key).text, "bb")
+        XCTAssertEqual(try d.read(vol, "/README", key: key).text, "r\r\n--x", "part bodies are kept byte for byte")
+
+        // One bad path: 400 and nothing written.
+        let badPath = try batch([("/new1.txt", Data("1".utf8)), ("/a/../b", Data("2".utf8))])
+        XCTAssertEqual(badPath.status, 400, badPath.text)
+        XCTAssertEqual(try d.get(base + "/exists?path=/new1.txt", key: key).object()["exists"] as? Bool, false)
+        // A missing parent without parents=true: 404 and nothing written.
+        let noParent = try batch([("/new2.txt", Data("1".utf8)), ("/no/such/x", Data("2".utf8))])
+        XCTAssertEqual(noParent.status, 404, noParent.text)
+        XCTAssertEqual(try d.get(base + "/exists?path=/new2.txt", key: key).object()["exists"] as? Bool, false)
+        // Over the cap as a batch (each file alone would fit): 507 and nothing written.
+        XCTAssertEqual(try d.volumectl("quota", "set", vol, "100KiB").status, 0)
+        let over = try batch([("/big1", Data(repeating: 1, count: 40_000)), ("/big2", Data(repeating: 2, count: 40_000)),
+                              ("/big3", Data(repeating: 3, count: 40_000))])
+        XCTAssertEqual(over.status, 507, over.text)
+        XCTAssertEqual(over.errorCode, "quota_exceeded")
+        XCTAssertEqual(try d.get(base + "/exists?path=/big1", key: key).object()["exists"] as? Bool, false)
+
+        let notMultipart = try d.request("POST", base + "/batch", key: key, headers: ["Content-Type": "application/json"], body: Data("{}".utf8))
+        XCTAssertEqual(notMultipart.status, 415, notMultipart.text)
+        let malformed = try d.request("POST", base + "/batch", key: key, headers: ["Content-Type": "multipart/form-data; boundary=XYZ"],
+                                      body: Data("--XYZ\r\nContent-Disposition: form-data; name=\"/m\"\r\n\r\nno end".utf8))
+        XCTAssertEqual(malformed.status, 400, malformed.text)
+        XCTAssertEqual(try d.get(base + "/exists?path=/m", key: key).object()["exists"] as? Bool, false)
+    }
 }

@@ -22,10 +22,15 @@ final class TenantIsolationTests: XCTestCase {
                 ("POST", b + "/files/edit", ["path": "/secret.txt", "old": "secret", "new": "public"]),
                 ("POST", b + "/files/search", ["content": "secret"]),
                 ("POST", b + "/files/replace", ["glob": "*", "old": "secret", "new": "public"]),
+                ("BATCH", b + "/files/batch", nil),
             ]
             for (method, path, json) in attempts {
                 let r: HTTPResult
                 if let json { r = try d.send(method, path, key: bob, json: json) }
+                else if method == "BATCH" {
+                    r = try d.request("POST", path, key: bob, headers: ["Content-Type": "multipart/form-data; boundary=B"],
+                                      body: Data("--B\r\nContent-Disposition: form-data; name=\"/secret.txt\"\r\n\r\nx\r\n--B--\r\n".utf8))
+                }
                 else if method == "PUT" { r = try d.request(method, path, key: bob, body: Data("overwritten".utf8)) }
                 else { r = try d.request(method, path, key: bob) }
                 XCTAssertEqual(r.status, 404, "\(method) \(path) as bob: \(r.text)")

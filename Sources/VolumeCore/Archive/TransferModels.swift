@@ -86,6 +86,11 @@ public struct TransferOptions: Sendable {
     public var isCancelled: @Sendable () -> Bool
     /// Dropped entries listed one by one in the report (all are counted).
     public var maxListedDrops: Int
+    /// Into an empty volume, write rows inside one write transaction held while the source streams
+    /// (fastest, but other writers of the volume wait for the whole transfer). False: always write
+    /// records and take the write lock only for the final commit, as into a volume with content; for
+    /// a daemon, where a slow client must not block the volume's other writers.
+    public var holdWriteLockWhenEmpty = true
 
     public init(caller: Caller = .root, progress: (@Sendable (TransferProgress) -> Void)? = nil,
                 onDrop: (@Sendable (DroppedEntry) -> Void)? = nil,

@@ -296,7 +296,7 @@ extension Volume {
 
         // The catalog thread: into an empty volume, rows inside the one transaction, committed once every
         // chunk is stored and synced; otherwise records, replayed below in one final transaction.
-        let log: RecordLog? = volumeEmpty ? nil : RecordLog(spillDir: (pool.path as NSString).deletingLastPathComponent)
+        let log: RecordLog? = volumeEmpty && options.holdWriteLockWhenEmpty ? nil : RecordLog(spillDir: (pool.path as NSString).deletingLastPathComponent)
         let result = ImportCatalogResult()
         let syncChunks = durability == .full
         let catalogThread = Thread { [self] in
