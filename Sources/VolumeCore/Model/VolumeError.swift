@@ -43,6 +43,16 @@ public enum VolumeError: Error, Equatable, Sendable, CustomStringConvertible {
     case outOfRange(String)
     /// An upload body over the contract's limit (a Phase 1 blob over 4 GiB): HTTP 413.
     case tooLarge(String)
+    /// A sandbox `mount_path` that is not acceptable (see `MountPath`): HTTP 400.
+    case invalidMountPath(String)
+    /// An attachment's subpath that is missing, not a directory, or reached through a symlink or
+    /// `..` (see `Volume.resolveSubpath`): HTTP 400.
+    case invalidSubpath(String)
+    /// The request clashes with the state of a record: a live lease, live attachments, another
+    /// attachment at the same `mount_path`. The message names who holds what. HTTP 409.
+    case conflict(String)
+    /// A sandbox already has as many attachments as it may (`StoreOptions.maxAttachmentsPerSandbox`): HTTP 409.
+    case tooManyAttachments(String)
 
     public var description: String {
         switch self {
@@ -71,6 +81,10 @@ public enum VolumeError: Error, Equatable, Sendable, CustomStringConvertible {
         case .noSuchAttribute(let s): return "no such attribute: \(s)"
         case .outOfRange(let s): return "out of range: \(s)"
         case .tooLarge(let s): return "too large: \(s)"
+        case .invalidMountPath(let s): return "invalid mount path: \(s)"
+        case .invalidSubpath(let s): return "invalid subpath: \(s)"
+        case .conflict(let s): return "conflict: \(s)"
+        case .tooManyAttachments(let s): return "too many attachments: \(s)"
         }
     }
 
@@ -82,7 +96,8 @@ public enum VolumeError: Error, Equatable, Sendable, CustomStringConvertible {
         case .notADirectory: return ENOTDIR
         case .isADirectory: return EISDIR
         case .directoryNotEmpty: return ENOTEMPTY
-        case .invalidPath, .invalidArgument, .editConflict: return EINVAL
+        case .invalidPath, .invalidArgument, .editConflict, .invalidMountPath, .invalidSubpath: return EINVAL
+        case .conflict, .tooManyAttachments: return EBUSY
         case .nameTooLong: return ENAMETOOLONG
         case .quotaExceeded: return EDQUOT
         case .readOnly: return EROFS
@@ -105,9 +120,9 @@ public enum VolumeError: Error, Equatable, Sendable, CustomStringConvertible {
         case .notFound, .noSuchAttribute: return 404
         case .outOfRange: return 416
         case .tooLarge: return 413
-        case .alreadyExists, .directoryNotEmpty, .editConflict: return 409
+        case .alreadyExists, .directoryNotEmpty, .editConflict, .conflict, .tooManyAttachments: return 409
         case .notADirectory, .isADirectory, .invalidPath, .nameTooLong, .invalidArgument, .crossDevice,
-             .tooManyLinks, .symlinkLoop:
+             .tooManyLinks, .symlinkLoop, .invalidMountPath, .invalidSubpath:
             return 400
         case .quotaExceeded: return 507
         case .readOnly, .permissionDenied, .forbidden: return 403
@@ -140,6 +155,10 @@ public enum VolumeError: Error, Equatable, Sendable, CustomStringConvertible {
         case .noSuchAttribute: return "no_such_attribute"
         case .outOfRange: return "out_of_range"
         case .tooLarge: return "too_large"
+        case .invalidMountPath: return "invalid_mount_path"
+        case .invalidSubpath: return "invalid_subpath"
+        case .conflict: return "conflict"
+        case .tooManyAttachments: return "too_many_attachments"
         }
     }
 
@@ -147,9 +166,9 @@ public enum VolumeError: Error, Equatable, Sendable, CustomStringConvertible {
     public var exitCode: Int32 {
         switch self {
         case .notFound, .noSuchAttribute: return 3
-        case .invalidPath, .nameTooLong, .invalidArgument, .outOfRange, .tooLarge: return 64
+        case .invalidPath, .nameTooLong, .invalidArgument, .outOfRange, .tooLarge, .invalidMountPath, .invalidSubpath: return 64
         case .alreadyExists, .directoryNotEmpty, .editConflict, .notADirectory, .isADirectory, .crossDevice,
-             .tooManyLinks, .symlinkLoop:
+             .tooManyLinks, .symlinkLoop, .conflict, .tooManyAttachments:
             return 4
         case .quotaExceeded: return 5
         case .readOnly, .permissionDenied, .forbidden: return 6
