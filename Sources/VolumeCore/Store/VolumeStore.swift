@@ -15,13 +15,21 @@ public final class VolumeStore: Sendable {
     let registry: DatabasePool
     /// This process's writes in progress, as gc must see them (see `WriteHolds`).
     let holds: WriteHolds
+    /// The clock of leases, sandboxes and attachments (tests pass one they move).
+    public let clock: any WallClock
+    /// How this store tells whether a lease's holder (or an importing process) is alive.
+    public let liveness: Liveness
     private let open = Mutex<[String: Volume]>([:])
 
     /// Opens (creating if needed) the store in `dataDir`. `chunks` defaults to a local store in `dataDir/chunks`.
-    /// Volumes left hidden by an `import --create` whose process is gone are removed.
-    public init(dataDir: URL, options: StoreOptions = StoreOptions(), chunks: (any ChunkStore)? = nil) throws {
+    /// Volumes left hidden by an `import --create` whose process is gone are removed. `clock` and
+    /// `liveness` are what leases use (tests pass a clock they move, or another host's view).
+    public init(dataDir: URL, options: StoreOptions = StoreOptions(), chunks: (any ChunkStore)? = nil,
+                clock: any WallClock = SystemClock(), liveness: Liveness = .local) throws {
         self.dataDir = dataDir
         self.options = options
+        self.clock = clock
+        self.liveness = liveness
         do {
             try FileManager.default.createDirectory(at: dataDir.appendingPathComponent("volumes"), withIntermediateDirectories: true)
         } catch {
@@ -63,7 +71,7 @@ public final class VolumeStore: Sendable {
         let id = "vol-" + Self.randomID()
         let now = Date()
         let cap = try registry.write { db -> Int64 in
-            if try Self.liveImport(db, owner: owner, name: name) {
+            if try self.liveImport(db, owner: owner, name: name) {
                 throw VolumeError.alreadyExists("an import is creating a volume named '\(name)'; wait for it, or stop it")
             }
             try db.execute(sql: "INSERT OR IGNORE INTO tenant (id, created_at) VALUES (?, ?)", arguments: [owner, now.timeIntervalSince1970])
@@ -128,6 +136,9 @@ public final class VolumeStore: Sendable {
             return v
         }
     }
+
+    /// This process, as a lease holder of this store's host.
+    public var currentHolder: LeaseHolder { LeaseHolder(host: liveness.host, process: .current) }
 
     /// Deletes a volume and its catalog; its chunks become garbage for `gc`.
     public func deleteVolume(_ id: String, owner: String?) throws {
