@@ -1,4 +1,4 @@
-// Sandboxes and attachments as durable records: idempotent attach, the contract's errors, transitions, fork.
+// Sandboxes and attachments as durable records: idempotent attach, the contract's errors, transitions, fork, and deletion of an attached volume.
 import Foundation
 import GRDB
 import XCTest
@@ -138,6 +138,29 @@ final class SandboxAttachmentTests: XCTestCase {
         XCTAssertEqual(copies.map(\.request), atts.map(\.request))
         XCTAssertEqual(Set(copies.map(\.sandboxId)), [child.id])
         XCTAssertEqual(try store.attachment(atts[0].id).state, .mounted, "the parent keeps its own")
+    }
+
+    func testDeletingAnAttachedVolumeNamesTheSandboxesUnlessForced() throws {
+        let s1 = try store.createSandbox(owner: "t1", attachments: [try req("/a")])
+        let s2 = try store.createSandbox(owner: "t1", attachments: [try req("/b")])
+        let paused = try store.createSandbox(owner: "t1", attachments: [try req("/c")])
+        for a in s1.attachments + s2.attachments + paused.attachments {
+            _ = try store.markAttachment(a.id, state: .mounted, reason: .mounted, servedBy: store.currentHolder)
+        }
+        try store.setSandboxState(paused.sandbox.id, owner: "t1", to: .paused)
+        XCTAssertThrowsError(try store.deleteVolume(vol, owner: "t1")) { e in
+            XCTAssertEqual((e as? VolumeError)?.httpStatus, 409)
+            let m = "\(e)"
+            XCTAssertTrue(m.contains(s1.sandbox.id) && m.contains(s2.sandbox.id), m)
+            XCTAssertFalse(m.contains(paused.sandbox.id), "a paused sandbox holds no live attachment: \(m)")
+        }
+        let failed = try store.deleteVolume(vol, owner: "t1", force: true)
+        XCTAssertEqual(Set(failed.map(\.id)), Set((s1.attachments + s2.attachments).map(\.id)))
+        XCTAssertEqual(Set(failed.map(\.state)), [.failed])
+        XCTAssertEqual(Set(failed.map(\.reason)), [.volumeDeleted])
+        XCTAssertEqual(try store.attachments(volume: vol, owner: nil).count, 3, "the records outlive the volume")
+        XCTAssertEqual(try store.attachment(paused.attachments[0].id).state, .released)
+        XCTAssertEqual(try store.leases(), [])
     }
 
     func testTheRegistryKeepsTheInvariants() throws {

@@ -141,9 +141,50 @@ public final class VolumeStore: Sendable {
     public var currentHolder: LeaseHolder { LeaseHolder(host: liveness.host, process: .current) }
 
     /// Deletes a volume and its catalog; its chunks become garbage for `gc`.
-    public func deleteVolume(_ id: String, owner: String?) throws {
+    ///
+    /// Refused with `conflict` (409), naming the sandboxes and holders, while the volume has
+    /// `mounted` attachments or live leases (a mount, an import, another deletion), unless `force`:
+    /// then those attachments become `failed` with reason `volume_deleted` (returned) and the leases
+    /// go with the volume. The check, and marking the volume as being deleted (after which every
+    /// new lease, attach or import is refused), are one registry transaction.
+    @discardableResult
+    public func deleteVolume(_ id: String, owner: String?, force: Bool = false) throws -> [Attachment] {
         _ = try row(id, owner: owner)
+        let now = clock.now().timeIntervalSince1970
+        let failed = try registry.write { db -> [String] in
+            guard try String.fetchOne(db, sql: "SELECT state FROM volume WHERE id = ?", arguments: [id]) == "active" else {
+                throw VolumeError.notFound("volume '\(id)'")
+            }
+            let mounted = try Row.fetchAll(db, sql: """
+                SELECT id, sandbox_id FROM attachment WHERE volume_id = ? AND state = 'mounted' ORDER BY sandbox_id, id
+                """, arguments: [id])
+            let mountedIDs = mounted.map { $0["id"] as String }
+            let leases = try liveLeases(db, volume: id).filter { $0.attachmentId.map { !mountedIDs.contains($0) } ?? true }
+            if !force && !(mounted.isEmpty && leases.isEmpty) {
+                var parts: [String] = []
+                if !mounted.isEmpty {
+                    var sandboxes: [String] = []
+                    for r in mounted where !sandboxes.contains(r["sandbox_id"]) { sandboxes.append(r["sandbox_id"]) }
+                    parts.append("it is mounted in sandbox\(sandboxes.count > 1 ? "es" : "") \(sandboxes.joined(separator: ", "))"
+                                 + " (attachment\(mounted.count > 1 ? "s" : "") \(mountedIDs.joined(separator: ", ")))")
+                }
+                if !leases.isEmpty { parts.append(try describe(db, leases)) }
+                throw VolumeError.conflict("volume \(id) is in use: \(parts.joined(separator: "; ")); "
+                                           + "detach it or wait for them, or force the deletion")
+            }
+            try db.execute(sql: """
+                UPDATE attachment SET state = 'failed', reason = ?, message = ?, served_by = NULL, updated_at = max(?, created_at)
+                WHERE volume_id = ? AND state = 'mounted'
+                """, arguments: [AttachmentReason.volumeDeleted.rawValue, "volume \(id) was deleted by force while mounted", now, id])
+            try db.execute(sql: "DELETE FROM lease WHERE volume_id = ?", arguments: [id])
+            // Recorded for the moment the deletion runs (a crash leaves the volume 'deleting', which
+            // refuses every lease until `finishDeletions`).
+            _ = try acquireLease(db, volume: id, purpose: .delete, mode: .exclusive, holder: currentHolder, ttl: Self.defaultLeaseTTL)
+            try db.execute(sql: "UPDATE volume SET state = 'deleting', import_owner = NULL WHERE id = ?", arguments: [id])
+            return mountedIDs
+        }
         try remove(id)
+        return try failed.map { try attachment($0) }
     }
 
     /// Marks a volume (visible or hidden) as being deleted, then removes its catalog and its row.
