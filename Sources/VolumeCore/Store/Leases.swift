@@ -6,16 +6,18 @@ extension VolumeStore {
     /// How long a lease of a holder on another host is trusted without a renewal, unless told: 30 s.
     public static let defaultLeaseTTL: TimeInterval = 30
 
-    /// Takes a lease on volume `volume` for `purpose`, held by `holder` (this process by default).
+    /// Takes a lease on volume `volume` for `purpose`, held by `holder` (this process by default,
+    /// as `currentHolder`: on this store's host).
     ///
     /// Leases of the volume whose holder is gone are taken over (deleted) first. Then a shared lease
     /// is refused while an exclusive one is live, and an exclusive one while any other is: a
     /// `conflict` error that names each holder (and the sandbox, for an attachment's mount). A volume
     /// being deleted refuses every lease (`conflict`); a missing one is `notFound`.
-    public func acquireLease(volume: String, purpose: LeasePurpose, mode: LeaseMode? = nil, holder: LeaseHolder = .current,
+    public func acquireLease(volume: String, purpose: LeasePurpose, mode: LeaseMode? = nil, holder: LeaseHolder? = nil,
                              ttl: TimeInterval = VolumeStore.defaultLeaseTTL) throws -> Lease {
         try registry.write { db in
-            try acquireLease(db, volume: volume, purpose: purpose, mode: mode ?? purpose.defaultMode, holder: holder, ttl: ttl)
+            try acquireLease(db, volume: volume, purpose: purpose, mode: mode ?? purpose.defaultMode, holder: holder ?? currentHolder,
+                             ttl: ttl)
         }
     }
 
