@@ -22,13 +22,14 @@ public enum APIErrorStatus {
     public static func forCode(_ code: String) -> Int {
         switch code {
         case "bad_request", "invalid_json", "not_a_directory", "is_a_directory", "invalid_path", "name_too_long",
-             "invalid_argument", "cross_device", "too_many_links", "symlink_loop", "length_mismatch":
+             "invalid_argument", "cross_device", "too_many_links", "symlink_loop", "length_mismatch",
+             "invalid_mount_path", "invalid_subpath":
             return 400
         case "unauthorized": return 401
         case "forbidden", "read_only", "permission_denied": return 403
         case "not_found", "no_such_attribute": return 404
         case "method_not_allowed": return 405
-        case "already_exists", "directory_not_empty", "edit_conflict": return 409
+        case "already_exists", "directory_not_empty", "edit_conflict", "conflict", "too_many_attachments": return 409
         case "too_large": return 413
         case "unsupported_media_type": return 415
         case "out_of_range": return 416

@@ -59,3 +59,39 @@ public func eventually(within seconds: Double = 20, _ condition: () throws -> Bo
     }
     return true
 }
+
+/// A clock that stands still until a test moves it (the in-memory twin of `SystemClock`).
+public final class ManualClock: WallClock, @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: Date
+
+    public init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000)) { current = start }
+
+    public func now() -> Date { lock.withLock { current } }
+
+    /// Moves the clock `seconds` forward.
+    public func advance(_ seconds: TimeInterval) { lock.withLock { current = current.addingTimeInterval(seconds) } }
+}
+
+/// A real process (`sleep`) to stand for a lease holder: alive until `kill()` (which also reaps it).
+public final class ChildProcess: @unchecked Sendable {
+    public let process: Process
+    public var pid: Int32 { process.processIdentifier }
+
+    /// Starts `sleep 600`.
+    public init() throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        process.arguments = ["600"]
+        try process.run()
+    }
+
+    /// SIGKILL, then waits until it has exited and been reaped.
+    public func kill() {
+        guard process.isRunning else { return }
+        Foundation.kill(pid, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    deinit { kill() }
+}

@@ -6,9 +6,9 @@ extension VolumeError {
     var exitCode: Int32 {
         switch self {
         case .notFound, .noSuchAttribute: return 3
-        case .invalidPath, .nameTooLong, .invalidArgument, .outOfRange, .tooLarge: return 64
+        case .invalidPath, .nameTooLong, .invalidArgument, .outOfRange, .tooLarge, .invalidMountPath, .invalidSubpath: return 64
         case .alreadyExists, .directoryNotEmpty, .editConflict, .notADirectory, .isADirectory, .crossDevice,
-             .tooManyLinks, .symlinkLoop:
+             .tooManyLinks, .symlinkLoop, .conflict, .tooManyAttachments:
             return 4
         case .quotaExceeded: return 5
         case .readOnly, .permissionDenied, .forbidden: return 6

@@ -93,12 +93,16 @@ struct MountCommand: ParsableCommand {
 
         let mount: FUSEMount
         let store: VolumeStore
+        var lease: Lease?
         do {
             var storeOptions = StoreOptions(durability: durability)
             storeOptions.commitWindow = commitWindowMs / 1000
             store = try VolumeStore(dataDir: global.resolvedDataDir, options: storeOptions)
             let id = try store.resolve(volume, owner: global.scope)
             let v = try store.volume(id, owner: global.scope)
+            // A mount lease held by this server: deleting the volume is refused while it serves
+            // (unless forced), and a volume being deleted is not mounted.
+            lease = try store.acquireLease(volume: id, purpose: .mount)
             var options = MountOptions(readOnly: readOnly, subpath: subpath)
             options.debug = debug
             options.autoUnmount = autoUnmount
@@ -106,6 +110,7 @@ struct MountCommand: ParsableCommand {
             options.entryTimeout = cacheTimeout
             mount = try FUSEMount.start(volume: v, mountpoint: mountpoint, options: options)
         } catch {
+            // (A lease taken before the failure is this process's: stale once it exits, just below.)
             if let fd = readyFD { Self.report(fd, "error: \(error)") }
             try reporting { throw error }
             return
@@ -129,6 +134,7 @@ struct MountCommand: ParsableCommand {
         mount.stop()
         try reporting {
             try mount.volume.flushAll()
+            if let lease { _ = try? store.releaseLease(lease.id) }
             try store.close()
         }
     }

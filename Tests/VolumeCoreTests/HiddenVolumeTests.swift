@@ -90,6 +90,7 @@ final class HiddenVolumeTests: XCTestCase {
         let q = try DatabaseQueue(path: tmp.path + "/registry.sqlite")
         try q.writeWithoutTransaction { db in
             try db.execute(sql: """
+                DROP TABLE lease; DROP TABLE attachment; DROP TABLE sandbox;
                 CREATE TABLE v1 AS SELECT id, owner_id, name, metadata, quota_bytes, created_at, state FROM volume;
                 DROP TABLE volume;
                 CREATE TABLE volume (

@@ -1,5 +1,7 @@
 // volume create | list | inspect | delete, run through the built binary.
 import Foundation
+import VolumeCore
+import VolumeTestSupport
 import XCTest
 
 final class VolumeCommandTests: XCTestCase {
@@ -84,6 +86,45 @@ final class VolumeCommandTests: XCTestCase {
         XCTAssertEqual(try cli.ok("volume", "list").lines.count, 1, "only the header is left")
         let again = try cli.createVolume("scratch")
         XCTAssertEqual(try cli.ok("volume", "delete", again, "--json").jsonObject()["deleted"] as? Bool, true)
+    }
+
+    func testDeleteOfAVolumeInUseNeedsForce() throws {
+        let cli = try CLI()
+        let id = try cli.createVolume("busy")
+        // Another process imports into it: a real process holds the import lease.
+        let importer = try ChildProcess()
+        let store = try VolumeStore(dataDir: URL(fileURLWithPath: cli.dataDir))
+        let holder = LeaseHolder(host: store.liveness.host, process: try XCTUnwrap(ProcessIdentity(pid: importer.pid)))
+        _ = try store.acquireLease(volume: id, purpose: .import, holder: holder)
+        try store.close()
+        try cli.fails(4, "volume", "delete", "busy", mentioning: ["in use", "import lease", "pid \(importer.pid)", "force"])
+        try cli.ok("volume", "inspect", id)
+        try cli.ok("volume", "delete", "busy", "--force")
+        try cli.fails(3, "volume", "inspect", id)
+    }
+
+    func testImportIntoAVolumeThatAnotherProcessDeletesIsRefused() throws {
+        let cli = try CLI()
+        let id = try cli.createVolume("going")
+        try FileManager.default.createDirectory(atPath: cli.local("tree"), withIntermediateDirectories: true)
+        try Data("hello\n".utf8).write(to: URL(fileURLWithPath: cli.local("tree/a.txt")))
+        let tar = Process()
+        tar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        tar.arguments = ["tar", "-czf", cli.local("a.tar.gz"), "-C", cli.local("tree"), "."]
+        try tar.run()
+        tar.waitUntilExit()
+        XCTAssertEqual(tar.terminationStatus, 0)
+        // Another process is deleting the volume: a real process holds its delete lease.
+        let deleter = try ChildProcess()
+        let store = try VolumeStore(dataDir: URL(fileURLWithPath: cli.dataDir))
+        let holder = LeaseHolder(host: store.liveness.host, process: try XCTUnwrap(ProcessIdentity(pid: deleter.pid)))
+        _ = try store.acquireLease(volume: id, purpose: .delete, holder: holder)
+        try store.close()
+        try cli.fails(4, "import", cli.local("a.tar.gz"), "--volume", id, "--quiet", mentioning: ["delete lease", "pid \(deleter.pid)"])
+        try cli.fails(3, "files", "cat", id, "/a.txt")
+        deleter.kill()
+        try cli.ok("import", cli.local("a.tar.gz"), "--volume", id, "--quiet")
+        XCTAssertEqual(try cli.cat(id, "/a.txt"), "hello\n")
     }
 
     func testAmbiguousNameAsksForTheID() throws {

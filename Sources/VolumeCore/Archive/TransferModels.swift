@@ -190,6 +190,10 @@ extension VolumeError {
         case .noSuchAttribute(let s): return .noSuchAttribute("\(context): \(s)")
         case .outOfRange(let s): return .outOfRange("\(context): \(s)")
         case .tooLarge(let s): return .tooLarge("\(context): \(s)")
+        case .invalidMountPath(let s): return .invalidMountPath("\(context): \(s)")
+        case .invalidSubpath(let s): return .invalidSubpath("\(context): \(s)")
+        case .conflict(let s): return .conflict("\(context): \(s)")
+        case .tooManyAttachments(let s): return .tooManyAttachments("\(context): \(s)")
         }
     }
 }

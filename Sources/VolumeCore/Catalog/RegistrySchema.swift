@@ -1,4 +1,4 @@
-// The registry database's schema: tenants, volumes (hidden while an import creates them), API keys (later issues append leases and uploads).
+// The registry database's schema: tenants, volumes (hidden while an import creates them), API keys, leases, sandboxes and attachments.
 import GRDB
 
 /// Migrations of the registry database. Never edit a registered migration; append a new one.
@@ -60,6 +60,56 @@ enum RegistrySchema {
                   note TEXT NOT NULL DEFAULT ''
                 );
                 CREATE INDEX api_key_by_tenant ON api_key(tenant_id, created_at);
+                """)
+        }
+        // Leases, sandboxes and attachments (issue 18; see Docs/architecture.md, "Leases, sandboxes and
+        // attachments"). One block of its own, so that it comes after the API keys.
+        // An attachment names its volume without a foreign key: its record outlives the volume (it
+        // becomes `failed`, reason `volume_deleted`). A lease goes with its volume.
+        m.registerMigration("v4-leases-sandboxes-attachments") { db in
+            try db.execute(sql: """
+                CREATE TABLE sandbox (
+                  id TEXT PRIMARY KEY NOT NULL CHECK (id LIKE 'sbx-%'),
+                  owner_id TEXT NOT NULL CHECK (length(owner_id) BETWEEN 1 AND 128),
+                  state TEXT NOT NULL CHECK (state IN ('running', 'paused', 'hibernated', 'destroyed')),
+                  parent_id TEXT REFERENCES sandbox(id) ON DELETE SET NULL,
+                  created_at REAL NOT NULL,
+                  updated_at REAL NOT NULL CHECK (updated_at >= created_at)
+                );
+                CREATE INDEX sandbox_by_owner ON sandbox(owner_id, created_at);
+                CREATE TABLE attachment (
+                  id TEXT PRIMARY KEY NOT NULL CHECK (id LIKE 'att-%'),
+                  sandbox_id TEXT NOT NULL REFERENCES sandbox(id) ON DELETE CASCADE,
+                  volume_id TEXT NOT NULL CHECK (volume_id LIKE 'vol-%'),
+                  mount_path TEXT NOT NULL CHECK (substr(mount_path, 1, 1) = '/' AND length(mount_path) BETWEEN 2 AND 4096),
+                  read_only INTEGER NOT NULL CHECK (read_only IN (0, 1)),
+                  subpath TEXT NOT NULL DEFAULT '/' CHECK (substr(subpath, 1, 1) = '/'),
+                  state TEXT NOT NULL CHECK (state IN ('mounted', 'released', 'failed')),
+                  reason TEXT NOT NULL CHECK (length(reason) BETWEEN 1 AND 64),
+                  message TEXT NOT NULL DEFAULT '',
+                  served_by TEXT CHECK ((state = 'mounted') = (served_by IS NOT NULL)),
+                  host_path TEXT,
+                  created_at REAL NOT NULL,
+                  updated_at REAL NOT NULL CHECK (updated_at >= created_at),
+                  detached_at REAL CHECK (detached_at IS NULL OR state <> 'mounted')
+                );
+                CREATE UNIQUE INDEX attachment_at_path ON attachment(sandbox_id, mount_path) WHERE detached_at IS NULL;
+                CREATE INDEX attachment_by_volume ON attachment(volume_id);
+                CREATE TABLE lease (
+                  id TEXT PRIMARY KEY NOT NULL CHECK (id LIKE 'lse-%'),
+                  volume_id TEXT NOT NULL REFERENCES volume(id) ON DELETE CASCADE,
+                  purpose TEXT NOT NULL CHECK (purpose IN ('mount', 'import', 'delete', 'write')),
+                  mode TEXT NOT NULL CHECK (mode IN ('shared', 'exclusive')),
+                  holder_host TEXT NOT NULL CHECK (length(holder_host) >= 1),
+                  holder_boot TEXT NOT NULL,
+                  holder_pid INTEGER NOT NULL CHECK (holder_pid > 0),
+                  holder_start INTEGER NOT NULL CHECK (holder_start >= 0),
+                  acquired_at REAL NOT NULL,
+                  renewed_at REAL NOT NULL CHECK (renewed_at >= acquired_at),
+                  expires_at REAL NOT NULL CHECK (expires_at >= renewed_at),
+                  attachment_id TEXT UNIQUE REFERENCES attachment(id) ON DELETE CASCADE
+                );
+                CREATE INDEX lease_by_volume ON lease(volume_id);
                 """)
         }
         return m

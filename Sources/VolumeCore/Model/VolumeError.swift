@@ -44,6 +44,16 @@ public enum VolumeError: Error, Equatable, Sendable, CustomStringConvertible {
     case outOfRange(String)
     /// An upload body over the contract's limit (a Phase 1 blob over 4 GiB): HTTP 413.
     case tooLarge(String)
+    /// A sandbox `mount_path` that is not acceptable (see `MountPath`): HTTP 400.
+    case invalidMountPath(String)
+    /// An attachment's subpath that is missing, not a directory, or reached through a symlink or
+    /// `..` (see `Volume.resolveSubpath`): HTTP 400.
+    case invalidSubpath(String)
+    /// The request clashes with the state of a record: a live lease, live attachments, another
+    /// attachment at the same `mount_path`. The message names who holds what. HTTP 409.
+    case conflict(String)
+    /// A sandbox already has as many attachments as it may (`StoreOptions.maxAttachmentsPerSandbox`): HTTP 409.
+    case tooManyAttachments(String)
 
     public var description: String {
         switch self {
@@ -72,6 +82,10 @@ public enum VolumeError: Error, Equatable, Sendable, CustomStringConvertible {
         case .noSuchAttribute(let s): return "no such attribute: \(s)"
         case .outOfRange(let s): return "out of range: \(s)"
         case .tooLarge(let s): return "too large: \(s)"
+        case .invalidMountPath(let s): return "invalid mount path: \(s)"
+        case .invalidSubpath(let s): return "invalid subpath: \(s)"
+        case .conflict(let s): return "conflict: \(s)"
+        case .tooManyAttachments(let s): return "too many attachments: \(s)"
         }
     }
 
@@ -83,7 +97,8 @@ public enum VolumeError: Error, Equatable, Sendable, CustomStringConvertible {
         case .notADirectory: return ENOTDIR
         case .isADirectory: return EISDIR
         case .directoryNotEmpty: return ENOTEMPTY
-        case .invalidPath, .invalidArgument, .editConflict: return EINVAL
+        case .invalidPath, .invalidArgument, .editConflict, .invalidMountPath, .invalidSubpath: return EINVAL
+        case .conflict, .tooManyAttachments: return EBUSY
         case .nameTooLong: return ENAMETOOLONG
         case .quotaExceeded: return EDQUOT
         case .readOnly: return EROFS
@@ -125,6 +140,10 @@ public enum VolumeError: Error, Equatable, Sendable, CustomStringConvertible {
         case .noSuchAttribute: return "no_such_attribute"
         case .outOfRange: return "out_of_range"
         case .tooLarge: return "too_large"
+        case .invalidMountPath: return "invalid_mount_path"
+        case .invalidSubpath: return "invalid_subpath"
+        case .conflict: return "conflict"
+        case .tooManyAttachments: return "too_many_attachments"
         }
     }
 }

@@ -39,15 +39,15 @@ extension VolumeStore {
         }
         for r in rows {
             let owner = ProcessIdentity((r["import_owner"] as String?) ?? "")
-            if owner?.isAlive != true { try remove(r["id"]) }
+            if !(owner.map(liveness.isAlive) ?? false) { try remove(r["id"]) }
         }
     }
 
     /// Whether a live import is creating a volume called `name` for `owner`.
-    static func liveImport(_ db: Database, owner: String, name: String) throws -> Bool {
+    func liveImport(_ db: Database, owner: String, name: String) throws -> Bool {
         let owners = try String.fetchAll(db, sql: """
             SELECT import_owner FROM volume WHERE state = 'importing' AND owner_id = ? AND name = ?
             """, arguments: [owner, name])
-        return owners.contains { ProcessIdentity($0)?.isAlive == true }
+        return owners.contains { ProcessIdentity($0).map(liveness.isAlive) ?? false }
     }
 }

@@ -4,42 +4,46 @@ import Foundation
 /// A process on this host, as `boot/pid/start`: the kernel's boot ID, the pid, and the process's start
 /// time in clock ticks since boot (field 22 of `/proc/PID/stat`). A pid the kernel has since given to
 /// another process has another start time; after a reboot the boot ID differs.
-struct ProcessIdentity: Equatable, Sendable, CustomStringConvertible {
-    let boot: String
-    let pid: Int32
-    let start: UInt64
+public struct ProcessIdentity: Hashable, Sendable, Codable, CustomStringConvertible {
+    public let boot: String
+    public let pid: Int32
+    public let start: UInt64
 
     /// This process.
-    static let current: ProcessIdentity = ProcessIdentity(boot: bootID, pid: getpid(), start: startTime(of: getpid()) ?? 0)
+    public static let current: ProcessIdentity = ProcessIdentity(boot: bootID, pid: getpid(), start: startTime(of: getpid()) ?? 0)
 
     /// The kernel's boot ID (empty where it cannot be read).
-    static let bootID: String = ((try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)) ?? "")
+    public static let bootID: String = ((try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)) ?? "")
         .trimmingCharacters(in: .whitespacesAndNewlines)
 
-    init(boot: String, pid: Int32, start: UInt64) {
+    public init(boot: String, pid: Int32, start: UInt64) {
         self.boot = boot
         self.pid = pid
         self.start = start
     }
 
+    /// Process `pid` of this boot as it is now; nil when there is no such process.
+    public init?(pid: Int32) {
+        guard let start = Self.startTime(of: pid) else { return nil }
+        self.init(boot: Self.bootID, pid: pid, start: start)
+    }
+
     /// Parses `boot/pid/start`.
-    init?(_ text: String) {
+    public init?(_ text: String) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 3, let pid = Int32(parts[1]), let start = UInt64(parts[2]) else { return nil }
         self.init(boot: String(parts[0]), pid: pid, start: start)
     }
 
-    var description: String { "\(boot)/\(pid)/\(start)" }
+    public var description: String { "\(boot)/\(pid)/\(start)" }
 
-    /// Whether this process still runs: same boot, and the pid's start time unchanged.
-    var isAlive: Bool {
-        guard boot == Self.bootID, pid > 0 else { return false }
-        return Self.startTime(of: pid) == start
-    }
+    /// Whether this process (of this host) still runs: same boot, and the pid's start time unchanged.
+    /// The same check as a lease holder's on this host (`Liveness`).
+    public var isAlive: Bool { Liveness.local.isAlive(self) }
 
     /// The start time of process `pid` in clock ticks since boot, or nil when there is no such process
     /// or it has exited (a zombie not yet reaped).
-    static func startTime(of pid: Int32) -> UInt64? {
+    public static func startTime(of pid: Int32) -> UInt64? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let close = stat.lastIndex(of: ")") else { return nil }
         // After "pid (comm)" come the fields from 3 (state) on; the start time is field 22.

@@ -56,6 +56,8 @@ public struct StoreOptions: Sendable {
     public var commitWindow: Double = 0
     /// The commit window `volumectl mount` uses unless told otherwise: 10 ms.
     public static let mountCommitWindow = 0.01
+    /// Attachments a sandbox may have at once (not counting detached ones): 8 unless set.
+    public var maxAttachmentsPerSandbox = 8
     public init(defaultCapBytes: Int64 = StoreOptions.defaultCap, durability: Durability = .full, blockSize: Int = StoreOptions.defaultBlockSize) {
         self.defaultCapBytes = defaultCapBytes
         self.durability = durability

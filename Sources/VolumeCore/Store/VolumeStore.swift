@@ -15,14 +15,22 @@ public final class VolumeStore: Sendable {
     let registry: DatabasePool
     /// This process's writes in progress, as gc must see them (see `WriteHolds`).
     let holds: WriteHolds
+    /// The clock of leases, sandboxes and attachments (tests pass one they move).
+    public let clock: any WallClock
+    /// How this store tells whether a lease's holder (or an importing process) is alive.
+    public let liveness: Liveness
     /// Volumes open in this process (see `OpenVolumes.swift` for closing idle ones).
     let open = Mutex<[String: Volume]>([:])
 
     /// Opens (creating if needed) the store in `dataDir`. `chunks` defaults to a local store in `dataDir/chunks`.
-    /// Volumes left hidden by an `import --create` whose process is gone are removed.
-    public init(dataDir: URL, options: StoreOptions = StoreOptions(), chunks: (any ChunkStore)? = nil) throws {
+    /// Volumes left hidden by an `import --create` whose process is gone are removed. `clock` and
+    /// `liveness` are what leases use (tests pass a clock they move, or another host's view).
+    public init(dataDir: URL, options: StoreOptions = StoreOptions(), chunks: (any ChunkStore)? = nil,
+                clock: any WallClock = SystemClock(), liveness: Liveness = .local) throws {
         self.dataDir = dataDir
         self.options = options
+        self.clock = clock
+        self.liveness = liveness
         do {
             try FileManager.default.createDirectory(at: dataDir.appendingPathComponent("volumes"), withIntermediateDirectories: true)
         } catch {
@@ -64,7 +72,7 @@ public final class VolumeStore: Sendable {
         let id = "vol-" + Self.randomID()
         let now = Date()
         let cap = try registry.write { db -> Int64 in
-            if try Self.liveImport(db, owner: owner, name: name) {
+            if try self.liveImport(db, owner: owner, name: name) {
                 throw VolumeError.alreadyExists("an import is creating a volume named '\(name)'; wait for it, or stop it")
             }
             try db.execute(sql: "INSERT OR IGNORE INTO tenant (id, created_at) VALUES (?, ?)", arguments: [owner, now.timeIntervalSince1970])
@@ -130,10 +138,54 @@ public final class VolumeStore: Sendable {
         }
     }
 
+    /// This process, as a lease holder of this store's host.
+    public var currentHolder: LeaseHolder { LeaseHolder(host: liveness.host, process: .current) }
+
     /// Deletes a volume and its catalog; its chunks become garbage for `gc`.
-    public func deleteVolume(_ id: String, owner: String?) throws {
+    ///
+    /// Refused with `conflict` (409), naming the sandboxes and holders, while the volume has
+    /// `mounted` attachments or live leases (a mount, an import, another deletion), unless `force`:
+    /// then those attachments become `failed` with reason `volume_deleted` (returned) and the leases
+    /// go with the volume. The check, and marking the volume as being deleted (after which every
+    /// new lease, attach or import is refused), are one registry transaction.
+    @discardableResult
+    public func deleteVolume(_ id: String, owner: String?, force: Bool = false) throws -> [Attachment] {
         _ = try row(id, owner: owner)
+        let now = clock.now().timeIntervalSince1970
+        let failed = try registry.write { db -> [String] in
+            guard try String.fetchOne(db, sql: "SELECT state FROM volume WHERE id = ?", arguments: [id]) == "active" else {
+                throw VolumeError.notFound("volume '\(id)'")
+            }
+            let mounted = try Row.fetchAll(db, sql: """
+                SELECT id, sandbox_id FROM attachment WHERE volume_id = ? AND state = 'mounted' ORDER BY sandbox_id, id
+                """, arguments: [id])
+            let mountedIDs = mounted.map { $0["id"] as String }
+            let leases = try liveLeases(db, volume: id).filter { $0.attachmentId.map { !mountedIDs.contains($0) } ?? true }
+            if !force && !(mounted.isEmpty && leases.isEmpty) {
+                var parts: [String] = []
+                if !mounted.isEmpty {
+                    var sandboxes: [String] = []
+                    for r in mounted where !sandboxes.contains(r["sandbox_id"]) { sandboxes.append(r["sandbox_id"]) }
+                    parts.append("it is mounted in sandbox\(sandboxes.count > 1 ? "es" : "") \(sandboxes.joined(separator: ", "))"
+                                 + " (attachment\(mounted.count > 1 ? "s" : "") \(mountedIDs.joined(separator: ", ")))")
+                }
+                if !leases.isEmpty { parts.append(try describe(db, leases)) }
+                throw VolumeError.conflict("volume \(id) is in use: \(parts.joined(separator: "; ")); "
+                                           + "detach it or wait for them, or force the deletion")
+            }
+            try db.execute(sql: """
+                UPDATE attachment SET state = 'failed', reason = ?, message = ?, served_by = NULL, updated_at = max(?, created_at)
+                WHERE volume_id = ? AND state = 'mounted'
+                """, arguments: [AttachmentReason.volumeDeleted.rawValue, "volume \(id) was deleted by force while mounted", now, id])
+            try db.execute(sql: "DELETE FROM lease WHERE volume_id = ?", arguments: [id])
+            // Recorded for the moment the deletion runs (a crash leaves the volume 'deleting', which
+            // refuses every lease until `finishDeletions`).
+            _ = try acquireLease(db, volume: id, purpose: .delete, mode: .exclusive, holder: currentHolder, ttl: Self.defaultLeaseTTL)
+            try db.execute(sql: "UPDATE volume SET state = 'deleting', import_owner = NULL WHERE id = ?", arguments: [id])
+            return mountedIDs
+        }
         try remove(id)
+        return try failed.map { try attachment($0) }
     }
 
     /// Marks a volume (visible or hidden) as being deleted, then removes its catalog and its row.

@@ -68,11 +68,16 @@ struct ImportCommand: ParsableCommand {
                 // With --create the volume stays hidden until its import lands; if this process dies
                 // first, even by SIGKILL, the next store open removes it.
                 let vol: Volume
+                // An import into an existing volume holds an import lease: a deletion waits for it
+                // (or is refused), and a volume being deleted refuses the import.
+                var lease: Lease?
+                defer { if let lease { _ = try? store.releaseLease(lease.id) } }
                 if let create {
                     let meta = blob == "-" ? [:] : ["imported_from": URL(fileURLWithPath: blob).lastPathComponent]
                     vol = try store.createHiddenVolume(owner: global.scope ?? "default", name: create, metadata: meta)
                 } else {
                     vol = try store.volume(try store.resolve(volume!, owner: global.scope), owner: global.scope)
+                    lease = try store.acquireLease(volume: vol.id, purpose: .import)
                 }
                 let createdID = create == nil ? nil : vol.id
                 do {

@@ -11,6 +11,10 @@ struct VolumeDeleteCommand: ParsableCommand {
             The volume's catalog goes at once; the bytes it alone referenced are freed by the next \
             'volumectl gc' (after the grace period). There is no undo.
 
+            A volume that is mounted, being imported into, or attached to a running sandbox is not \
+            deleted (exit 4, naming who uses it) unless --force is given; forced, the attachments \
+            that were mounted become 'failed' with the reason 'volume_deleted'.
+
             Examples:
               volumectl volume delete scratch
               volumectl volume delete vol-0123456789abcdefghij --json
@@ -23,6 +27,9 @@ struct VolumeDeleteCommand: ParsableCommand {
     @Argument(help: "The volume: an ID or a unique name.")
     var volume: String
 
+    @Flag(help: "Delete even while the volume is mounted, imported into or attached.")
+    var force = false
+
     struct Deleted: Encodable {
         var volumeId: String
         var name: String
@@ -34,7 +41,7 @@ struct VolumeDeleteCommand: ParsableCommand {
         try reporting {
             let info = try global.withStore { store in
                 let info = try store.info(try store.resolve(volume, owner: global.scope), owner: global.scope)
-                try store.deleteVolume(info.volumeId, owner: global.scope)
+                try store.deleteVolume(info.volumeId, owner: global.scope, force: force)
                 return info
             }
             try global.output(Deleted(volumeId: info.volumeId, name: info.name)) {
