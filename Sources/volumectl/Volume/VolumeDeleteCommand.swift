@@ -32,11 +32,7 @@ struct VolumeDeleteCommand: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let info = try global.withStore { store in
-                let info = try store.info(try store.resolve(volume, owner: global.scope), owner: global.scope)
-                try store.deleteVolume(info.volumeId, owner: global.scope)
-                return info
-            }
+            let info = try global.backend().deleteVolume(volume)
             try global.output(Deleted(volumeId: info.volumeId, name: info.name)) {
                 print("deleted volume \(info.volumeId) (\(info.name)); run 'volumectl gc' to free its bytes")
             }
