@@ -70,8 +70,11 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            plugins: ["OpenAPIEmbed"]
         ),
+        // Embeds Docs/openapi.yaml into VolumeServer (GET /openapi.yaml serves it).
+        .plugin(name: "OpenAPIEmbed", capability: .buildTool()),
         .executableTarget(
             name: "volumed",
             dependencies: [
