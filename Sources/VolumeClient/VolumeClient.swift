@@ -25,8 +25,9 @@ public struct VolumeClient: Sendable {
     ///   - apiKey: sent as `X-API-Key`; nil sends none (only `/healthz` answers then).
     ///   - tenant: sent as `X-Tenant` so an operator key acts for that tenant; nil for a tenant key or
     ///     an operator seeing every tenant.
-    ///   - httpClient: the AsyncHTTPClient to use; the process-wide shared one by default.
-    public init(endpoint: String, apiKey: String?, tenant: String? = nil, httpClient: HTTPClient = .shared) throws {
+    ///   - httpClient: the AsyncHTTPClient to use; by default one process-wide client made for this
+    ///     library (``defaultHTTPClient``).
+    public init(endpoint: String, apiKey: String?, tenant: String? = nil, httpClient: HTTPClient = VolumeClient.defaultHTTPClient) throws {
         transport = Transport(http: httpClient, base: try Transport.Base(endpoint), endpoint: endpoint, apiKey: apiKey, tenant: tenant)
     }
 
@@ -38,6 +39,16 @@ public struct VolumeClient: Sendable {
     }
 
     init(transport: Transport) { self.transport = transport }
+
+    /// The process-wide HTTP client every `VolumeClient` uses unless given another: connections fail after
+    /// 10 s, and there is no read timeout (a large upload or import may take long before the daemon answers;
+    /// AsyncHTTPClient's shared client would cut it after 90 s). It lives as long as the process.
+    public static let defaultHTTPClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(10), read: nil))
+        configuration.redirectConfiguration = .disallow
+        configuration.decompression = .disabled
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
 
     /// Volume lifecycle calls: create (empty or from a tar.gz), list, get, delete.
     public var volumes: Volumes { Volumes(transport: transport) }

@@ -232,7 +232,9 @@ final class ClientTests: XCTestCase {
 
     func testUnixSocketEndpoint() async throws {
         d.stop()
-        let socket = d.dir.path + "/volumed.sock"
+        let tmp = try TemporaryDirectory("client-sock")
+        defer { tmp.remove() }
+        let socket = tmp.path + "/volumed.sock"
         d = try Daemon(arguments: ["--socket", socket])
         for endpoint in ["unix://" + socket, socket] {
             let c = try VolumeClient(endpoint: endpoint, apiKey: d.operatorKey, tenant: "acme")

@@ -31,10 +31,8 @@ struct APIKeyCreateCommand: ParsableCommand {
     }
 
     func run() throws {
-        try global.requireLocal("apikey create")
         try reporting {
-            let expiresAt = try expires.map { Date().addingTimeInterval(try DurationText.parse($0)) }
-            let key = try global.withStore { try $0.createAPIKey(tenant: tenant, role: isOperator ? .operator : .tenant, expiresAt: expiresAt) }
+            let key = try global.backend().createAPIKey(tenant: tenant, operator: isOperator, expiresIn: try expires.map(DurationText.parse))
             try global.output(key) {
                 print(key.key)
                 let until = key.expiresAt.map { ", expires \($0)" } ?? ""

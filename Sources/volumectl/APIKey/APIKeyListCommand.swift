@@ -15,9 +15,8 @@ struct APIKeyListCommand: ParsableCommand {
     var tenant: String?
 
     func run() throws {
-        try global.requireLocal("apikey list")
         try reporting {
-            let keys = try global.withStore { try $0.listAPIKeys(tenant: tenant) }
+            let keys = try global.backend().listAPIKeys(tenant: tenant)
             try global.output(keys) {
                 printTable(["ID", "TENANT", "ROLE", "STATE", "CREATED", "EXPIRES"], keys.map { k in
                     [k.id, k.tenant, k.role.rawValue, k.revokedAt != nil ? "revoked" : (k.active ? "active" : "expired"),

@@ -26,6 +26,15 @@ struct LocalBackend: VolumeBackend {
     func withFiles<T>(_ ref: String, _ body: (any FilesBackend) throws -> T) throws -> T {
         try global.withVolume(ref) { _, vol in try body(LocalFiles(vol: vol)) }
     }
+
+    func createAPIKey(tenant: String, operator: Bool, expiresIn: TimeInterval?) throws -> NewAPIKey {
+        let expiresAt = expiresIn.map { Date().addingTimeInterval($0) }
+        return try global.withStore { try $0.createAPIKey(tenant: tenant, role: `operator` ? .operator : .tenant, expiresAt: expiresAt) }
+    }
+
+    func listAPIKeys(tenant: String?) throws -> [APIKeyInfo] { try global.withStore { try $0.listAPIKeys(tenant: tenant) } }
+
+    func revokeAPIKey(_ id: String) throws -> APIKeyInfo { try global.withStore { try $0.revokeAPIKey(id) } }
 }
 
 /// The files of an open volume.

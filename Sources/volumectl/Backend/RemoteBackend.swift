@@ -4,6 +4,10 @@ import VolumeAPI
 import VolumeClient
 import VolumeCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 struct RemoteBackend: VolumeBackend {
     let client: VolumeClient
     let scope: String?
@@ -48,6 +52,21 @@ struct RemoteBackend: VolumeBackend {
     func withFiles<T>(_ ref: String, _ body: (any FilesBackend) throws -> T) throws -> T {
         let id = try volumeInfo(ref).volumeId
         return try body(RemoteFiles(volumeId: id, files: client.volume(id).files))
+    }
+
+    func createAPIKey(tenant: String, operator: Bool, expiresIn: TimeInterval?) throws -> NewAPIKey {
+        let keys = client.apiKeys
+        return try convert(try blocking { try await keys.create(tenant: tenant, operator: `operator`, expiresIn: expiresIn) })
+    }
+
+    func listAPIKeys(tenant: String?) throws -> [APIKeyInfo] {
+        let keys = client.apiKeys
+        return try convert(try blocking { try await keys.list(tenant: tenant) })
+    }
+
+    func revokeAPIKey(_ id: String) throws -> APIKeyInfo {
+        let keys = client.apiKeys
+        return try convert(try blocking { try await keys.revoke(id) })
     }
 }
 
@@ -144,6 +163,13 @@ struct RemoteFiles: FilesBackend {
         let modeText = mode.map { String($0, radix: 8) }
         let w: WriteResponse
         if let localFile {
+            // The local side's errors as the local mode words them.
+            let fd = open(localFile, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw LocalFile.error(errno, "cannot read local file '\(localFile)'") }
+            var st = Glibc.stat()
+            let isDirectory = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+            close(fd)
+            if isDirectory { throw VolumeError.isADirectory("local path '\(localFile)' is a directory; give one file") }
             w = try blocking { try await f.upload(path, fromFile: URL(fileURLWithPath: localFile), parents: parents, mode: modeText) }
         } else {
             if isatty(STDIN_FILENO) != 0 { writeStderr("volumectl: reading the file's bytes from the terminal; end with Ctrl-D\n") }

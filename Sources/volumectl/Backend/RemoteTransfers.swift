@@ -127,7 +127,8 @@ extension RemoteBackend {
         let s = answer.import
         if !quiet { for d in s.dropped { bar.log("volumectl: dropped entry \(d.entry) '\(d.path)': \(d.reason)") } }
         var reasons: [String: Int] = [:]
-        for d in s.dropped { reasons[d.reason, default: 0] += 1 }
+        // The core counts by kind ("symbolic link"); an entry's reason may add details in parentheses.
+        for d in s.dropped { reasons[d.reason.components(separatedBy: " (").first ?? d.reason, default: 0] += 1 }
         if s.droppedCount > s.dropped.count { reasons["(not listed)", default: 0] += s.droppedCount - s.dropped.count }
         let report: ImportReport = try make([
             "volume_id": answer.volume.volumeId, "destination": "/", "entries": s.files + s.directories + s.droppedCount,

@@ -23,6 +23,11 @@ protocol VolumeBackend {
     /// `import BLOB --create NAME | --volume VOLUME [--path P]`: returns the report, the volume ID and the new volume's ID.
     func importArchive(blob: String, create: String?, volume: String?, path: String, owner: String?, bar: TransferProgressBar,
                        quiet: Bool) throws -> (ImportReport, String, String?)
+
+    /// `apikey create/list/revoke` (operator calls).
+    func createAPIKey(tenant: String, operator: Bool, expiresIn: TimeInterval?) throws -> NewAPIKey
+    func listAPIKeys(tenant: String?) throws -> [APIKeyInfo]
+    func revokeAPIKey(_ id: String) throws -> APIKeyInfo
 }
 
 /// The files operations of one volume.
