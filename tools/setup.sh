@@ -14,3 +14,10 @@ if ! command -v swift >/dev/null 2>&1; then
   for d in /opt/swift/usr/bin /usr/share/swift/usr/bin; do [ -x "$d/swift" ] && export PATH="$d:$PATH"; done
 fi
 command -v swift >/dev/null 2>&1 || { echo "setup: Swift 6 is required (swift.org toolchain on PATH)"; exit 1; }
+# schemathesis (PyPI) for the contract test, in a venv under .build (SchemathesisTests runs .build/schemathesis-venv/bin/st).
+venv="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.build/schemathesis-venv"
+if [ ! -x "$venv/bin/st" ]; then
+  echo "setup: installing schemathesis into $venv"
+  mkdir -p "$(dirname "$venv")"
+  python3 -m venv "$venv" && "$venv/bin/pip" install -q 'schemathesis>=4,<5' || { echo "setup: cannot install schemathesis"; exit 1; }
+fi

@@ -120,10 +120,8 @@ struct FileRoutes: Sendable {
         }
         let parents = try RequestHelpers.boolQuery(request, "parents")
         let limit = limits.maxBatchBytes
-        let body: ByteBuffer
-        do { body = try await request.body.collect(upTo: limit) } catch let e as HTTPError where e.status == .contentTooLarge {
-            throw APIFailure("too_large", "a batch body is at most \(ByteSize.format(Int64(limit))) on this daemon; nothing was written")
-        }
+        let body = try await RequestHelpers.collect(request, limit: limit,
+            tooLarge: APIFailure("too_large", "a batch body is at most \(ByteSize.format(Int64(limit))) on this daemon; nothing was written"))
         let parts = try Multipart.parse(Data(body.readableBytesView), boundary: boundary)
         guard !parts.isEmpty else { throw APIFailure.badRequest("the batch has no parts") }
         let entries = try parts.map { p -> WriteEntry in

@@ -81,10 +81,7 @@ enum RequestHelpers {
 
     /// Decodes a JSON object body, refusing unknown fields, wrong types and bodies over `limit` bytes.
     static func json<T: Decodable>(_ type: T.Type, fields: Set<String>, _ request: Request, limit: Int) async throws -> T {
-        let buffer: ByteBuffer
-        do { buffer = try await request.body.collect(upTo: limit) } catch let e as HTTPError where e.status == .contentTooLarge {
-            throw APIFailure("too_large", "a JSON body is at most \(limit) bytes")
-        }
+        let buffer = try await collect(request, limit: limit, tooLarge: APIFailure("too_large", "a JSON body is at most \(limit) bytes"))
         let data = Data(buffer.readableBytesView)
         guard let object = try? JSONSerialization.jsonObject(with: data), let dict = object as? [String: Any] else {
             throw APIFailure("invalid_json", "the body must be a JSON object")
@@ -97,6 +94,18 @@ enum RequestHelpers {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let e as DecodingError {
             throw APIFailure("invalid_json", describe(e))
+        }
+    }
+
+    /// The whole body, at most `limit` bytes (else `tooLarge`); a body that ends before its Content-Length
+    /// or is cut is 400 `length_mismatch`.
+    static func collect(_ request: Request, limit: Int, tooLarge: @autoclosure () -> APIFailure) async throws -> ByteBuffer {
+        do {
+            return try await request.body.collect(upTo: limit)
+        } catch let e as HTTPError where e.status == .contentTooLarge {
+            throw tooLarge()
+        } catch {
+            throw APIFailure("length_mismatch", "the body ended before its Content-Length (\(error)); nothing was written")
         }
     }
 
