@@ -24,6 +24,7 @@ public struct VolumeServer: Sendable {
         AdminRoutes(host: host, bridge: bridge, limits: limits, version: version).register(on: router)
         VolumeRoutes(host: host, bridge: bridge, limits: limits).register(on: router)
         FileRoutes(host: host, bridge: bridge, limits: limits).register(on: router)
+        ArchiveRoutes(host: host, bridge: bridge, limits: limits).register(on: router)
         return router
     }
 }
