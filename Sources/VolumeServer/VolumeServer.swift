@@ -8,6 +8,8 @@ public struct VolumeServer: Sendable {
     public let bridge: BlockingBridge
     public let limits: ServerLimits
     public let version: String
+    /// Resumable uploads and signed URLs (DATA_DIR/uploads, the signing secret); nil: made from the store's data directory.
+    public var transfers: Transfers?
 
     public init(host: VolumeHost, bridge: BlockingBridge, limits: ServerLimits = ServerLimits(), version: String = "0.1.0") {
         self.host = host
@@ -25,6 +27,9 @@ public struct VolumeServer: Sendable {
         VolumeRoutes(host: host, bridge: bridge, limits: limits).register(on: router)
         FileRoutes(host: host, bridge: bridge, limits: limits).register(on: router)
         ArchiveRoutes(host: host, bridge: bridge, limits: limits).register(on: router)
+        if let t = transfers ?? (try? Transfers(dataDir: host.store.dataDir)) {
+            TusRoutes(host: host, bridge: bridge, limits: limits, uploads: t.uploads).register(on: router)
+        }
         return router
     }
 }
