@@ -29,6 +29,7 @@ public struct VolumeServer: Sendable {
         ArchiveRoutes(host: host, bridge: bridge, limits: limits).register(on: router)
         if let t = transfers ?? (try? Transfers(dataDir: host.store.dataDir)) {
             TusRoutes(host: host, bridge: bridge, limits: limits, uploads: t.uploads).register(on: router)
+            SignedURLRoutes(host: host, bridge: bridge, limits: limits, signer: t.signer).register(on: router)
         }
         return router
     }
