@@ -48,6 +48,8 @@ struct Volumed: AsyncParsableCommand {
     var maxFileBytes: Int64?
     @Option(name: .customLong("max-batch-bytes"), help: "Largest multipart batch write body, held in memory (default 67108864).")
     var maxBatchBytes: Int?
+    @Flag(name: .customLong("print-routes"), help: "Print every route the daemon serves (METHOD PATH, one a line) and exit.")
+    var printRoutes = false
     @Option(name: .customLong("max-import-bytes"), help: "Largest tar.gz body of a volume create (default and most 4 GiB).")
     var maxImportBytes: Int64?
     @Option(name: .customLong("upload-expiry"), help: "A resumable upload not continued for this many seconds expires and its bytes are collected (default 86400).")
@@ -107,6 +109,7 @@ struct Volumed: AsyncParsableCommand {
         var logger = Logger(label: "volumed")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info
 
+        FileLimit.raise()
         let store: VolumeStore
         let keyFile: URL
         let transfers: Transfers
@@ -124,7 +127,15 @@ struct Volumed: AsyncParsableCommand {
         let bridge = BlockingBridge(threads: s.threads)
         var server = VolumeServer(host: host, bridge: bridge, limits: s.limits)
         server.transfers = transfers
-        let responder = server.router().buildResponder()
+        let router = server.router()
+        if printRoutes {
+            // The contract test compares these with Docs/openapi.yaml.
+            for r in router.routes { Output.line("\(r.method) \(r.path)") }
+            try await bridge.run { try host.close() }
+            try? await bridge.shutdown()
+            return
+        }
+        let responder = router.buildResponder()
         let http = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .milliseconds(Int64(s.idleTimeoutSeconds * 1000))))
 
         var services: [any Service] = []
