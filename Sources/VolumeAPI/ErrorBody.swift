@@ -30,6 +30,7 @@ public enum APIErrorStatus {
         case "not_found", "no_such_attribute": return 404
         case "method_not_allowed": return 405
         case "already_exists", "directory_not_empty", "edit_conflict", "conflict", "too_many_attachments": return 409
+        case "precondition_failed": return 412
         case "too_large": return 413
         case "unsupported_media_type": return 415
         case "out_of_range": return 416

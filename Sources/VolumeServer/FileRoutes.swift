@@ -143,10 +143,14 @@ struct FileRoutes: Sendable {
             }
             return a
         }
-        let range = try ByteRange.parse(request.headers[.range], size: a.size)
+        let validators = Validators(a)
+        if validators.preconditionFails(request) { throw APIFailure("precondition_failed", "the file changed: If-Match / If-Unmodified-Since do not hold") }
+        if validators.notModified(request) { return validators.notModifiedResponse() }
+        let range = try ByteRange.parse(validators.rangeApplies(request) ? request.headers[.range] : nil, size: a.size)
         let start = range?.start ?? 0, length = range?.length ?? a.size
         var headers: HTTPFields = [.contentType: "application/octet-stream", .acceptRanges: "bytes"]
-        headers[.lastModified] = Self.httpDate(Date(timeIntervalSince1970: Double(a.mtime) / 1e9))
+        headers[.lastModified] = validators.lastModified
+        headers[.eTag] = validators.etag
         if let r = range { headers[.contentRange] = "bytes \(r.start)-\(r.start + r.length - 1)/\(a.size)" }
         let owner = try RequestHelpers.scope(request, context)
         let ref = try context.parameters.require("volume")

@@ -8,6 +8,8 @@ public struct VolumeServer: Sendable {
     public let bridge: BlockingBridge
     public let limits: ServerLimits
     public let version: String
+    /// Resumable uploads and signed URLs (DATA_DIR/uploads, the signing secret); nil: made from the store's data directory.
+    public var transfers: Transfers?
 
     public init(host: VolumeHost, bridge: BlockingBridge, limits: ServerLimits = ServerLimits(), version: String = "0.1.0") {
         self.host = host
@@ -26,6 +28,11 @@ public struct VolumeServer: Sendable {
         AdminRoutes(host: host, bridge: bridge, limits: limits, version: version).register(on: router)
         VolumeRoutes(host: host, bridge: bridge, limits: limits).register(on: router)
         FileRoutes(host: host, bridge: bridge, limits: limits).register(on: router)
+        ArchiveRoutes(host: host, bridge: bridge, limits: limits).register(on: router)
+        if let t = transfers ?? (try? Transfers(dataDir: host.store.dataDir)) {
+            TusRoutes(host: host, bridge: bridge, limits: limits, uploads: t.uploads).register(on: router)
+            SignedURLRoutes(host: host, bridge: bridge, limits: limits, signer: t.signer).register(on: router)
+        }
         // Register every route above this line: the table answers 405 for the methods a path lacks.
         table.record(router)
         return router

@@ -14,6 +14,8 @@ struct Settings {
     var drainSeconds: Double
     var idleTimeoutSeconds: Double
     var limits: ServerLimits
+    var uploadExpirySeconds: Double
+    var signingSecret: String?
 
     /// The config file's keys (all optional).
     struct File: Decodable {
@@ -29,6 +31,8 @@ struct Settings {
         var max_file_bytes: Int64?
         var max_batch_bytes: Int?
         var max_import_bytes: Int64?
+        var upload_expiry_seconds: Double?
+        var signing_secret: String?
     }
 
     static let defaultListen = "127.0.0.1:8780"

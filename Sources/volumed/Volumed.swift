@@ -30,7 +30,7 @@ struct Volumed: AsyncParsableCommand {
     var listen: String?
     @Option(help: "Also listen on this Unix socket (for the host's sandbox manager).")
     var socket: String?
-    @Option(help: "A JSON file with settings (keys: data_dir, listen, socket, address_file, threads, idle_close_seconds, drain_seconds, idle_timeout_seconds, max_json_bytes, max_file_bytes, max_batch_bytes, max_import_bytes).")
+    @Option(help: "A JSON file with settings (keys: data_dir, listen, socket, address_file, threads, idle_close_seconds, drain_seconds, idle_timeout_seconds, max_json_bytes, max_file_bytes, max_batch_bytes, max_import_bytes, upload_expiry_seconds, signing_secret).")
     var config: String?
     @Option(name: .customLong("address-file"), help: "Write the bound URL (http://HOST:PORT) to this file once listening.")
     var addressFile: String?
@@ -52,6 +52,10 @@ struct Volumed: AsyncParsableCommand {
     var printRoutes = false
     @Option(name: .customLong("max-import-bytes"), help: "Largest tar.gz body of a volume create (default and most 4 GiB).")
     var maxImportBytes: Int64?
+    @Option(name: .customLong("upload-expiry"), help: "A resumable upload not continued for this many seconds expires and its bytes are collected (default 86400).")
+    var uploadExpiry: Double?
+    @Option(name: .customLong("signing-secret"), help: "The secret signed URLs are signed with (default: DATA_DIR/signing.key, generated on first start). Changing it revokes every URL signed before.")
+    var signingSecret: String?
 
     func settings() throws -> Settings {
         let env = ProcessInfo.processInfo.environment
@@ -89,7 +93,10 @@ struct Volumed: AsyncParsableCommand {
             idleCloseSeconds: try number(idleClose, "VOLUMED_IDLE_CLOSE", file.idle_close_seconds, 60),
             drainSeconds: try number(drain, "VOLUMED_DRAIN", file.drain_seconds, 30),
             idleTimeoutSeconds: try number(idleTimeout, "VOLUMED_IDLE_TIMEOUT", file.idle_timeout_seconds, 60),
-            limits: limits)
+            limits: limits,
+            uploadExpirySeconds: try number(uploadExpiry, "VOLUMED_UPLOAD_EXPIRY", file.upload_expiry_seconds, 86400),
+            signingSecret: signingSecret ?? e("VOLUMED_SIGNING_SECRET") ?? file.signing_secret)
+        guard s.uploadExpirySeconds > 0 else { throw SettingsError("--upload-expiry must be positive") }
         guard (1...1024).contains(s.threads) else { throw SettingsError("threads must be from 1 to 1024") }
         guard s.idleCloseSeconds >= 0, s.drainSeconds >= 0, s.idleTimeoutSeconds > 0 else { throw SettingsError("durations must be positive") }
         guard s.limits.maxJSONBytes > 0, s.limits.maxImportBytes > 0, s.limits.maxBatchBytes > 0 else { throw SettingsError("limits must be positive") }
@@ -105,18 +112,21 @@ struct Volumed: AsyncParsableCommand {
         FileLimit.raise()
         let store: VolumeStore
         let keyFile: URL
+        let transfers: Transfers
         do {
             store = try VolumeStore(dataDir: s.dataDir)
             let (path, created) = try OperatorKeyFile.ensure(store: store)
             keyFile = path
             if created { logger.notice("wrote a new operator key to \(path.path)") }
+            transfers = try Transfers(dataDir: s.dataDir, uploadExpirySeconds: s.uploadExpirySeconds, signingSecret: s.signingSecret)
         } catch {
             FileHandle.standardError.write(Data("volumed: \(error)\n".utf8))
             throw ExitCode(70)
         }
         let host = VolumeHost(store: store, idleSeconds: s.idleCloseSeconds)
         let bridge = BlockingBridge(threads: s.threads)
-        let server = VolumeServer(host: host, bridge: bridge, limits: s.limits)
+        var server = VolumeServer(host: host, bridge: bridge, limits: s.limits)
+        server.transfers = transfers
         let router = server.router()
         if printRoutes {
             // The contract test compares these with Docs/openapi.yaml.
@@ -150,6 +160,8 @@ struct Volumed: AsyncParsableCommand {
                 onServerRunning: { _ in Output.line("volumed: listening on unix:\(socket)") },
                 logger: logger))
         }
+        services.append(UploadSweeper(uploads: transfers.uploads, bridge: bridge,
+                                      interval: max(0.5, min(60, s.uploadExpirySeconds / 4)), logger: logger))
         services.append(IdleCloser(host: host, bridge: bridge, interval: max(0.5, min(30, s.idleCloseSeconds / 2))))
 
         var config = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

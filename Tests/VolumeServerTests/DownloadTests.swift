@@ -1,0 +1,113 @@
+// Downloads over real HTTP: ETag and Last-Modified, conditional GET (304, 412, If-Range), and tar.gz in and out of a path.
+import Foundation
+import XCTest
+import VolumeTestSupport
+
+final class DownloadTests: XCTestCase {
+    var d: Daemon!
+    var key = ""
+    var vol = ""
+
+    override func setUpWithError() throws {
+        d = try Daemon()
+        key = try d.tenantKey("acme")
+        vol = try d.createVolume("dl", key: key)
+    }
+
+    override func tearDown() {
+        d?.stop()
+        d = nil
+    }
+
+    var content: String { "/v1/volumes/\(vol)/files/content?path=/f.txt" }
+
+    func testETagAndConditionalGet() throws {
+        try d.put(vol, "/f.txt", Data("0123456789".utf8), key: key)
+        let first = try d.get(content, key: key)
+        let etag = try XCTUnwrap(first.headers["etag"], "a file read carries an ETag")
+        let lastModified = try XCTUnwrap(first.headers["last-modified"])
+        XCTAssertTrue(etag.hasPrefix("\"") && etag.hasSuffix("\""), etag)
+
+        let same = try d.get(content, key: key, headers: ["If-None-Match": etag])
+        XCTAssertEqual(same.status, 304)
+        XCTAssertEqual(same.body.count, 0)
+        XCTAssertEqual(same.headers["etag"], etag)
+        XCTAssertEqual(try d.get(content, key: key, headers: ["If-None-Match": "\"other\", W/\(etag)"]).status, 304, "weak comparison, lists")
+        XCTAssertEqual(try d.get(content, key: key, headers: ["If-None-Match": "\"other\""]).status, 200)
+        XCTAssertEqual(try d.get(content, key: key, headers: ["If-Modified-Since": lastModified]).status, 304)
+        XCTAssertEqual(try d.get(content, key: key, headers: ["If-Modified-Since": "Sat, 01 Jan 2000 00:00:00 GMT"]).status, 200)
+        XCTAssertEqual(try d.get(content, key: key, headers: ["If-Match": "\"stale\""]).errorCode, "precondition_failed")
+        XCTAssertEqual(try d.get(content, key: key, headers: ["If-Match": etag]).status, 200)
+
+        // If-Range: the range only when the validator names this version.
+        let ranged = try d.get(content, key: key, headers: ["Range": "bytes=2-4", "If-Range": etag])
+        XCTAssertEqual(ranged.status, 206)
+        XCTAssertEqual(ranged.text, "234")
+        let stale = try d.get(content, key: key, headers: ["Range": "bytes=2-4", "If-Range": "\"stale\""])
+        XCTAssertEqual(stale.status, 200)
+        XCTAssertEqual(stale.text, "0123456789")
+        XCTAssertEqual(try d.get(content, key: key, headers: ["Range": "bytes=2-4", "If-Range": lastModified]).status, 206)
+
+        // A new version: a new ETag, and the old one no longer gives 304.
+        try d.put(vol, "/f.txt", Data("9876543210".utf8), key: key)
+        let second = try d.get(content, key: key, headers: ["If-None-Match": etag])
+        XCTAssertEqual(second.status, 200)
+        XCTAssertEqual(second.text, "9876543210")
+        XCTAssertNotEqual(second.headers["etag"], etag)
+    }
+
+    func testDirectoryAndVolumeAsTarGz() throws {
+        try d.put(vol, "/proj/a.txt", Data("alpha".utf8), key: key, query: "&parents=true")
+        try d.put(vol, "/proj/sub/b.bin", Data((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }), key: key, query: "&parents=true")
+        try d.put(vol, "/top.txt", Data("top".utf8), key: key)
+        let out = try TemporaryDirectory("tgz")
+        defer { out.remove() }
+        for (path, expect) in [("/proj", ["a.txt", "sub/b.bin"]), ("/", ["proj/a.txt", "proj/sub/b.bin", "top.txt"])] {
+            let r = try d.get("/v1/volumes/\(vol)/files/archive?path=\(path)", key: key)
+            XCTAssertEqual(r.status, 200, r.text)
+            XCTAssertEqual(r.headers["content-type"], "application/gzip")
+            let file = out.path + "/x.tar.gz", dest = out.path + "/x" + String(path.count)
+            try r.body.write(to: URL(fileURLWithPath: file))
+            try FileManager.default.createDirectory(atPath: dest, withIntermediateDirectories: true)
+            let t = try Daemon.runTool("/usr/bin/tar", ["-xzf", file, "-C", dest])
+            XCTAssertEqual(t.status, 0, t.stderr)
+            for e in expect { XCTAssertTrue(FileManager.default.fileExists(atPath: dest + "/" + e), "\(path): \(e)") }
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dest + "/" + expect[0])),
+                           try d.read(vol, (path == "/" ? "" : path) + "/" + expect[0], key: key).body)
+        }
+        XCTAssertEqual(try d.get("/v1/volumes/\(vol)/files/archive?path=/nope", key: key).status, 404)
+        let other = try d.tenantKey("other")
+        XCTAssertEqual(try d.get("/v1/volumes/\(vol)/files/archive", key: other).status, 404)
+    }
+
+    func testTarGzUploadIntoPath() throws {
+        // A real tar.gz with an entry escaping upward (dropped and reported) and two good ones.
+        let made = try d.python(#"""
+import tarfile, io, sys
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode="w:gz") as t:
+    for name, data in [("good/one.txt", b"one"), ("two.txt", b"two" * 1000), ("../evil.txt", b"evil")]:
+        i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))
+open(sys.argv[3], "wb").write(buf.getvalue())
+"""#, [d.dir.path + "/in.tar.gz"])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let archive = try Data(contentsOf: URL(fileURLWithPath: d.dir.path + "/in.tar.gz"))
+        let url = "/v1/volumes/\(vol)/files/archive?path=/imported"
+        let r = try d.request("PUT", url, key: key, headers: ["Content-Type": "application/gzip"], body: archive)
+        XCTAssertEqual(r.status, 201, r.text)
+        let summary = try XCTUnwrap(try r.object()["import"] as? [String: Any])
+        XCTAssertEqual(summary["files"] as? Int, 2)
+        XCTAssertEqual(summary["dropped_count"] as? Int, 1, r.text)
+        XCTAssertEqual(try d.read(vol, "/imported/good/one.txt", key: key).text, "one")
+        XCTAssertEqual(try d.read(vol, "/imported/two.txt", key: key).body.count, 3000)
+        XCTAssertEqual(try d.read(vol, "/evil.txt", key: key).status, 404)
+
+        // All or nothing: a cut archive writes nothing.
+        let cut = try d.request("PUT", "/v1/volumes/\(vol)/files/archive?path=/cut", key: key, headers: ["Content-Type": "application/gzip"],
+                                body: archive.prefix(archive.count - 20))
+        XCTAssertTrue((400..<500).contains(cut.status), "\(cut.status) \(cut.text)")
+        XCTAssertEqual(try d.get("/v1/volumes/\(vol)/files/exists?path=/cut", key: key).text, #"{"exists":false}"#)
+        // Not a gzip type: 415.
+        XCTAssertEqual(try d.request("PUT", url, key: key, headers: ["Content-Type": "text/plain"], body: archive).status, 415)
+    }
+}

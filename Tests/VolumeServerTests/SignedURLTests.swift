@@ -1,0 +1,107 @@
+// Signed URLs over real HTTP: one GET or PUT of one path without a key until expiry; expired, altered, wrong method or rotated secret: 403.
+import Foundation
+import XCTest
+
+final class SignedURLTests: XCTestCase {
+    var d: Daemon!
+    var key = ""
+    var vol = ""
+    /// A daemon replaced by a restart on its data directory: kept (its deinit removes the directory) until the end.
+    var first: Daemon?
+
+    override func tearDown() {
+        d?.stop()
+        d = nil
+        first = nil
+    }
+
+    func sign(_ path: String, _ method: String, seconds: Int? = nil, key k: String? = nil) throws -> HTTPResult {
+        var body: [String: Any] = ["path": path, "method": method]
+        if let s = seconds { body["expires_in_seconds"] = s }
+        return try d.send("POST", "/v1/volumes/\(vol)/files/signed-url", key: k ?? key, json: body)
+    }
+
+    func url(_ r: HTTPResult, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        XCTAssertEqual(r.status, 201, r.text, file: file, line: line)
+        return try XCTUnwrap(try r.object()["url"] as? String, r.text, file: file, line: line)
+    }
+
+    func assertForbidden(_ r: HTTPResult, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(r.status, 403, "\(what): \(r.text)", file: file, line: line)
+        XCTAssertEqual(r.errorCode, "forbidden", what, file: file, line: line)
+    }
+
+    func testSignedURLs() throws {
+        d = try Daemon(arguments: ["--signing-secret", "first-secret"])
+        key = try d.tenantKey("acme")
+        vol = try d.createVolume("signed", key: key)
+        try d.put(vol, "/report.txt", Data("the report".utf8), key: key)
+
+        // GET without a key, with Range and the validators of a normal read.
+        let g = try sign("/report.txt", "GET", seconds: 600)
+        XCTAssertNotNil(try g.object()["expires_at"] as? String)
+        let get = try url(g)
+        let read = try d.get(get, key: nil)
+        XCTAssertEqual(read.status, 200, read.text)
+        XCTAssertEqual(read.text, "the report")
+        XCTAssertNotNil(read.headers["etag"])
+        XCTAssertEqual(try d.get(get, key: nil, headers: ["Range": "bytes=4-9"]).text, "report")
+
+        // PUT without a key, streamed.
+        let put = try url(try sign("/upload.bin", "put"))
+        let payload = Data((0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 13) })
+        let w = try d.request("PUT", put, key: nil, headers: ["Content-Type": "application/octet-stream"], body: payload)
+        XCTAssertEqual(w.status, 201, w.text)
+        XCTAssertEqual(try d.read(vol, "/upload.bin", key: key).body, payload)
+
+        // Wrong method, altered path / expiry / tenant / signature, an extra parameter: 403.
+        assertForbidden(try d.request("PUT", get, key: nil, body: Data("x".utf8)), "GET URL used to PUT")
+        assertForbidden(try d.get(put, key: nil), "PUT URL used to GET")
+        assertForbidden(try d.get(get.replacingOccurrences(of: "path=/report.txt", with: "path=/upload.bin"), key: nil), "path")
+        let exp = try XCTUnwrap(get.range(of: #"expires=\d+"#, options: .regularExpression))
+        assertForbidden(try d.get(get.replacingCharacters(in: exp, with: "expires=9999999999"), key: nil), "expiry")
+        assertForbidden(try d.get(get.replacingOccurrences(of: "tenant=acme", with: "tenant=other"), key: nil), "tenant")
+        assertForbidden(try d.get(String(get.dropLast(2)) + (get.hasSuffix("00") ? "11" : "00"), key: nil), "signature")
+        assertForbidden(try d.get(get + "&parents=true", key: nil), "extra parameter")
+        assertForbidden(try d.get(get.replacingOccurrences(of: "/v1/signed/\(vol)/", with: "/v1/signed/other/"), key: nil), "volume")
+
+        // Limits of issuing: 7 days at most, GET or PUT, a file path, the caller's own volume.
+        XCTAssertEqual(try sign("/report.txt", "GET", seconds: 7 * 86400 + 1).status, 400)
+        XCTAssertEqual(try sign("/report.txt", "GET", seconds: 7 * 86400).status, 201)
+        XCTAssertEqual(try sign("/report.txt", "DELETE").status, 400)
+        XCTAssertEqual(try sign("/../x", "GET").status, 400)
+        XCTAssertEqual(try sign("/report.txt", "GET", key: try d.tenantKey("other")).status, 404)
+        XCTAssertEqual(try d.send("POST", "/v1/volumes/\(vol)/files/signed-url", key: nil, json: ["path": "/a", "method": "GET"]).status, 401)
+
+        // Expiry.
+        let short = try url(try sign("/report.txt", "GET", seconds: 1))
+        sleep(2)
+        assertForbidden(try d.get(short, key: nil), "expired")
+
+        // Rotation: a restart with another secret revokes every URL signed before; new ones work.
+        XCTAssertEqual(d.stop(), 0)
+        first = d
+        d = try Daemon(arguments: ["--signing-secret", "second-secret"], reuse: d.dir)
+        assertForbidden(try d.get(get, key: nil), "rotated secret")
+        XCTAssertEqual(try d.get(try url(try sign("/report.txt", "GET")), key: nil).text, "the report")
+    }
+
+    func testGeneratedSecretIsKeptInTheDataDirectory() throws {
+        d = try Daemon()
+        key = try d.tenantKey("acme")
+        vol = try d.createVolume("gen", key: key)
+        try d.put(vol, "/a.txt", Data("a".utf8), key: key)
+        let path = d.dataDir + "/signing.key"
+        let attrs = try FileManager.default.attributesOfItem(atPath: path)
+        XCTAssertEqual((attrs[.posixPermissions] as? NSNumber)?.intValue, 0o600)
+        let get = try url(try sign("/a.txt", "GET"))
+        XCTAssertEqual(d.stop(), 0)
+        try d.start()
+        XCTAssertEqual(try d.get(get, key: nil).text, "a", "the generated secret survives a restart")
+        // Rotation by removing the file: a new secret on the next start.
+        XCTAssertEqual(d.stop(), 0)
+        try FileManager.default.removeItem(atPath: path)
+        try d.start()
+        assertForbidden(try d.get(get, key: nil), "secret rotated by deleting signing.key")
+    }
+}
