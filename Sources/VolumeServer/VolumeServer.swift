@@ -8,12 +8,15 @@ public struct VolumeServer: Sendable {
     public let bridge: BlockingBridge
     public let limits: ServerLimits
     public let version: String
+    /// The watch streams' pollers (one per watched volume); `close()` it at shutdown.
+    public let watches: WatchHub
 
     public init(host: VolumeHost, bridge: BlockingBridge, limits: ServerLimits = ServerLimits(), version: String = "0.1.0") {
         self.host = host
         self.bridge = bridge
         self.limits = limits
         self.version = version
+        watches = WatchHub(host: host, bridge: bridge, heartbeat: limits.watchHeartbeatSeconds)
     }
 
     /// Every route, behind the JSON error middleware (outermost) and the key check.
@@ -24,6 +27,7 @@ public struct VolumeServer: Sendable {
         AdminRoutes(host: host, bridge: bridge, limits: limits, version: version).register(on: router)
         VolumeRoutes(host: host, bridge: bridge, limits: limits).register(on: router)
         FileRoutes(host: host, bridge: bridge, limits: limits).register(on: router)
+        WatchRoutes(host: host, bridge: bridge, hub: watches).register(on: router)
         return router
     }
 }

@@ -29,6 +29,7 @@ struct Settings {
         var max_file_bytes: Int64?
         var max_batch_bytes: Int?
         var max_import_bytes: Int64?
+        var watch_heartbeat_seconds: Double?
     }
 
     static let defaultListen = "127.0.0.1:8780"

@@ -30,7 +30,7 @@ struct Volumed: AsyncParsableCommand {
     var listen: String?
     @Option(help: "Also listen on this Unix socket (for the host's sandbox manager).")
     var socket: String?
-    @Option(help: "A JSON file with settings (keys: data_dir, listen, socket, address_file, threads, idle_close_seconds, drain_seconds, idle_timeout_seconds, max_json_bytes, max_file_bytes, max_batch_bytes, max_import_bytes).")
+    @Option(help: "A JSON file with settings (keys: data_dir, listen, socket, address_file, threads, idle_close_seconds, drain_seconds, idle_timeout_seconds, max_json_bytes, max_file_bytes, max_batch_bytes, max_import_bytes, watch_heartbeat_seconds, gc_interval_seconds, gc_grace_seconds, journal_keep_events, journal_keep_seconds).")
     var config: String?
     @Option(name: .customLong("address-file"), help: "Write the bound URL (http://HOST:PORT) to this file once listening.")
     var addressFile: String?
@@ -48,6 +48,8 @@ struct Volumed: AsyncParsableCommand {
     var maxFileBytes: Int64?
     @Option(name: .customLong("max-batch-bytes"), help: "Largest multipart batch write body, held in memory (default 67108864).")
     var maxBatchBytes: Int?
+    @Option(name: .customLong("watch-heartbeat"), help: "Seconds between heartbeat comments on an idle watch stream (default 15).")
+    var watchHeartbeat: Double?
     @Option(name: .customLong("max-import-bytes"), help: "Largest tar.gz body of a volume create (default and most 4 GiB).")
     var maxImportBytes: Int64?
 
@@ -78,6 +80,8 @@ struct Volumed: AsyncParsableCommand {
         limits.maxImportBytes = min(phase1BlobLimit, try number(maxImportBytes, "VOLUMED_MAX_IMPORT_BYTES", file.max_import_bytes, phase1BlobLimit))
         let maxFile = try number(maxFileBytes, "VOLUMED_MAX_FILE_BYTES", file.max_file_bytes, Int64(0))
         limits.maxFileBytes = maxFile > 0 ? maxFile : nil
+        limits.watchHeartbeatSeconds = try number(watchHeartbeat, "VOLUMED_WATCH_HEARTBEAT", file.watch_heartbeat_seconds, limits.watchHeartbeatSeconds)
+        guard limits.watchHeartbeatSeconds > 0 else { throw SettingsError("--watch-heartbeat must be positive") }
         let s = Settings(
             dataDir: URL(fileURLWithPath: dataDir ?? e("VOLUMED_DATA_DIR") ?? file.data_dir ?? Settings.defaultDataDir(env)),
             listenHost: host, listenPort: port,
@@ -140,6 +144,7 @@ struct Volumed: AsyncParsableCommand {
                 logger: logger))
         }
         services.append(IdleCloser(host: host, bridge: bridge, interval: max(0.5, min(30, s.idleCloseSeconds / 2))))
+        services.append(WatchCloser(hub: server.watches))
 
         var config = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         config.maximumGracefulShutdownDuration = .milliseconds(Int64(s.drainSeconds * 1000))
