@@ -10,13 +10,19 @@ public struct VolumeServer: Sendable {
     public let version: String
     /// The watch streams' pollers (one per watched volume); `close()` it at shutdown.
     public let watches: WatchHub
+    /// Scheduled gc and journal trimming (volumed runs it every `gcInterval` seconds).
+    public let housekeeper: Housekeeper
+    public let gcInterval: Double?
 
-    public init(host: VolumeHost, bridge: BlockingBridge, limits: ServerLimits = ServerLimits(), version: String = "0.1.0") {
+    public init(host: VolumeHost, bridge: BlockingBridge, limits: ServerLimits = ServerLimits(), version: String = "0.1.0",
+                housekeeper: Housekeeper? = nil, gcInterval: Double? = nil) {
         self.host = host
         self.bridge = bridge
         self.limits = limits
         self.version = version
         watches = WatchHub(host: host, bridge: bridge, heartbeat: limits.watchHeartbeatSeconds)
+        self.housekeeper = housekeeper ?? Housekeeper(host: host)
+        self.gcInterval = gcInterval
     }
 
     /// Every route, behind the JSON error middleware (outermost) and the key check.

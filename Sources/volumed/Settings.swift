@@ -14,6 +14,10 @@ struct Settings {
     var drainSeconds: Double
     var idleTimeoutSeconds: Double
     var limits: ServerLimits
+    var gcInterval: Double
+    var gcGrace: Double
+    var journalKeepEvents: Int64
+    var journalKeepSeconds: Double
 
     /// The config file's keys (all optional).
     struct File: Decodable {
@@ -30,6 +34,10 @@ struct Settings {
         var max_batch_bytes: Int?
         var max_import_bytes: Int64?
         var watch_heartbeat_seconds: Double?
+        var gc_interval_seconds: Double?
+        var gc_grace_seconds: Double?
+        var journal_keep_events: Int64?
+        var journal_keep_seconds: Double?
     }
 
     static let defaultListen = "127.0.0.1:8780"

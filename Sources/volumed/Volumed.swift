@@ -50,6 +50,14 @@ struct Volumed: AsyncParsableCommand {
     var maxBatchBytes: Int?
     @Option(name: .customLong("watch-heartbeat"), help: "Seconds between heartbeat comments on an idle watch stream (default 15).")
     var watchHeartbeat: Double?
+    @Option(name: .customLong("gc-interval"), help: "Run gc (and trim change journals) every this many seconds; 0: never (default 3600).")
+    var gcInterval: Double?
+    @Option(name: .customLong("gc-grace"), help: "gc keeps unreferenced chunks younger than this many seconds (default 3600, as volumectl gc).")
+    var gcGrace: Double?
+    @Option(name: .customLong("journal-keep-events"), help: "Each volume's change journal keeps at least its last this many events (default 100000).")
+    var journalKeepEvents: Int64?
+    @Option(name: .customLong("journal-keep-seconds"), help: "... and drops events older than this many seconds (default 86400).")
+    var journalKeepSeconds: Double?
     @Option(name: .customLong("max-import-bytes"), help: "Largest tar.gz body of a volume create (default and most 4 GiB).")
     var maxImportBytes: Int64?
 
@@ -91,7 +99,14 @@ struct Volumed: AsyncParsableCommand {
             idleCloseSeconds: try number(idleClose, "VOLUMED_IDLE_CLOSE", file.idle_close_seconds, 60),
             drainSeconds: try number(drain, "VOLUMED_DRAIN", file.drain_seconds, 30),
             idleTimeoutSeconds: try number(idleTimeout, "VOLUMED_IDLE_TIMEOUT", file.idle_timeout_seconds, 60),
-            limits: limits)
+            limits: limits,
+            gcInterval: try number(gcInterval, "VOLUMED_GC_INTERVAL", file.gc_interval_seconds, 3600),
+            gcGrace: try number(gcGrace, "VOLUMED_GC_GRACE", file.gc_grace_seconds, VolumeStore.defaultGrace),
+            journalKeepEvents: try number(journalKeepEvents, "VOLUMED_JOURNAL_KEEP_EVENTS", file.journal_keep_events, Volume.journalRetainEvents),
+            journalKeepSeconds: try number(journalKeepSeconds, "VOLUMED_JOURNAL_KEEP_SECONDS", file.journal_keep_seconds, Volume.journalRetainSeconds))
+        guard s.gcInterval >= 0, s.gcGrace >= 0, s.journalKeepEvents >= 0, s.journalKeepSeconds >= 0 else {
+            throw SettingsError("--gc-interval, --gc-grace and the journal retention must not be negative")
+        }
         guard (1...1024).contains(s.threads) else { throw SettingsError("threads must be from 1 to 1024") }
         guard s.idleCloseSeconds >= 0, s.drainSeconds >= 0, s.idleTimeoutSeconds > 0 else { throw SettingsError("durations must be positive") }
         guard s.limits.maxJSONBytes > 0, s.limits.maxImportBytes > 0, s.limits.maxBatchBytes > 0 else { throw SettingsError("limits must be positive") }
@@ -117,7 +132,9 @@ struct Volumed: AsyncParsableCommand {
         }
         let host = VolumeHost(store: store, idleSeconds: s.idleCloseSeconds)
         let bridge = BlockingBridge(threads: s.threads)
-        let server = VolumeServer(host: host, bridge: bridge, limits: s.limits)
+        let housekeeper = Housekeeper(host: host, grace: s.gcGrace, journalKeepEvents: s.journalKeepEvents, journalKeepSeconds: s.journalKeepSeconds)
+        let server = VolumeServer(host: host, bridge: bridge, limits: s.limits, housekeeper: housekeeper,
+                                  gcInterval: s.gcInterval > 0 ? s.gcInterval : nil)
         let responder = server.router().buildResponder()
         let http = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .milliseconds(Int64(s.idleTimeoutSeconds * 1000))))
 
@@ -144,6 +161,9 @@ struct Volumed: AsyncParsableCommand {
                 logger: logger))
         }
         services.append(IdleCloser(host: host, bridge: bridge, interval: max(0.5, min(30, s.idleCloseSeconds / 2))))
+        if s.gcInterval > 0 {
+            services.append(HousekeepingService(housekeeper: housekeeper, bridge: bridge, interval: s.gcInterval, logger: logger))
+        }
         services.append(WatchCloser(hub: server.watches))
 
         var config = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
