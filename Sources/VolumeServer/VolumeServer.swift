@@ -34,6 +34,7 @@ public struct VolumeServer: Sendable {
         VolumeRoutes(host: host, bridge: bridge, limits: limits).register(on: router)
         FileRoutes(host: host, bridge: bridge, limits: limits).register(on: router)
         WatchRoutes(host: host, bridge: bridge, hub: watches).register(on: router)
+        AdminOpsRoutes(host: host, bridge: bridge, limits: limits, housekeeper: housekeeper, gcInterval: gcInterval).register(on: router)
         return router
     }
 }
