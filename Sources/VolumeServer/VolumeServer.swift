@@ -13,6 +13,8 @@ public struct VolumeServer: Sendable {
     /// Scheduled gc and journal trimming (volumed runs it every `gcInterval` seconds).
     public let housekeeper: Housekeeper
     public let gcInterval: Double?
+    /// The Prometheus registry behind `GET /metrics`.
+    public let metrics = ServerMetrics()
 
     public init(host: VolumeHost, bridge: BlockingBridge, limits: ServerLimits = ServerLimits(), version: String = "0.1.0",
                 housekeeper: Housekeeper? = nil, gcInterval: Double? = nil) {
@@ -28,6 +30,7 @@ public struct VolumeServer: Sendable {
     /// Every route, behind the JSON error middleware (outermost) and the key check.
     public func router() -> Router<VolumeRequestContext> {
         let router = Router(context: VolumeRequestContext.self)
+        router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
         router.add(middleware: ErrorMiddleware<VolumeRequestContext>())
         router.add(middleware: AuthMiddleware(host: host, bridge: bridge))
         AdminRoutes(host: host, bridge: bridge, limits: limits, version: version).register(on: router)
@@ -35,6 +38,7 @@ public struct VolumeServer: Sendable {
         FileRoutes(host: host, bridge: bridge, limits: limits).register(on: router)
         WatchRoutes(host: host, bridge: bridge, hub: watches).register(on: router)
         AdminOpsRoutes(host: host, bridge: bridge, limits: limits, housekeeper: housekeeper, gcInterval: gcInterval).register(on: router)
+        MetricsRoutes(host: host, bridge: bridge, metrics: metrics, watches: watches, housekeeper: housekeeper).register(on: router)
         return router
     }
 }
