@@ -3,6 +3,8 @@ import Foundation
 import XCTest
 import VolumeTestSupport
 
+struct StreamTimeout: Error, CustomStringConvertible { let description: String }
+
 /// A `curl -N` reading one watch stream into a file; `events` parses what arrived so far.
 final class SSEReader {
     struct Event: Equatable { let id: Int64?; let type: String; let path: String?; let fromPath: String? }
@@ -45,7 +47,7 @@ final class SSEReader {
         let deadline = Date().addingTimeInterval(60)
         while !cond() {
             guard Date() < deadline, process.isRunning || cond() else {
-                throw HarnessError.didNotStart("timed out waiting for \(what); stream so far:\n\(raw)")
+                throw StreamTimeout(description: "timed out waiting for \(what); stream so far:\n\(raw)")
             }
             usleep(50_000)
         }
