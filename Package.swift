@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "VolumeFUSE", targets: ["VolumeFUSE"]),
         .library(name: "VolumeAPI", targets: ["VolumeAPI"]),
         .library(name: "VolumeServer", targets: ["VolumeServer"]),
+        .library(name: "VolumeClient", targets: ["VolumeClient"]),
         .executable(name: "volumectl", targets: ["volumectl"]),
         .executable(name: "volumed", targets: ["volumed"]),
     ],
@@ -25,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
@@ -46,11 +48,20 @@ let package = Package(
         .executableTarget(
             name: "volumectl",
             dependencies: [
-                "VolumeCore", "VolumeFUSE",
+                "VolumeCore", "VolumeFUSE", "VolumeClient", "VolumeAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(name: "VolumeAPI"),
+        .target(
+            name: "VolumeClient",
+            dependencies: [
+                "VolumeAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "VolumeServer",
             dependencies: [
@@ -63,8 +74,11 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ]
+            ],
+            plugins: ["OpenAPIEmbed"]
         ),
+        // Embeds Docs/openapi.yaml into VolumeServer (GET /openapi.yaml serves it).
+        .plugin(name: "OpenAPIEmbed", capability: .buildTool()),
         .executableTarget(
             name: "volumed",
             dependencies: [
@@ -89,7 +103,13 @@ let package = Package(
         .testTarget(name: "VolumeCoreTests", dependencies: ["VolumeCore", "VolumeTestSupport"]),
         .testTarget(name: "VolumeFUSETests", dependencies: ["VolumeFUSE", "VolumeCore", "VolumeTestSupport"]),
         .testTarget(name: "VolumectlTests", dependencies: ["VolumeCore", "VolumeTestSupport"]),
-        .testTarget(name: "VolumeServerTests", dependencies: ["VolumeAPI", "VolumeTestSupport"]),
+        .testTarget(
+            name: "VolumeServerTests",
+            dependencies: [
+                "VolumeAPI", "VolumeClient", "VolumeTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -5,12 +5,15 @@ import VolumeCore
 
 /// What one housekeeping run did.
 public struct HousekeepingRun: Codable, Sendable {
-    public var startedAt: Date
-    public var finishedAt: Date
+    /// ISO 8601.
+    public var startedAt: String
+    public var finishedAt: String
     public var gc: GCReport?
     public var error: String?
     /// Journal rows trimmed past retention.
     public var journalRowsTrimmed: Int
+    /// `finishedAt` as Unix seconds (for the metrics; not on the wire).
+    public var finishedUnix: Double = 0
 
     enum CodingKeys: String, CodingKey {
         case startedAt = "started_at", finishedAt = "finished_at", gc, error, journalRowsTrimmed = "journal_rows_trimmed"
@@ -77,7 +80,9 @@ public final class Housekeeper: Sendable {
     /// A scheduled run: gc, then journal trimming; recorded as the last run.
     @discardableResult
     public func run() -> HousekeepingRun {
-        let start = Date()
+        let iso = ISO8601DateFormatter()
+        iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let start = iso.string(from: Date())
         var r = HousekeepingRun(startedAt: start, finishedAt: start, gc: nil, error: nil, journalRowsTrimmed: 0)
         do {
             r.gc = try collectGarbage(dryRun: false)
@@ -85,7 +90,8 @@ public final class Housekeeper: Sendable {
         } catch {
             r.error = "\(error)"
         }
-        r.finishedAt = Date()
+        r.finishedAt = iso.string(from: Date())
+        r.finishedUnix = Date().timeIntervalSince1970
         state.withLock { s in
             s.last = r
             s.totals.runs += 1

@@ -59,7 +59,7 @@ public final class ServerMetrics: Sendable {
         gauge("volumed_gc_freed_bytes", Double(t.bytesFreed))
         gauge("volumed_gc_deleted_chunks", Double(t.chunksDeleted))
         if let last = housekeeper.lastRun {
-            gauge("volumed_gc_last_run_timestamp_seconds", last.finishedAt.timeIntervalSince1970)
+            gauge("volumed_gc_last_run_timestamp_seconds", last.finishedUnix)
             gauge("volumed_gc_last_freed_bytes", Double(last.gc?.bytesFreed ?? 0))
         }
         var out: [UInt8] = []

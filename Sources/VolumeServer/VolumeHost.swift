@@ -1,13 +1,13 @@
 // The daemon's host of open volumes: opened on demand, shared by every request, closed when idle.
 import Foundation
-import Synchronization
 import VolumeCore
 
 /// Owns the store and the volumes it holds open. A route borrows a volume with `withVolume` (the
-/// volume cannot be closed while borrowed); `closeIdle` closes volumes nobody borrowed for
-/// `idleSeconds`, so a daemon with thousands of volumes holds only the catalogs in use.
+/// volume cannot be closed or deleted while borrowed); `closeIdle` closes volumes nobody borrowed for
+/// `idleSeconds`, so a daemon with thousands of volumes holds only the catalogs in use;
+/// `deleteVolume` waits for the volume's borrowers to finish (and holds new ones back) before deleting.
 /// All methods block: call them through the `BlockingBridge`.
-public final class VolumeHost: Sendable {
+public final class VolumeHost: @unchecked Sendable {
     public let store: VolumeStore
     public let idleSeconds: Double
 
@@ -18,8 +18,18 @@ public final class VolumeHost: Sendable {
         var lastUse: [String: Double] = [:]
         /// Calls that may touch any volume (listing): no volume is closed while one runs.
         var storeCalls = 0
+        /// Volumes being deleted: new borrowers wait, then find them gone.
+        var deleting: Set<String> = []
     }
-    private let state = Mutex(State())
+    /// Guards `s`; signalled whenever a borrower leaves or a deletion ends.
+    private let cond = NSCondition()
+    private var s = State()
+
+    private func locked<T>(_ body: (inout State) throws -> T) rethrows -> T {
+        cond.lock()
+        defer { cond.unlock() }
+        return try body(&s)
+    }
 
     public init(store: VolumeStore, idleSeconds: Double) {
         self.store = store
@@ -32,24 +42,43 @@ public final class VolumeHost: Sendable {
     /// nil: any tenant's) open and borrowed. Another tenant's volume is `notFound`, as a missing one.
     public func withVolume<T>(_ ref: String, owner: String?, _ body: (Volume) throws -> T) throws -> T {
         let id = try store.resolve(ref, owner: owner)
-        state.withLock { $0.borrowed[id, default: 0] += 1 }
+        cond.lock()
+        while s.deleting.contains(id) { cond.wait() }
+        s.borrowed[id, default: 0] += 1
+        cond.unlock()
         defer {
-            state.withLock { s in
+            locked { s in
                 s.borrowed[id, default: 1] -= 1
                 if s.borrowed[id] == 0 { s.borrowed[id] = nil }
                 s.lastUse[id] = Self.now()
             }
+            cond.broadcast()
         }
         return try body(try store.volume(id, owner: owner))
     }
 
+    /// Deletes the volume `ref` names once its borrowers (an upload in flight, say) are done; requests
+    /// that arrive meanwhile wait, then find it gone (`notFound`).
+    public func deleteVolume(_ ref: String, owner: String?) throws {
+        let id = try store.resolve(ref, owner: owner)
+        cond.lock()
+        while s.deleting.contains(id) || s.borrowed[id] != nil { cond.wait() }
+        s.deleting.insert(id)
+        cond.unlock()
+        defer {
+            locked { _ = $0.deleting.remove(id) }
+            cond.broadcast()
+        }
+        try withStore { try $0.deleteVolume(id, owner: owner) }
+    }
+
     /// Runs a store-wide call (list, create, delete, info): no volume is closed meanwhile.
     public func withStore<T>(_ body: (VolumeStore) throws -> T) throws -> T {
-        state.withLock { $0.storeCalls += 1 }
+        locked { $0.storeCalls += 1 }
         defer {
             let now = Self.now()
             let open = store.openVolumeIDs()
-            state.withLock { s in
+            locked { s in
                 s.storeCalls -= 1
                 for id in open where s.lastUse[id] == nil || s.borrowed[id] == nil { s.lastUse[id] = now }
             }
@@ -63,7 +92,7 @@ public final class VolumeHost: Sendable {
     @discardableResult
     public func closeIdle(force: Bool = false) -> Int {
         let now = Self.now()
-        return state.withLock { s -> Int in
+        return locked { s -> Int in
             guard s.storeCalls == 0 else { return 0 }
             var closed = 0
             for id in store.openVolumeIDs() where s.borrowed[id] == nil {

@@ -98,7 +98,7 @@ struct VolumeRoutes: Sendable {
         let owner = try RequestHelpers.scope(request, context)
         let ref = try context.parameters.require("volume")
         let host = self.host
-        try await bridge.run { try host.withStore { s in try s.deleteVolume(try s.resolve(ref, owner: owner), owner: owner) } }
+        try await bridge.run { try host.deleteVolume(ref, owner: owner) }
         return Response(status: .noContent)
     }
 }

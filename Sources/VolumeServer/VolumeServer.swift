@@ -30,15 +30,19 @@ public struct VolumeServer: Sendable {
     /// Every route, behind the JSON error middleware (outermost) and the key check.
     public func router() -> Router<VolumeRequestContext> {
         let router = Router(context: VolumeRequestContext.self)
+        let table = RouteTable()
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
-        router.add(middleware: ErrorMiddleware<VolumeRequestContext>())
+        router.add(middleware: ErrorMiddleware<VolumeRequestContext>(routes: table))
         router.add(middleware: AuthMiddleware(host: host, bridge: bridge))
+        OpenAPIRoutes().register(on: router)
         AdminRoutes(host: host, bridge: bridge, limits: limits, version: version).register(on: router)
         VolumeRoutes(host: host, bridge: bridge, limits: limits).register(on: router)
         FileRoutes(host: host, bridge: bridge, limits: limits).register(on: router)
         WatchRoutes(host: host, bridge: bridge, hub: watches).register(on: router)
         AdminOpsRoutes(host: host, bridge: bridge, limits: limits, housekeeper: housekeeper, gcInterval: gcInterval).register(on: router)
         MetricsRoutes(host: host, bridge: bridge, metrics: metrics, watches: watches, housekeeper: housekeeper).register(on: router)
+        // Register every route above this line: the table answers 405 for the methods a path lacks.
+        table.record(router)
         return router
     }
 }

@@ -74,6 +74,7 @@ struct MountCommand: ParsableCommand {
     }
 
     func run() throws {
+        try global.requireLocal("mount")
         if foreground {
             try serve()
         } else {

@@ -58,6 +58,8 @@ struct Volumed: AsyncParsableCommand {
     var journalKeepEvents: Int64?
     @Option(name: .customLong("journal-keep-seconds"), help: "... and drops events older than this many seconds (default 86400).")
     var journalKeepSeconds: Double?
+    @Flag(name: .customLong("print-routes"), help: "Print every route the daemon serves (METHOD PATH, one a line) and exit.")
+    var printRoutes = false
     @Option(name: .customLong("max-import-bytes"), help: "Largest tar.gz body of a volume create (default and most 4 GiB).")
     var maxImportBytes: Int64?
 
@@ -119,6 +121,7 @@ struct Volumed: AsyncParsableCommand {
         var logger = Logger(label: "volumed")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info
 
+        FileLimit.raise()
         let store: VolumeStore
         let keyFile: URL
         do {
@@ -135,7 +138,15 @@ struct Volumed: AsyncParsableCommand {
         let housekeeper = Housekeeper(host: host, grace: s.gcGrace, journalKeepEvents: s.journalKeepEvents, journalKeepSeconds: s.journalKeepSeconds)
         let server = VolumeServer(host: host, bridge: bridge, limits: s.limits, housekeeper: housekeeper,
                                   gcInterval: s.gcInterval > 0 ? s.gcInterval : nil)
-        let responder = server.router().buildResponder()
+        let router = server.router()
+        if printRoutes {
+            // The contract test compares these with Docs/openapi.yaml.
+            for r in router.routes { Output.line("\(r.method) \(r.path)") }
+            try await bridge.run { try host.close() }
+            try? await bridge.shutdown()
+            return
+        }
+        let responder = router.buildResponder()
         let http = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .milliseconds(Int64(s.idleTimeoutSeconds * 1000))))
 
         var services: [any Service] = []

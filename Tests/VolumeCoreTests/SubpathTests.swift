@@ -31,6 +31,21 @@ final class SubpathTests: XCTestCase {
         }
     }
 
+    func testAViewOfAResolvedSubpathKeepsTheDirectoryFoundWhenThePathIsSwappedForALink() throws {
+        let v = ts.volume
+        let resolved = try v.resolveSubpath("/data/dir")
+        // Between the check and the mount, the directory is renamed and a link to the volume root
+        // put in its place (the kubelet subPath race).
+        try v.move("/data/dir", to: "/data/renamed")
+        let data = try v.lookup(parent: MountView.rootIno, name: Data("data".utf8)).ino
+        _ = try v.create(parent: data, name: Data("dir".utf8), kind: .symlink, mode: 0o777, caller: .root, target: Data("/".utf8))
+        let view = try MountView(volume: v, resolved: resolved)
+        XCTAssertEqual(view.realRoot, resolved.attributes.ino)
+        XCTAssertEqual(try view.readdir(MountView.rootIno).map(\.nameString), ["deeper"], "the directory checked, not the volume root")
+        // Resolving again now refuses the link.
+        XCTAssertThrowsError(try v.resolveSubpath("/data/dir")) { XCTAssertEqual(($0 as? VolumeError)?.code, "invalid_subpath") }
+    }
+
     func testLinksDotDotMissingAndFilesAreRefused() {
         let table: [(String, String)] = [
             ("/inside", "symbolic link /inside"),          // a link to a directory inside the volume: still refused

@@ -309,4 +309,33 @@ final class FileRouteTests: XCTestCase {
         XCTAssertEqual(malformed.status, 400, malformed.text)
         XCTAssertEqual(try d.get(base + "/exists?path=/m", key: key).object()["exists"] as? Bool, false)
     }
+
+    func testDeletingAVolumeWaitsForAnUploadInFlight() throws {
+        try d.put(vol, "/old.txt", Data("old".utf8), key: key)
+        let script = """
+        import socket, sys, threading, time, urllib.request
+        host, port, key, vol = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+        a = socket.create_connection((host, port))
+        a.sendall(("PUT /v1/volumes/%s/files/content?path=/up.bin HTTP/1.1\\r\\nHost: x\\r\\nX-API-Key: %s\\r\\nContent-Length: 2097152\\r\\n\\r\\n" % (vol, key)).encode())
+        a.sendall(b"a" * 1048576)
+        time.sleep(0.3)
+        out = {}
+        def delete():
+            r = urllib.request.Request("http://%s:%d/v1/volumes/%s" % (host, port, vol), method="DELETE", headers={"X-API-Key": key})
+            try:
+                with urllib.request.urlopen(r, timeout=120) as resp: out["delete"] = resp.status
+            except urllib.error.HTTPError as e: out["delete"] = e.code
+        t = threading.Thread(target=delete); t.start()
+        time.sleep(0.5)
+        a.sendall(b"b" * 1048576)
+        a.settimeout(120)
+        print("upload", a.recv(4096).split(b"\\r\\n")[0].decode().split(" ")[1])
+        t.join()
+        print("delete", out["delete"])
+        """
+        let r = try d.python(script, [key, vol])
+        XCTAssertEqual(r.stdout, "upload 201\ndelete 204\n", r.stdout + r.stderr + d.log())
+        XCTAssertEqual(try d.get("/v1/volumes/\(vol)", key: key).status, 404)
+        XCTAssertEqual(try d.get("/v1/volumes", key: key).array().count, 0)
+    }
 }

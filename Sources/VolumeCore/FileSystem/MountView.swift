@@ -55,6 +55,21 @@ public final class MountView: Sendable {
         if recentAttributes { volume.recent.addReader() }
     }
 
+    /// A view of a subpath that `Volume.resolveSubpath` resolved without following any symlink (an
+    /// attachment's): its root is the directory found then, whatever is renamed or linked at that
+    /// path since.
+    public init(volume: Volume, resolved: ResolvedSubpath, readOnly: Bool = false, recentAttributes: Bool = false) throws {
+        guard resolved.attributes.kind == .directory else {
+            throw VolumeError.invalidSubpath("subpath \(resolved.path) is not a directory")
+        }
+        self.volume = volume
+        self.readOnly = readOnly
+        self.recentAttributes = recentAttributes
+        subpath = resolved.path
+        realRoot = resolved.attributes.ino
+        if recentAttributes { volume.recent.addReader() }
+    }
+
     deinit {
         if recentAttributes { volume.recent.removeReader() }
     }

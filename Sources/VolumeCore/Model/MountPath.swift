@@ -32,18 +32,17 @@ public struct MountPath: Hashable, Sendable, Codable, CustomStringConvertible, C
         }
         guard text.utf8.count <= Self.maxLength else { throw refuse("is \(text.utf8.count) bytes; the limit is \(Self.maxLength)") }
         guard text.hasPrefix("/") else { throw refuse("is not absolute; it must start with '/'") }
-        guard text != "/" else { throw refuse("is the sandbox's root directory; mount below it, e.g. /data") }
         let parts = text.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
         if parts.contains("..") { throw refuse("contains '..'") }
         if let long = parts.first(where: { $0.utf8.count > Self.maxNameLength }) {
             throw refuse("has a name of \(long.utf8.count) bytes; the limit is \(Self.maxNameLength)")
         }
         let normal = "/" + parts.filter { !$0.isEmpty && $0 != "." }.joined(separator: "/")
+        if normal == "/" { throw refuse("is the sandbox's root directory; mount below it, e.g. /data") }
         if normal != text {
             let what = parts.last == "" ? "ends with '/'" : (parts.contains("") ? "contains '//'" : "contains a '.' component")
             throw refuse("\(what): it is not normalised; use '\(normal)'")
         }
-        if normal == "/" { throw refuse("is the sandbox's root directory; mount below it, e.g. /data") }
         if let sys = Self.systemDirectories.first(where: { normal == $0 || normal.hasPrefix($0 + "/") }) {
             throw refuse(normal == sys ? "is the system directory \(sys)" : "is under the system directory \(sys)")
         }

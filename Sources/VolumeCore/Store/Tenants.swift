@@ -5,7 +5,8 @@ import GRDB
 /// A tenant: its cap override and how many volumes it has.
 public struct TenantInfo: Codable, Sendable, Equatable {
     public var tenant: String
-    public var createdAt: Date
+    /// ISO 8601.
+    public var createdAt: String
     /// The tenant's cap override (volumes without their own follow it); nil: the default.
     public var capBytes: Int64?
     public var volumes: Int
@@ -24,7 +25,8 @@ extension VolumeStore {
                   (SELECT count(*) FROM volume v WHERE v.owner_id = t.id AND v.state = 'active') AS n
                 FROM tenant t ORDER BY t.id
                 """).map { r in
-                TenantInfo(tenant: r["id"], createdAt: Date(timeIntervalSince1970: r["created_at"]), capBytes: r["quota_bytes"], volumes: r["n"])
+                TenantInfo(tenant: r["id"], createdAt: ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: r["created_at"])),
+                           capBytes: r["quota_bytes"], volumes: r["n"])
             }
         }
     }
