@@ -12,6 +12,8 @@ public struct ServerLimits: Sendable {
     public var maxBatchBytes: Int = 64 << 20
     /// Bytes per read from the core when a file streams out.
     public var readChunkBytes: Int = 1 << 20
+    /// Seconds between heartbeat comments on an idle watch stream.
+    public var watchHeartbeatSeconds: Double = 15
 
     public init() {}
 }

@@ -10,18 +10,30 @@ public struct VolumeServer: Sendable {
     public let version: String
     /// Resumable uploads and signed URLs (DATA_DIR/uploads, the signing secret); nil: made from the store's data directory.
     public var transfers: Transfers?
+    /// The watch streams' pollers (one per watched volume); `close()` it at shutdown.
+    public let watches: WatchHub
+    /// Scheduled gc and journal trimming (volumed runs it every `gcInterval` seconds).
+    public let housekeeper: Housekeeper
+    public let gcInterval: Double?
+    /// The Prometheus registry behind `GET /metrics`.
+    public let metrics = ServerMetrics()
 
-    public init(host: VolumeHost, bridge: BlockingBridge, limits: ServerLimits = ServerLimits(), version: String = "0.1.0") {
+    public init(host: VolumeHost, bridge: BlockingBridge, limits: ServerLimits = ServerLimits(), version: String = "0.1.0",
+                housekeeper: Housekeeper? = nil, gcInterval: Double? = nil) {
         self.host = host
         self.bridge = bridge
         self.limits = limits
         self.version = version
+        watches = WatchHub(host: host, bridge: bridge, heartbeat: limits.watchHeartbeatSeconds)
+        self.housekeeper = housekeeper ?? Housekeeper(host: host)
+        self.gcInterval = gcInterval
     }
 
     /// Every route, behind the JSON error middleware (outermost) and the key check.
     public func router() -> Router<VolumeRequestContext> {
         let router = Router(context: VolumeRequestContext.self)
         let table = RouteTable()
+        router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
         router.add(middleware: ErrorMiddleware<VolumeRequestContext>(routes: table))
         router.add(middleware: AuthMiddleware(host: host, bridge: bridge))
         OpenAPIRoutes().register(on: router)
@@ -33,6 +45,9 @@ public struct VolumeServer: Sendable {
             TusRoutes(host: host, bridge: bridge, limits: limits, uploads: t.uploads).register(on: router)
             SignedURLRoutes(host: host, bridge: bridge, limits: limits, signer: t.signer).register(on: router)
         }
+        WatchRoutes(host: host, bridge: bridge, hub: watches).register(on: router)
+        AdminOpsRoutes(host: host, bridge: bridge, limits: limits, housekeeper: housekeeper, gcInterval: gcInterval).register(on: router)
+        MetricsRoutes(host: host, bridge: bridge, metrics: metrics, watches: watches, housekeeper: housekeeper).register(on: router)
         // Register every route above this line: the table answers 405 for the methods a path lacks.
         table.record(router)
         return router

@@ -16,6 +16,10 @@ struct Settings {
     var limits: ServerLimits
     var uploadExpirySeconds: Double
     var signingSecret: String?
+    var gcInterval: Double
+    var gcGrace: Double
+    var journalKeepEvents: Int64
+    var journalKeepSeconds: Double
 
     /// The config file's keys (all optional).
     struct File: Decodable {
@@ -33,6 +37,11 @@ struct Settings {
         var max_import_bytes: Int64?
         var upload_expiry_seconds: Double?
         var signing_secret: String?
+        var watch_heartbeat_seconds: Double?
+        var gc_interval_seconds: Double?
+        var gc_grace_seconds: Double?
+        var journal_keep_events: Int64?
+        var journal_keep_seconds: Double?
     }
 
     static let defaultListen = "127.0.0.1:8780"

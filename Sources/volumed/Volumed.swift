@@ -30,7 +30,7 @@ struct Volumed: AsyncParsableCommand {
     var listen: String?
     @Option(help: "Also listen on this Unix socket (for the host's sandbox manager).")
     var socket: String?
-    @Option(help: "A JSON file with settings (keys: data_dir, listen, socket, address_file, threads, idle_close_seconds, drain_seconds, idle_timeout_seconds, max_json_bytes, max_file_bytes, max_batch_bytes, max_import_bytes, upload_expiry_seconds, signing_secret).")
+    @Option(help: "A JSON file with settings (keys: data_dir, listen, socket, address_file, threads, idle_close_seconds, drain_seconds, idle_timeout_seconds, max_json_bytes, max_file_bytes, max_batch_bytes, max_import_bytes, upload_expiry_seconds, signing_secret, watch_heartbeat_seconds, gc_interval_seconds, gc_grace_seconds, journal_keep_events, journal_keep_seconds).")
     var config: String?
     @Option(name: .customLong("address-file"), help: "Write the bound URL (http://HOST:PORT) to this file once listening.")
     var addressFile: String?
@@ -48,6 +48,16 @@ struct Volumed: AsyncParsableCommand {
     var maxFileBytes: Int64?
     @Option(name: .customLong("max-batch-bytes"), help: "Largest multipart batch write body, held in memory (default 67108864).")
     var maxBatchBytes: Int?
+    @Option(name: .customLong("watch-heartbeat"), help: "Seconds between heartbeat comments on an idle watch stream (default 15).")
+    var watchHeartbeat: Double?
+    @Option(name: .customLong("gc-interval"), help: "Run gc (and trim change journals) every this many seconds; 0: never (default 3600).")
+    var gcInterval: Double?
+    @Option(name: .customLong("gc-grace"), help: "gc keeps unreferenced chunks younger than this many seconds (default 3600, as volumectl gc).")
+    var gcGrace: Double?
+    @Option(name: .customLong("journal-keep-events"), help: "Each volume's change journal keeps at least its last this many events (default 100000).")
+    var journalKeepEvents: Int64?
+    @Option(name: .customLong("journal-keep-seconds"), help: "... and drops events older than this many seconds (default 86400).")
+    var journalKeepSeconds: Double?
     @Flag(name: .customLong("print-routes"), help: "Print every route the daemon serves (METHOD PATH, one a line) and exit.")
     var printRoutes = false
     @Option(name: .customLong("max-import-bytes"), help: "Largest tar.gz body of a volume create (default and most 4 GiB).")
@@ -84,6 +94,8 @@ struct Volumed: AsyncParsableCommand {
         limits.maxImportBytes = min(phase1BlobLimit, try number(maxImportBytes, "VOLUMED_MAX_IMPORT_BYTES", file.max_import_bytes, phase1BlobLimit))
         let maxFile = try number(maxFileBytes, "VOLUMED_MAX_FILE_BYTES", file.max_file_bytes, Int64(0))
         limits.maxFileBytes = maxFile > 0 ? maxFile : nil
+        limits.watchHeartbeatSeconds = try number(watchHeartbeat, "VOLUMED_WATCH_HEARTBEAT", file.watch_heartbeat_seconds, limits.watchHeartbeatSeconds)
+        guard limits.watchHeartbeatSeconds > 0 else { throw SettingsError("--watch-heartbeat must be positive") }
         let s = Settings(
             dataDir: URL(fileURLWithPath: dataDir ?? e("VOLUMED_DATA_DIR") ?? file.data_dir ?? Settings.defaultDataDir(env)),
             listenHost: host, listenPort: port,
@@ -95,8 +107,15 @@ struct Volumed: AsyncParsableCommand {
             idleTimeoutSeconds: try number(idleTimeout, "VOLUMED_IDLE_TIMEOUT", file.idle_timeout_seconds, 60),
             limits: limits,
             uploadExpirySeconds: try number(uploadExpiry, "VOLUMED_UPLOAD_EXPIRY", file.upload_expiry_seconds, 86400),
-            signingSecret: signingSecret ?? e("VOLUMED_SIGNING_SECRET") ?? file.signing_secret)
+            signingSecret: signingSecret ?? e("VOLUMED_SIGNING_SECRET") ?? file.signing_secret,
+            gcInterval: try number(gcInterval, "VOLUMED_GC_INTERVAL", file.gc_interval_seconds, 3600),
+            gcGrace: try number(gcGrace, "VOLUMED_GC_GRACE", file.gc_grace_seconds, VolumeStore.defaultGrace),
+            journalKeepEvents: try number(journalKeepEvents, "VOLUMED_JOURNAL_KEEP_EVENTS", file.journal_keep_events, Volume.journalRetainEvents),
+            journalKeepSeconds: try number(journalKeepSeconds, "VOLUMED_JOURNAL_KEEP_SECONDS", file.journal_keep_seconds, Volume.journalRetainSeconds))
         guard s.uploadExpirySeconds > 0 else { throw SettingsError("--upload-expiry must be positive") }
+        guard s.gcInterval >= 0, s.gcGrace >= 0, s.journalKeepEvents >= 0, s.journalKeepSeconds >= 0 else {
+            throw SettingsError("--gc-interval, --gc-grace and the journal retention must not be negative")
+        }
         guard (1...1024).contains(s.threads) else { throw SettingsError("threads must be from 1 to 1024") }
         guard s.idleCloseSeconds >= 0, s.drainSeconds >= 0, s.idleTimeoutSeconds > 0 else { throw SettingsError("durations must be positive") }
         guard s.limits.maxJSONBytes > 0, s.limits.maxImportBytes > 0, s.limits.maxBatchBytes > 0 else { throw SettingsError("limits must be positive") }
@@ -125,7 +144,9 @@ struct Volumed: AsyncParsableCommand {
         }
         let host = VolumeHost(store: store, idleSeconds: s.idleCloseSeconds)
         let bridge = BlockingBridge(threads: s.threads)
-        var server = VolumeServer(host: host, bridge: bridge, limits: s.limits)
+        let housekeeper = Housekeeper(host: host, grace: s.gcGrace, journalKeepEvents: s.journalKeepEvents, journalKeepSeconds: s.journalKeepSeconds)
+        var server = VolumeServer(host: host, bridge: bridge, limits: s.limits, housekeeper: housekeeper,
+                                  gcInterval: s.gcInterval > 0 ? s.gcInterval : nil)
         server.transfers = transfers
         let router = server.router()
         if printRoutes {
@@ -163,6 +184,10 @@ struct Volumed: AsyncParsableCommand {
         services.append(UploadSweeper(uploads: transfers.uploads, bridge: bridge,
                                       interval: max(0.5, min(60, s.uploadExpirySeconds / 4)), logger: logger))
         services.append(IdleCloser(host: host, bridge: bridge, interval: max(0.5, min(30, s.idleCloseSeconds / 2))))
+        if s.gcInterval > 0 {
+            services.append(HousekeepingService(housekeeper: housekeeper, bridge: bridge, interval: s.gcInterval, logger: logger))
+        }
+        services.append(WatchCloser(hub: server.watches))
 
         var config = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         config.maximumGracefulShutdownDuration = .milliseconds(Int64(s.drainSeconds * 1000))

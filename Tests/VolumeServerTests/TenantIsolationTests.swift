@@ -23,6 +23,7 @@ final class TenantIsolationTests: XCTestCase {
                 ("POST", b + "/files/search", ["content": "secret"]),
                 ("POST", b + "/files/replace", ["glob": "*", "old": "secret", "new": "public"]),
                 ("BATCH", b + "/files/batch", nil),
+                ("GET", b + "/files/watch?path=/", nil),
             ]
             for (method, path, json) in attempts {
                 let r: HTTPResult

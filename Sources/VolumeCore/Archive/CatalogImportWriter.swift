@@ -47,6 +47,8 @@ final class CatalogImportWriter {
     private var stack: [(name: String, ino: UInt64)] = []
     private var touchedOld: Set<UInt64> = []
     private var oldDirTimes: [UInt64: Nanos] = [:]
+    /// Paths of the existing directories entries were linked into (nil inside: unreachable).
+    private var oldPaths: [UInt64: Data?] = [:]
     private let insInode: RawStatement
     private let insEntry: RawStatement
     private let insBlock: RawStatement
@@ -114,7 +116,9 @@ final class CatalogImportWriter {
                 sqlite3_bind_int64(s, 3, Int64(ino))
             }
         }
+        var replacedOne = false
         if try insert() != SQLITE_DONE {
+            replacedOne = true
             guard let a = try Catalog.lookupAttributes(db, parent: parent, name: name) else {
                 throw VolumeError.io("catalog insert failed: a constraint on \(String(decoding: name, as: UTF8.self))", errno: EIO)
             }
@@ -124,6 +128,12 @@ final class CatalogImportWriter {
         if isOld(parent) {
             touchedOld.insert(parent)
             events.append(.entry(parent: parent, name: name))
+            // One journal row per entry linked into a directory that existed before (a new
+            // directory's row stands for everything the import puts below it).
+            if oldPaths.index(forKey: parent) == nil { oldPaths.updateValue(try ChangeJournal.path(db, parent), forKey: parent) }
+            if let dir = oldPaths[parent] ?? nil {
+                try ChangeJournal.record(db, replacedOne ? .modify : .create, path: ChangeJournal.join(dir, name), now: now)
+            }
         }
     }
 

@@ -83,6 +83,19 @@ enum CatalogSchema {
                 DROP TABLE temp.inode_seq;
                 """)
         }
+        // The change journal (`ChangeJournal`): one row per changed path per commit, read by
+        // watchers in any process. AUTOINCREMENT so a sequence number is never reused after trimming.
+        m.registerMigration("v3-change-journal") { db in
+            try db.execute(sql: """
+                CREATE TABLE journal (
+                  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                  time INTEGER NOT NULL,
+                  type INTEGER NOT NULL CHECK (type BETWEEN 1 AND 4),
+                  path BLOB NOT NULL,
+                  from_path BLOB
+                );
+                """)
+        }
         return m
     }
 }

@@ -196,6 +196,7 @@ extension Volume {
                 try Catalog.setSize(db, ino, size, now: .now())
                 try Catalog.addMeta(db, .usageBytes, size - a.size)
                 events.append(.inode(ino))
+                try ChangeJournal.record(db, .modify, ino: ino)
             }
         }
         if let f {
@@ -528,6 +529,7 @@ extension OpenFile {
                 try Catalog.setSize(db, ino, size, now: mtime)
                 try Catalog.addMeta(db, .usageBytes, size - a.size)
                 events.append(.inode(ino))
+                try ChangeJournal.record(db, .modify, ino: ino)
                 return (size, refs, changed)
             }
             let outcome: (size: Int64, refs: [Int: BlockRef], changed: Bool)?

@@ -52,6 +52,7 @@ extension Volume {
             try Catalog.addMeta(db, .usageBytes, bytes)
             if kind == .file { try Catalog.addMeta(db, .fileCount, 1) }
             events += [.entry(parent: parent, name: name), .inode(parent)]
+            try ChangeJournal.record(db, .create, parent: parent, name: name)
             return a
         }
     }
@@ -74,6 +75,7 @@ extension Volume {
             try db.execute(sql: "DELETE FROM orphan WHERE ino = ?", arguments: [Int64(ino)])
             localOrphans.withLock { _ = $0.remove(ino) }
             events += [.entry(parent: newParent, name: newName), .inode(ino), .inode(newParent)]
+            try ChangeJournal.record(db, .create, parent: newParent, name: newName)
             return try Catalog.attributes(db, ino)!
         }
     }
@@ -97,6 +99,7 @@ extension Volume {
             unlinked.ctime = now
             try dropIfUnlinked(db, unlinked)
             events += [.entry(parent: parent, name: name), .inode(a.ino), .inode(parent)]
+            try ChangeJournal.record(db, .delete, parent: parent, name: name)
         }
     }
 
@@ -117,6 +120,7 @@ extension Volume {
             try Catalog.touch(db, parent, now: now)
             try Catalog.deleteInode(db, a)
             events += [.entry(parent: parent, name: name), .inode(a.ino), .inode(parent)]
+            try ChangeJournal.record(db, .delete, parent: parent, name: name)
         }
     }
 
@@ -170,6 +174,7 @@ extension Volume {
                 try Catalog.touch(db, src.ino, mtime: false, now: now)
                 try Catalog.touch(db, dst.ino, mtime: false, now: now)
                 events.append(.inode(dst.ino))
+                try ChangeJournal.rename(db, from: (newParent, newName), to: (parent, name))
             case .noReplace, .replace:
                 if let dst {
                     if mode == .noReplace { throw VolumeError.alreadyExists(String(decoding: newName, as: UTF8.self)) }
@@ -202,6 +207,7 @@ extension Volume {
             }
             try Catalog.touch(db, parent, now: now)
             if newParent != parent { try Catalog.touch(db, newParent, now: now) }
+            try ChangeJournal.rename(db, from: (parent, name), to: (newParent, newName))
         }
     }
 
@@ -223,6 +229,7 @@ extension Volume {
                 try Catalog.setAttributes(db, ino, mode: mode, uid: rest.uid ?? a.uid, gid: rest.gid ?? a.gid,
                                           atime: resolve(rest.atime, a.atime), mtime: resolve(rest.mtime, a.mtime), ctime: now)
                 events.append(.inode(ino))
+                try ChangeJournal.record(db, .modify, ino: ino)
             }
         }
         return try getattr(ino)

@@ -69,6 +69,7 @@ extension Volume {
             try Catalog.addLinks(db, cur.ino, 1, now: now)
             try Catalog.touch(db, cur.ino, now: now)
             events += [.entry(parent: cur.ino, name: Data(comp.utf8)), .inode(cur.ino)]
+            try ChangeJournal.record(db, .create, path: Data(VolumePath(trusted: walked).description.utf8), now: now)
             cur = try Catalog.attributes(db, ino)!
         }
         return cur
@@ -249,6 +250,7 @@ extension Volume {
                 }
                 usage += Int64(data.count)
                 events.append(.inode(ino))
+                try ChangeJournal.record(db, target == nil ? .create : .modify, path: Data(p.description.utf8), now: now)
                 out.append(WriteInfo(path: p.description, size: Int64(data.count)))
             }
             for d in touched {
@@ -291,6 +293,7 @@ extension Volume {
             try Catalog.addLinks(db, parent.ino, 1, now: now)
             try Catalog.touch(db, parent.ino, now: now)
             events += [.entry(parent: parent.ino, name: Data(p.name.utf8)), .inode(parent.ino)]
+            try ChangeJournal.record(db, .create, path: Data(p.description.utf8), now: now)
             return true
         }
     }
@@ -339,6 +342,7 @@ extension Volume {
             }
             try Catalog.touch(db, parent.ino, now: now)
             events += [.entry(parent: parent.ino, name: name), .inode(parent.ino), .inode(a.ino)]
+            try ChangeJournal.record(db, .delete, path: Data(p.description.utf8), now: now)
         }
     }
 
