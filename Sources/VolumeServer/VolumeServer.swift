@@ -8,8 +8,12 @@ public struct VolumeServer: Sendable {
     public let bridge: BlockingBridge
     public let limits: ServerLimits
     public let version: String
+    /// Mounts sandboxes' attachments; without one the sandbox routes are not served.
+    public let supervisor: MountSupervisor?
 
-    public init(host: VolumeHost, bridge: BlockingBridge, limits: ServerLimits = ServerLimits(), version: String = "0.1.0") {
+    public init(host: VolumeHost, bridge: BlockingBridge, limits: ServerLimits = ServerLimits(), version: String = "0.1.0",
+                supervisor: MountSupervisor? = nil) {
+        self.supervisor = supervisor
         self.host = host
         self.bridge = bridge
         self.limits = limits
@@ -22,8 +26,12 @@ public struct VolumeServer: Sendable {
         router.add(middleware: ErrorMiddleware<VolumeRequestContext>())
         router.add(middleware: AuthMiddleware(host: host, bridge: bridge))
         AdminRoutes(host: host, bridge: bridge, limits: limits, version: version).register(on: router)
-        VolumeRoutes(host: host, bridge: bridge, limits: limits).register(on: router)
+        VolumeRoutes(host: host, bridge: bridge, limits: limits, supervisor: supervisor).register(on: router)
         FileRoutes(host: host, bridge: bridge, limits: limits).register(on: router)
+        if let supervisor {
+            SandboxRoutes(host: host, bridge: bridge, limits: limits, supervisor: supervisor).register(on: router)
+            AttachmentRoutes(host: host, bridge: bridge, limits: limits, supervisor: supervisor).register(on: router)
+        }
         return router
     }
 }

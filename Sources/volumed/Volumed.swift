@@ -51,6 +51,11 @@ struct Volumed: AsyncParsableCommand {
     @Option(name: .customLong("max-import-bytes"), help: "Largest tar.gz body of a volume create (default and most 4 GiB).")
     var maxImportBytes: Int64?
 
+    @Option(name: .customLong("mount-root"), help: "Where sandboxes' attachments are mounted, one directory each (default DATA_DIR/mounts).")
+    var mountRoot: String?
+    @Option(name: .customLong("volumectl"), help: "The volumectl that serves mounts (default: the one beside volumed).")
+    var volumectlPath: String?
+
     func settings() throws -> Settings {
         let env = ProcessInfo.processInfo.environment
         func e(_ name: String) -> String? { env[name].flatMap { $0.isEmpty ? nil : $0 } }
@@ -113,7 +118,20 @@ struct Volumed: AsyncParsableCommand {
         }
         let host = VolumeHost(store: store, idleSeconds: s.idleCloseSeconds)
         let bridge = BlockingBridge(threads: s.threads)
-        let server = VolumeServer(host: host, bridge: bridge, limits: s.limits)
+        let env = ProcessInfo.processInfo.environment
+        let mountRootPath = mountRoot ?? env["VOLUMED_MOUNT_ROOT"].flatMap { $0.isEmpty ? nil : $0 } ?? s.dataDir.appendingPathComponent("mounts").path
+        let supervisor = MountSupervisor(store: store, mountRoot: URL(fileURLWithPath: mountRootPath).standardizedFileURL,
+                                         volumectl: volumectlPath ?? env["VOLUMED_VOLUMECTL"].flatMap { $0.isEmpty ? nil : $0 } ?? MountSupervisor.siblingVolumectl())
+        // Before listening: converge the attachment records with the kernel's mount table.
+        do {
+            try FileManager.default.createDirectory(at: supervisor.mountRoot, withIntermediateDirectories: true)
+            let report = try await bridge.run { try supervisor.reconcile() }
+            Output.line("volumed: reconciled attachments: \(report)")
+        } catch {
+            FileHandle.standardError.write(Data("volumed: reconciling attachments failed: \(error)\n".utf8))
+            throw ExitCode(70)
+        }
+        let server = VolumeServer(host: host, bridge: bridge, limits: s.limits, supervisor: supervisor)
         let responder = server.router().buildResponder()
         let http = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .milliseconds(Int64(s.idleTimeoutSeconds * 1000))))
 
