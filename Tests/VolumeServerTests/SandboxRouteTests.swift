@@ -236,4 +236,32 @@ final class SandboxRouteTests: XCTestCase {
         XCTAssertNotEqual(again.first.flatMap(Self.pid), serverPID)
         XCTAssertEqual(try String(contentsOfFile: hostPath + "/seed.txt", encoding: .utf8), "seed")
     }
+
+    /// A mount server that dies leaves a mount that answers ENOTCONN (no auto_unmount), never the empty
+    /// directory under it; the next start of volumed mounts it again.
+    func testADeadMountServerGivesENOTCONNNotTheBareDirectoryAndARestartRemounts() throws {
+        let d = try daemon()
+        let key = try d.tenantKey("acme")
+        let vol = try d.createVolume("data", key: key)
+        try d.put(vol, "/f.txt", Data("f".utf8), key: key)
+        let sbx = try create(d, key: key, [["volume_id": vol, "mount_path": "/data"]])
+        let att = try XCTUnwrap(Self.attachments(sbx).first)
+        let hostPath = try XCTUnwrap(att["host_path"] as? String)
+        let server = Int32(try XCTUnwrap(Self.pid(att)))
+        // Nothing writes here; the server is the one the daemon this test started recorded.
+        XCTAssertEqual(kill(server, SIGKILL), 0)
+        for _ in 0..<500 where kill(server, 0) == 0 { usleep(10_000) }
+        var st = stat()
+        let rc = stat(hostPath + "/f.txt", &st)
+        let err = errno
+        XCTAssertEqual(rc, -1)
+        XCTAssertEqual(err, ENOTCONN, "a dead server's mount must answer ENOTCONN, not show the directory under it")
+        let fd = open(hostPath + "/new.txt", O_CREAT | O_WRONLY, 0o644)
+        if fd >= 0 { close(fd) }
+        XCTAssertEqual(fd, -1, "nothing may be written into the directory under a dead mount")
+        XCTAssertEqual(d.stop(), 0)
+        try d.start()
+        XCTAssertTrue(d.log().contains("remounted 1"), d.log())
+        XCTAssertEqual(try String(contentsOfFile: hostPath + "/f.txt", encoding: .utf8), "f")
+    }
 }
