@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "VolumeFUSE", targets: ["VolumeFUSE"]),
         .library(name: "VolumeAPI", targets: ["VolumeAPI"]),
         .library(name: "VolumeServer", targets: ["VolumeServer"]),
+        .library(name: "VolumeClient", targets: ["VolumeClient"]),
         .executable(name: "volumectl", targets: ["volumectl"]),
         .executable(name: "volumed", targets: ["volumed"]),
     ],
@@ -23,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
@@ -44,11 +46,20 @@ let package = Package(
         .executableTarget(
             name: "volumectl",
             dependencies: [
-                "VolumeCore", "VolumeFUSE",
+                "VolumeCore", "VolumeFUSE", "VolumeClient", "VolumeAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(name: "VolumeAPI"),
+        .target(
+            name: "VolumeClient",
+            dependencies: [
+                "VolumeAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "VolumeServer",
             dependencies: [
@@ -59,8 +70,11 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            plugins: ["OpenAPIEmbed"]
         ),
+        // Embeds Docs/openapi.yaml into VolumeServer (GET /openapi.yaml serves it).
+        .plugin(name: "OpenAPIEmbed", capability: .buildTool()),
         .executableTarget(
             name: "volumed",
             dependencies: [
@@ -85,7 +99,13 @@ let package = Package(
         .testTarget(name: "VolumeCoreTests", dependencies: ["VolumeCore", "VolumeTestSupport"]),
         .testTarget(name: "VolumeFUSETests", dependencies: ["VolumeFUSE", "VolumeCore", "VolumeTestSupport"]),
         .testTarget(name: "VolumectlTests", dependencies: ["VolumeCore", "VolumeTestSupport"]),
-        .testTarget(name: "VolumeServerTests", dependencies: ["VolumeAPI", "VolumeTestSupport"]),
+        .testTarget(
+            name: "VolumeServerTests",
+            dependencies: [
+                "VolumeAPI", "VolumeClient", "VolumeTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -42,8 +42,11 @@ extension VolumeError {
 }
 
 /// Turns any error into a JSON error response: API failures as they are, the core's errors by their
-/// code, Hummingbird's own (no route: 404, wrong method) by status, anything else a logged 500.
+/// code, Hummingbird's own (no route: 404; a route's path with another method: 405 with `Allow`) by
+/// status, anything else a logged 500.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let routes: RouteTable
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
@@ -55,6 +58,11 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             let f = e.apiFailure
             return f.response(status: f.status)
         } catch let e as HTTPError {
+            if e.status == .notFound, case let allowed = routes.methods(at: request.uri.path), !allowed.isEmpty {
+                return APIFailure.response(status: .methodNotAllowed, code: "method_not_allowed",
+                                           message: "\(request.method) is not a method of \(request.uri.path); it takes \(allowed.joined(separator: ", "))",
+                                           headers: [.allow: allowed.joined(separator: ", ")])
+            }
             let code: String
             switch e.status.code {
             case 404: code = "not_found"

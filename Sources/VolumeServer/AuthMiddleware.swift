@@ -1,4 +1,4 @@
-// Authentication: every route but /healthz needs an active API key (X-API-Key or Authorization: Bearer), else 401.
+// Authentication: every route but /healthz and /openapi.yaml needs an active API key (X-API-Key or Authorization: Bearer), else 401.
 import Hummingbird
 import VolumeCore
 
@@ -9,7 +9,7 @@ struct AuthMiddleware: RouterMiddleware {
     let host: VolumeHost
     let bridge: BlockingBridge
     /// Paths that need no key.
-    static let open: Set<String> = ["/healthz"]
+    static let open: Set<String> = ["/healthz", "/openapi.yaml"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if Self.open.contains(request.uri.path) { return try await next(request, context) }

@@ -23,8 +23,10 @@ public struct VolumeServer: Sendable {
     /// Every route, behind the JSON error middleware (outermost) and the key check.
     public func router() -> Router<VolumeRequestContext> {
         let router = Router(context: VolumeRequestContext.self)
-        router.add(middleware: ErrorMiddleware<VolumeRequestContext>())
+        let table = RouteTable()
+        router.add(middleware: ErrorMiddleware<VolumeRequestContext>(routes: table))
         router.add(middleware: AuthMiddleware(host: host, bridge: bridge))
+        OpenAPIRoutes().register(on: router)
         AdminRoutes(host: host, bridge: bridge, limits: limits, version: version).register(on: router)
         VolumeRoutes(host: host, bridge: bridge, limits: limits, supervisor: supervisor).register(on: router)
         FileRoutes(host: host, bridge: bridge, limits: limits).register(on: router)
@@ -32,6 +34,8 @@ public struct VolumeServer: Sendable {
             SandboxRoutes(host: host, bridge: bridge, limits: limits, supervisor: supervisor).register(on: router)
             AttachmentRoutes(host: host, bridge: bridge, limits: limits, supervisor: supervisor).register(on: router)
         }
+        // Register every route above this line: the table answers 405 for the methods a path lacks.
+        table.record(router)
         return router
     }
 }

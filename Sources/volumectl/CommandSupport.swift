@@ -10,6 +10,9 @@ func reporting(_ body: () throws -> Void) throws {
     } catch let e as VolumeError {
         writeStderr("volumectl: \(e)\n")
         throw ExitCode(e.exitCode)
+    } catch let e as RemoteFailure {
+        writeStderr("volumectl: \(e.message)\n")
+        throw ExitCode(e.exitCode)
     } catch let e as ExitCode {
         throw e
     } catch let e as CleanExit {

@@ -24,7 +24,7 @@ extension Volumectl {
     }
 
     /// The options of `GlobalOptions`, which every leaf command declares.
-    static let globalOptionsWithValue = ["--data-dir", "--owner"]
+    static let globalOptionsWithValue = ["--data-dir", "--owner", "--endpoint"]
     static let globalFlags = ["--json"]
 
     /// Moves global options written before the subcommand names (`volumectl --data-dir D volume list`)

@@ -1,4 +1,4 @@
-// Options every volumectl command shares: the data directory, the tenant, JSON output.
+// Options every volumectl command shares: the data directory or a daemon endpoint, the tenant, JSON output.
 import ArgumentParser
 import Foundation
 import VolumeCore
@@ -13,6 +13,9 @@ struct GlobalOptions: ParsableArguments {
 
     @Flag(name: .customLong("json"), help: "Print JSON for machines instead of tables.")
     var json = false
+
+    @Option(name: .customLong("endpoint"), help: ArgumentHelp("Talk to a volumed daemon at this URL (http://HOST:PORT, or a Unix socket: unix:///PATH) instead of a data directory (default: $VOLUMES_ENDPOINT unless --data-dir is given). The API key comes from $VOLUMES_API_KEY; --owner becomes X-Tenant.", valueName: "url"))
+    var endpoint: String?
 
     func validate() throws {
         if let o = scope {

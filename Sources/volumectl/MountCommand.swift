@@ -77,6 +77,7 @@ struct MountCommand: ParsableCommand {
     }
 
     func run() throws {
+        try global.requireLocal("mount")
         if foreground {
             try serve()
         } else {

@@ -24,6 +24,7 @@ struct UnmountCommand: ParsableCommand {
     var lazy = false
 
     func run() throws {
+        try global.requireLocal("unmount")
         try reporting {
             let path = try MountTable.canonical(mountpoint)
             guard let entry = MountTable.entry(at: path) else {

@@ -9,6 +9,8 @@ struct Volumectl: ParsableCommand {
         discussion: """
             volumectl works directly on a data directory (--data-dir, or VOLUMES_DATA_DIR; default
             /var/lib/volumes for root, ~/.local/share/volumes otherwise). No daemon is needed.
+            With --endpoint URL (or VOLUMES_ENDPOINT) and VOLUMES_API_KEY, the volume, files and
+            transfer commands talk to a volumed daemon instead, with the same output and exit codes.
 
             Exit codes: 0 ok, 1 a check said no (files exists: false; fsck: problems remain),
             64 usage or bad input, 3 not found, 4 conflict, 5 over the cap, 6 not permitted,

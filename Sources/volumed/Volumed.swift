@@ -48,6 +48,8 @@ struct Volumed: AsyncParsableCommand {
     var maxFileBytes: Int64?
     @Option(name: .customLong("max-batch-bytes"), help: "Largest multipart batch write body, held in memory (default 67108864).")
     var maxBatchBytes: Int?
+    @Flag(name: .customLong("print-routes"), help: "Print every route the daemon serves (METHOD PATH, one a line) and exit.")
+    var printRoutes = false
     @Option(name: .customLong("max-import-bytes"), help: "Largest tar.gz body of a volume create (default and most 4 GiB).")
     var maxImportBytes: Int64?
 
@@ -105,6 +107,7 @@ struct Volumed: AsyncParsableCommand {
         var logger = Logger(label: "volumed")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info
 
+        FileLimit.raise()
         let store: VolumeStore
         let keyFile: URL
         do {
@@ -122,17 +125,26 @@ struct Volumed: AsyncParsableCommand {
         let mountRootPath = mountRoot ?? env["VOLUMED_MOUNT_ROOT"].flatMap { $0.isEmpty ? nil : $0 } ?? s.dataDir.appendingPathComponent("mounts").path
         let supervisor = MountSupervisor(store: store, mountRoot: URL(fileURLWithPath: mountRootPath).standardizedFileURL,
                                          volumectl: volumectlPath ?? env["VOLUMED_VOLUMECTL"].flatMap { $0.isEmpty ? nil : $0 } ?? MountSupervisor.siblingVolumectl())
+        let server = VolumeServer(host: host, bridge: bridge, limits: s.limits, supervisor: supervisor)
+        let router = server.router()
+        if printRoutes {
+            // The contract test compares these with Docs/openapi.yaml.
+            for r in router.routes { Output.line("\(r.method) \(r.path)") }
+            try await bridge.run { try host.close() }
+            try? await bridge.shutdown()
+            return
+        }
         // Before listening: converge the attachment records with the kernel's mount table.
         do {
             try FileManager.default.createDirectory(at: supervisor.mountRoot, withIntermediateDirectories: true)
             let report = try await bridge.run { try supervisor.reconcile() }
             Output.line("volumed: reconciled attachments: \(report)")
         } catch {
-            FileHandle.standardError.write(Data("volumed: reconciling attachments failed: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("volumed: reconciling attachments failed: \(error)
+".utf8))
             throw ExitCode(70)
         }
-        let server = VolumeServer(host: host, bridge: bridge, limits: s.limits, supervisor: supervisor)
-        let responder = server.router().buildResponder()
+        let responder = router.buildResponder()
         let http = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .milliseconds(Int64(s.idleTimeoutSeconds * 1000))))
 
         var services: [any Service] = []

@@ -31,6 +31,7 @@ struct APIKeyCreateCommand: ParsableCommand {
     }
 
     func run() throws {
+        try global.requireLocal("apikey create")
         try reporting {
             let expiresAt = try expires.map { Date().addingTimeInterval(try DurationText.parse($0)) }
             let key = try global.withStore { try $0.createAPIKey(tenant: tenant, role: isOperator ? .operator : .tenant, expiresAt: expiresAt) }

@@ -15,6 +15,7 @@ struct APIKeyListCommand: ParsableCommand {
     var tenant: String?
 
     func run() throws {
+        try global.requireLocal("apikey list")
         try reporting {
             let keys = try global.withStore { try $0.listAPIKeys(tenant: tenant) }
             try global.output(keys) {

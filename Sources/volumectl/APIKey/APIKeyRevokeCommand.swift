@@ -14,6 +14,7 @@ struct APIKeyRevokeCommand: ParsableCommand {
     var id: String
 
     func run() throws {
+        try global.requireLocal("apikey revoke")
         try reporting {
             let key = try global.withStore { try $0.revokeAPIKey(id) }
             try global.output(key) { print("revoked key \(key.id) of tenant \(key.tenant)") }

@@ -47,11 +47,7 @@ struct FilesCatCommand: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let data = try global.withVolume(volume) { _, vol -> Data in
-                let size = try vol.attributes(at: path).size
-                let available = Int(max(0, size - offset))
-                return try vol.readFile(path, offset: offset, length: min(length ?? available, available))
-            }
+            let data = try global.backend().withFiles(volume) { try $0.read(path, offset: offset, length: length) }
             if global.json {
                 let text = String(data: data, encoding: .utf8)
                 try printJSON(Content(path: try VolumePath(path).description, size: data.count, encoding: text == nil ? "base64" : "utf-8",

@@ -47,8 +47,8 @@ struct FilesEditCommand: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let result = try global.withVolume(volume) { _, vol in
-                Edited(path: try VolumePath(path).description, replacements: try vol.edit(path, old: old, new: new, all: all))
+            let result = try global.backend().withFiles(volume) { files in
+                Edited(path: try VolumePath(path).description, replacements: try files.edit(path, old: old, new: new, all: all))
             }
             try global.output(result) { print("replaced \(plural(result.replacements, "occurrence")) in \(result.path)") }
         }

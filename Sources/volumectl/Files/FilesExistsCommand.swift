@@ -36,7 +36,7 @@ struct FilesExistsCommand: ParsableCommand {
     func run() throws {
         var found = false
         try reporting {
-            found = try global.withVolume(volume) { _, vol in try vol.exists(path) }
+            found = try global.backend().withFiles(volume) { try $0.exists(path) }
             try global.output(Answer(path: try VolumePath(path).description, exists: found)) { print(found ? "true" : "false") }
         }
         if !found { throw ExitCode(1) }

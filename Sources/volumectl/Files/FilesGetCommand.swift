@@ -39,19 +39,19 @@ struct FilesGetCommand: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let (id, canonical, data) = try global.withVolume(volume) { _, vol in
+            let (id, canonical, target, size) = try global.backend().withFiles(volume) { files -> (String, VolumePath, String, Int) in
                 let canonical = try VolumePath(path)
-                return (vol.id, canonical, try vol.readFile(path))
+                if destination == "-" { return (files.volumeId, canonical, "-", try files.copyOut(path, to: nil)) }
+                var target = destination
+                if LocalFile.isDirectory(target) {
+                    guard !canonical.isRoot else { throw VolumeError.isADirectory("/") }
+                    target = URL(fileURLWithPath: target).appendingPathComponent(canonical.name).path
+                }
+                return (files.volumeId, canonical, target, try files.copyOut(path, to: target))
             }
-            if destination == "-" { return try writeStdout(data) }
-            var target = destination
-            if LocalFile.isDirectory(target) {
-                guard !canonical.isRoot else { throw VolumeError.isADirectory("/") }
-                target = URL(fileURLWithPath: target).appendingPathComponent(canonical.name).path
-            }
-            try LocalFile.write(target, data)
-            try global.output(Fetched(volumeId: id, path: canonical.description, localFile: target, size: data.count)) {
-                print("wrote \(plural(data.count, "byte")) from \(canonical) to \(target)")
+            if target == "-" { return }
+            try global.output(Fetched(volumeId: id, path: canonical.description, localFile: target, size: size)) {
+                print("wrote \(plural(size, "byte")) from \(canonical) to \(target)")
             }
         }
     }

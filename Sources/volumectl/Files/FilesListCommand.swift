@@ -42,7 +42,7 @@ struct FilesListCommand: ParsableCommand {
     func run() throws {
         try reporting {
             let levels = depth ?? (recursive ? Int.max : 1)
-            let entries = try global.withVolume(volume) { _, vol in try vol.list(path, depth: levels) }
+            let entries = try global.backend().withFiles(volume) { try $0.list(path, depth: levels) }
             try global.output(entries) {
                 let deep = levels > 1
                 printTable(["TYPE", "SIZE", "MODE", "MODIFIED", deep ? "PATH" : "NAME"], entries.map { e in

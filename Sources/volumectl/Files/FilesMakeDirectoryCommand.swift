@@ -41,8 +41,8 @@ struct FilesMakeDirectoryCommand: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let (canonical, created) = try global.withVolume(volume) { _, vol in
-                (try VolumePath(path).description, try vol.makeDirectory(path, parents: parents, mode: try parseMode(mode)))
+            let (canonical, created) = try global.backend().withFiles(volume) { files in
+                (try VolumePath(path).description, try files.makeDirectory(path, parents: parents, mode: try parseMode(mode)))
             }
             try global.output(Made(path: canonical, created: created)) {
                 print(created ? "created directory \(canonical)" : "directory \(canonical) already exists")

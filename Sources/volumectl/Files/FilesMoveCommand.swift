@@ -40,8 +40,8 @@ struct FilesMoveCommand: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let moved = try global.withVolume(volume) { _, vol in
-                try vol.move(from, to: to, overwrite: overwrite)
+            let moved = try global.backend().withFiles(volume) { files in
+                try files.move(from, to: to, overwrite: overwrite)
                 return Moved(from: try VolumePath(from).description, to: try VolumePath(to).description)
             }
             try global.output(moved) { print("moved \(moved.from) to \(moved.to)") }

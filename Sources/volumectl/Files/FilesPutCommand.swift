@@ -52,12 +52,9 @@ struct FilesPutCommand: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let written = try global.withVolume(volume) { _, vol in
-                // Validate the path before reading a possibly long stdin.
-                _ = try VolumePath(path)
-                let data = (source == nil || source == "-") ? try LocalFile.readStandardInput() : try LocalFile.read(source!)
-                let info = try vol.writeFile(path, data: data, createParents: parents, mode: try mode.map(parseMode))
-                return Written(volumeId: vol.id, path: info.path, size: info.size)
+            let written = try global.backend().withFiles(volume) { files in
+                let info = try files.write(path, from: source == "-" ? nil : source, parents: parents, mode: try mode.map(parseMode))
+                return Written(volumeId: files.volumeId, path: info.path, size: info.size)
             }
             try global.output(written) { print("wrote \(plural(Int(written.size), "byte")) to \(written.path) in \(written.volumeId)") }
         }

@@ -40,15 +40,9 @@ struct FilesRemoveCommand: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let result = try global.withVolume(volume) { _, vol -> Removed in
+            let result = try global.backend().withFiles(volume) { files -> Removed in
                 let canonical = try VolumePath(path).description
-                do {
-                    try vol.remove(path, recursive: recursive)
-                    return Removed(path: canonical, removed: true)
-                } catch VolumeError.notFound(let what) {
-                    guard force else { throw VolumeError.notFound(what) }
-                    return Removed(path: canonical, removed: false)
-                }
+                return Removed(path: canonical, removed: try files.remove(path, recursive: recursive, force: force))
             }
             try global.output(result) { print(result.removed ? "removed \(result.path)" : "\(result.path) does not exist") }
         }

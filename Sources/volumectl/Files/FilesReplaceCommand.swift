@@ -52,8 +52,8 @@ struct FilesReplaceCommand: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let report = try global.withVolume(volume) { _, vol in
-                try vol.replace(glob: glob, old: old, new: new, regex: regex, dryRun: dryRun, under: under)
+            let report = try global.backend().withFiles(volume) { files in
+                try files.replace(glob: glob, old: old, new: new, regex: regex, dryRun: dryRun, under: under)
             }
             try global.output(report) {
                 let what = "\(plural(report.replacements, "replacement")) in \(plural(report.files.count, "file"))"

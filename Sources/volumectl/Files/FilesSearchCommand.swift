@@ -49,7 +49,7 @@ struct FilesSearchCommand: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let result = try global.withVolume(volume) { _, vol in try vol.search(under: under, name: name, content: content, limit: limit) }
+            let result = try global.backend().withFiles(volume) { try $0.search(under: under, name: name, content: content, limit: limit) }
             try global.output(result) {
                 for h in result.hits {
                     if let line = h.line { print("\(h.path):\(line):\(h.text ?? "")") } else { print(h.path) }

@@ -26,7 +26,7 @@ struct FilesStatCommand: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let e = try global.withVolume(volume) { _, vol in try vol.stat(path) }
+            let e = try global.backend().withFiles(volume) { try $0.stat(path) }
             try global.output(e) {
                 var fields = [("path", e.path), ("name", e.name), ("type", e.type), ("size", "\(e.size)"), ("mode", e.mode), ("modified", e.modified)]
                 if let t = e.target { fields.append(("target", t)) }

@@ -36,6 +36,7 @@ struct FsckCommand: ParsableCommand {
     var quick = false
 
     func run() throws {
+        try global.requireLocal("fsck")
         var clean = true
         try reporting {
             let reports = try global.withStore { store -> [(String, FsckReport)] in

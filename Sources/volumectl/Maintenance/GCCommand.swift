@@ -33,6 +33,7 @@ struct GCCommand: ParsableCommand {
     func validate() throws { _ = try DurationText.parse(grace) }
 
     func run() throws {
+        try global.requireLocal("gc")
         try reporting {
             let seconds = try DurationText.parse(grace)
             let r = try global.withStore { try $0.collectGarbage(grace: seconds, dryRun: dryRun) }

@@ -36,6 +36,7 @@ struct QuotaClearCommand: ParsableCommand {
     }
 
     func run() throws {
+        try global.requireLocal("quota clear")
         try reporting {
             if let tenant {
                 try global.withStore { try $0.setTenantQuota(tenant, bytes: nil) }

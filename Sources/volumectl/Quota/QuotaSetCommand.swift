@@ -49,6 +49,7 @@ struct QuotaSetCommand: ParsableCommand {
     }
 
     func run() throws {
+        try global.requireLocal("quota set")
         try reporting {
             let bytes = try parseSize(target.size)
             if let tenant {

@@ -22,6 +22,7 @@ struct QuotaShowCommand: ParsableCommand {
     var volume: String
 
     func run() throws {
+        try global.requireLocal("quota show")
         try reporting {
             let q = try global.withStore { store in try store.quota(try store.resolve(volume, owner: global.scope)) }
             try global.output(q) { printQuota(q) }

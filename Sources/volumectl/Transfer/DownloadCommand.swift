@@ -38,12 +38,7 @@ struct DownloadCommand: ParsableCommand {
             let loc = try VolumeLocation(source)
             let bar = TransferProgressBar(verb: "download", quiet: quiet)
             defer { bar.finish() }
-            let (id, report) = try global.withStore { store in
-                let id = try store.resolve(loc.volume, owner: global.scope)
-                let vol = try store.volume(id, owner: global.scope)
-                return (id, try vol.download(loc.path, to: destination,
-                                             options: TransferOptions(progress: { bar.update($0) }, isCancelled: TransferSignals.isCancelled)))
-            }
+            let (id, report) = try global.backend().download(loc, to: destination, bar: bar)
             bar.finish()
             if global.json {
                 try printJSON(TransferSummary(report: report, extra: ["destination": destination], seconds: Date().timeIntervalSince(started)))

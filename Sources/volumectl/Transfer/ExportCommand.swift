@@ -47,6 +47,7 @@ struct ExportCommand: ParsableCommand {
     }
 
     func run() throws {
+        try global.requireLocal("export")
         try transferReporting {
             TransferSignals.install()
             let started = Date()

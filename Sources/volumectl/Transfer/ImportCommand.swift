@@ -51,48 +51,10 @@ struct ImportCommand: ParsableCommand {
             TransferSignals.install()
             let started = Date()
             let name = blob == "-" ? "standard input" : blob
-            let input: FileByteSource
-            if blob == "-" {
-                input = FileByteSource(fd: 0, name: name, limit: phase1BlobLimit, isCancelled: TransferSignals.isCancelled)
-            } else {
-                input = try FileByteSource(path: blob, limit: phase1BlobLimit, isCancelled: TransferSignals.isCancelled)
-            }
-            // Refuse an oversized blob before touching any volume.
-            if let size = input.knownSize, size > phase1BlobLimit {
-                throw VolumeError.tooLarge("\(name) is \(ByteSize.format(size)); a Phase 1 blob is at most \(ByteSize.format(phase1BlobLimit))")
-            }
             let bar = TransferProgressBar(verb: "import", quiet: quiet)
             defer { bar.finish() }
-            let quiet = self.quiet
-            let (report, volumeID, createdID) = try global.withStore { store -> (ImportReport, String, String?) in
-                // With --create the volume stays hidden until its import lands; if this process dies
-                // first, even by SIGKILL, the next store open removes it.
-                let vol: Volume
-                // An import into an existing volume holds an import lease: a deletion waits for it
-                // (or is refused), and a volume being deleted refuses the import.
-                var lease: Lease?
-                defer { if let lease { _ = try? store.releaseLease(lease.id) } }
-                if let create {
-                    let meta = blob == "-" ? [:] : ["imported_from": URL(fileURLWithPath: blob).lastPathComponent]
-                    vol = try store.createHiddenVolume(owner: global.scope ?? "default", name: create, metadata: meta)
-                } else {
-                    vol = try store.volume(try store.resolve(volume!, owner: global.scope), owner: global.scope)
-                    lease = try store.acquireLease(volume: vol.id, purpose: .import)
-                }
-                let createdID = create == nil ? nil : vol.id
-                do {
-                    let options = TransferOptions(
-                        progress: { bar.update($0) },
-                        onDrop: { d in if !quiet { bar.log("volumectl: dropped entry \(d.entry) '\(d.path)': \(d.reason)") } },
-                        isCancelled: TransferSignals.isCancelled)
-                    let report = try vol.importArchive(from: input, name: name, totalBytes: input.knownSize, into: path, options: options)
-                    if let id = createdID { _ = try store.publishVolume(id) }
-                    return (report, vol.id, createdID)
-                } catch {
-                    if let id = createdID { try? store.discardHiddenVolume(id) }
-                    throw error
-                }
-            }
+            let (report, volumeID, createdID) = try global.backend().importArchive(
+                blob: blob, create: create, volume: volume, path: path, owner: global.scope, bar: bar, quiet: quiet)
             bar.finish()
             if global.json {
                 try printJSON(TransferSummary(report: report, extra: ["input": name], flags: ["created": createdID != nil],

@@ -49,41 +49,8 @@ struct UploadCommand: ParsableCommand {
             TransferSignals.install()
             let started = Date()
             let loc = try VolumeLocation(destination)
-            let (id, report) = try global.withStore { store -> (String, ImportReport) in
-                let id = try store.resolve(loc.volume, owner: global.scope)
-                let vol = try store.volume(id, owner: global.scope)
-                let dest = try VolumePath(loc.path)
-                let destIsDir = (try? vol.stat(dest.description).type == "dir") ?? false
-                let intoDest = destIsDir || loc.path.hasSuffix("/")
-                let importSource: ImportSource
-                let directory: String
-                if source == "-" {
-                    guard !intoDest else {
-                        throw VolumeError.isADirectory("\(loc.path) is a directory; give the path of the file to write, like \(loc.volume):\(dest.isRoot ? "" : dest.description)/data.bin")
-                    }
-                    guard !dest.isRoot else { throw VolumeError.isADirectory("/ is the volume root; give a file path") }
-                    let input = FileByteSource(fd: 0, name: "standard input", isCancelled: TransferSignals.isCancelled)
-                    importSource = try StreamFileSource(input: input, name: dest.name, mode: UInt32(mode, radix: 8)!)
-                    directory = dest.parent.description
-                } else {
-                    if intoDest {
-                        importSource = try LocalTreeSource(path: source)
-                        directory = dest.description
-                    } else {
-                        guard !dest.isRoot else { throw VolumeError.invalidArgument("cannot upload onto the volume root") }
-                        importSource = try LocalTreeSource(path: source, name: dest.name)
-                        directory = dest.parent.description
-                    }
-                }
-                let bar = TransferProgressBar(verb: "upload", quiet: quiet)
-                let quiet = self.quiet
-                let options = TransferOptions(
-                    progress: { bar.update($0) },
-                    onDrop: { d in if !quiet { bar.log("volumectl: skipped '\(d.path)': \(d.reason)") } },
-                    isCancelled: TransferSignals.isCancelled)
-                defer { bar.finish() }
-                return (id, try vol.importTree(from: importSource, into: directory, options: options))
-            }
+            let bar = TransferProgressBar(verb: "upload", quiet: quiet)
+            let (id, report) = try global.backend().upload(source: source, to: loc, mode: UInt32(mode, radix: 8)!, bar: bar, quiet: quiet)
             if global.json {
                 try printJSON(TransferSummary(report: report, extra: ["source": source], seconds: Date().timeIntervalSince(started)))
             } else {

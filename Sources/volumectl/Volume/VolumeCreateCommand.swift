@@ -51,9 +51,7 @@ struct VolumeCreateCommand: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let info = try global.withStore { store in
-                try store.createVolume(owner: global.scope ?? "default", name: name, metadata: try parsedMetadata())
-            }
+            let info = try global.backend().createVolume(owner: global.scope, name: name, metadata: try parsedMetadata())
             if quiet && !global.json { print(info.volumeId); return }
             try global.output(info) { printVolume(info) }
         }

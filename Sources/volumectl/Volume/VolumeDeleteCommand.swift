@@ -39,11 +39,7 @@ struct VolumeDeleteCommand: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let info = try global.withStore { store in
-                let info = try store.info(try store.resolve(volume, owner: global.scope), owner: global.scope)
-                try store.deleteVolume(info.volumeId, owner: global.scope, force: force)
-                return info
-            }
+            let info = try global.backend().deleteVolume(volume, force: force)
             try global.output(Deleted(volumeId: info.volumeId, name: info.name)) {
                 print("deleted volume \(info.volumeId) (\(info.name)); run 'volumectl gc' to free its bytes")
             }

@@ -41,7 +41,7 @@ struct VolumeInspectCommand: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let info = try global.withStore { store in try store.info(try store.resolve(volume, owner: global.scope), owner: global.scope) }
+            let info = try global.backend().volumeInfo(volume)
             guard let field else { return try global.output(info) { printVolume(info) } }
             let object = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(info)) as? [String: Any] ?? [:]
             let value: Any

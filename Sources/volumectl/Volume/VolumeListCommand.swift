@@ -27,7 +27,7 @@ struct VolumeListCommand: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let volumes = try global.withStore { try $0.listVolumes(owner: global.scope) }
+            let volumes = try global.backend().listVolumes()
             if quiet && !global.json { volumes.forEach { print($0.volumeId) }; return }
             try global.output(volumes) {
                 printTable(["ID", "NAME", "SIZE", "FILES", "CAP", "CREATED"], volumes.map {

@@ -1,0 +1,83 @@
+// How the synchronous CLI calls the async client: one blocking bridge, and the daemon's errors as the CLI's
+// one-line messages and exit codes.
+import ArgumentParser
+import Foundation
+import VolumeClient
+
+/// A failure the daemon reported (or the transport): printed as its message alone, with the exit code
+/// the local mode gives the same error code.
+struct RemoteFailure: Error, CustomStringConvertible {
+    let code: String
+    let message: String
+    var description: String { message }
+
+    /// The CLI's exit code for a daemon error code (the same table as `VolumeError.exitCode`).
+    var exitCode: Int32 {
+        switch code {
+        case "not_found", "no_such_attribute": return 3
+        case "invalid_path", "name_too_long", "invalid_argument", "out_of_range", "too_large", "bad_request", "invalid_json",
+             "unsupported_media_type", "length_mismatch", "bad_endpoint", "not_available":
+            return 64
+        case "already_exists", "directory_not_empty", "edit_conflict", "not_a_directory", "is_a_directory", "cross_device",
+             "too_many_links", "symlink_loop":
+            return 4
+        case "quota_exceeded": return 5
+        case "read_only", "permission_denied", "forbidden", "unauthorized": return 6
+        default: return 70
+        }
+    }
+
+    init(code: String, message: String) { self.code = code; self.message = message }
+
+    init(_ e: VolumeClientError) {
+        switch e.code {
+        case "local_not_found": self.init(code: "not_found", message: e.message)
+        case "local_is_a_directory": self.init(code: "is_a_directory", message: e.message)
+        case "unauthorized": self.init(code: e.code, message: "\(e.message) (set VOLUMES_API_KEY)")
+        default: self.init(code: e.code, message: e.message)
+        }
+    }
+
+    /// A command or form the daemon has no route for yet (usage, exit 64).
+    static func notAvailable(_ what: String) -> RemoteFailure {
+        RemoteFailure(code: "not_available", message: "\(what) is not available over --endpoint yet; run it on the daemon's host with --data-dir")
+    }
+}
+
+/// Runs an async client call to completion from synchronous code; the client's errors become `RemoteFailure`.
+func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    let box = ResultBox<T>()
+    let done = DispatchSemaphore(value: 0)
+    Task.detached {
+        do { box.set(.success(try await body())) } catch { box.set(.failure(error)) }
+        done.signal()
+    }
+    done.wait()
+    do {
+        return try box.get()
+    } catch let e as VolumeClientError {
+        throw RemoteFailure(e)
+    }
+}
+
+/// The result of a task, handed to the thread that waits for it (the semaphore orders the two).
+private final class ResultBox<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var result: Result<T, any Error>?
+    func set(_ r: Result<T, any Error>) { lock.lock(); result = r; lock.unlock() }
+    func get() throws -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try result!.get()
+    }
+}
+
+/// Re-reads a wire value as the core's value with the same JSON keys (VolumeResponse -> VolumeInfo, ...).
+func convert<T: Decodable>(_ value: some Encodable, to type: T.Type = T.self) throws -> T {
+    try JSONDecoder().decode(T.self, from: try JSONEncoder().encode(value))
+}
+
+/// Builds a core value from its JSON fields (reports the core only makes itself).
+func make<T: Decodable>(_ fields: [String: Any], as type: T.Type = T.self) throws -> T {
+    try JSONDecoder().decode(T.self, from: try JSONSerialization.data(withJSONObject: fields))
+}

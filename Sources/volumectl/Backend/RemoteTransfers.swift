@@ -1,0 +1,150 @@
+// The transfer commands on a daemon: single files up and down through the streamed content route, and the
+// Phase 1 import through the tar.gz create route. Directory trees have no route yet.
+import Foundation
+import VolumeAPI
+import VolumeClient
+import VolumeCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension RemoteBackend {
+    func upload(source: String, to loc: VolumeLocation, mode: UInt32, bar: TransferProgressBar, quiet: Bool) throws -> (String, ImportReport) {
+        let id = try volumeInfo(loc.volume).volumeId
+        let files = client.volume(id).files
+        let dest = try VolumePath(loc.path)
+        let destText = dest.description
+        let destEntry = try? blocking { try await files.stat(destText) }
+        let intoDest = destEntry?.type == "dir" || loc.path.hasSuffix("/")
+        let target: VolumePath
+        var fileMode = mode
+        var size: Int64? = nil
+        if source == "-" {
+            guard !intoDest else {
+                throw VolumeError.isADirectory("\(loc.path) is a directory; give the path of the file to write, like \(loc.volume):\(dest.isRoot ? "" : dest.description)/data.bin")
+            }
+            guard !dest.isRoot else { throw VolumeError.isADirectory("/ is the volume root; give a file path") }
+            target = dest
+        } else {
+            var st = stat()
+            guard lstat(source, &st) == 0 else { throw LocalFile.error(errno, "cannot read '\(source)'") }
+            guard (st.st_mode & S_IFMT) == S_IFREG else { throw RemoteFailure.notAvailable("uploading a directory (or anything but one file)") }
+            fileMode = UInt32(st.st_mode) & 0o7777
+            size = Int64(st.st_size)
+            if intoDest {
+                target = try dest.appending(URL(fileURLWithPath: source).lastPathComponent)
+            } else {
+                guard !dest.isRoot else { throw VolumeError.invalidArgument("cannot upload onto the volume root") }
+                target = dest
+            }
+        }
+        let targetText = target.description
+        let existed = (try? blocking { try await files.exists(targetText) }) ?? false
+        let total = size
+        let progress: @Sendable (Int64) -> Void = { n in
+            bar.update(TransferProgress(bytesIn: n, totalIn: total, bytesOut: n, entries: 0, current: targetText, phase: "streaming"))
+        }
+        defer { bar.finish() }
+        let modeText = String(fileMode, radix: 8)
+        let path = source == "-" ? "/dev/stdin" : source
+        let written = try blocking {
+            try await files.write(targetText, stream: try FileChunks(path: path, progress: progress), length: total, parents: true, mode: modeText)
+        }
+        let report: ImportReport = try make([
+            "volume_id": id, "destination": target.parent.description, "entries": 1, "files": 1, "directories": 0,
+            "bytes": Int(written.size), "replaced": existed ? 1 : 0, "input_bytes": Int(written.size), "dropped_count": 0,
+            "dropped_by_reason": [String: Int](), "dropped": [Any](), "dropped_truncated": false,
+        ])
+        return (id, report)
+    }
+
+    func download(_ loc: VolumeLocation, to destination: String, bar: TransferProgressBar) throws -> (String, ExportReport) {
+        let id = try volumeInfo(loc.volume).volumeId
+        let files = client.volume(id).files
+        let source = try VolumePath(loc.path)
+        let sourceText = source.description
+        let entry = try blocking { try await files.stat(sourceText) }
+        guard entry.type == "file" else { throw RemoteFailure.notAvailable("downloading a directory (or anything but one file)") }
+        var target = destination
+        if LocalFile.isDirectory(destination) { target = URL(fileURLWithPath: destination).appendingPathComponent(source.name).path }
+        let total = entry.size
+        let progress: @Sendable (Int64) -> Void = { n in
+            bar.update(TransferProgress(bytesIn: n, totalIn: total, bytesOut: n, entries: 0, current: sourceText, phase: "streaming"))
+        }
+        defer { bar.finish() }
+        let url = URL(fileURLWithPath: target)
+        let bytes = try blocking { try await files.download(sourceText, to: url, progress: progress) }
+        // Keep the mode and the modification time, as the local download does.
+        if let m = UInt32(entry.mode, radix: 8) { chmod(target, mode_t(m)) }
+        if let date = ISO8601DateFormatter.withFractions.date(from: entry.modified) ?? ISO8601DateFormatter().date(from: entry.modified) {
+            try? FileManager.default.setAttributes([.modificationDate: date], ofItemAtPath: target)
+        }
+        let report: ExportReport = try make([
+            "volume_id": id, "path": source.description, "files": 1, "directories": 0, "symlinks": 0, "hard_links": 0,
+            "skipped": [String](), "bytes": Int(bytes),
+        ])
+        return (id, report)
+    }
+
+    func importArchive(blob: String, create: String?, volume: String?, path: String, owner: String?, bar: TransferProgressBar,
+                       quiet: Bool) throws -> (ImportReport, String, String?) {
+        guard let create else { throw RemoteFailure.notAvailable("importing into an existing volume (--volume)") }
+        guard try VolumePath(path).isRoot else { throw RemoteFailure.notAvailable("importing below the root (--path)") }
+        let name = blob == "-" ? "standard input" : blob
+        var size: Int64? = nil
+        if blob != "-" {
+            var st = stat()
+            guard stat(blob, &st) == 0 else { throw LocalFile.error(errno, "cannot read '\(blob)'") }
+            size = Int64(st.st_size)
+            // Refuse an oversized blob before sending anything.
+            if let s = size, s > phase1BlobLimit {
+                throw VolumeError.tooLarge("\(name) is \(ByteSize.format(s)); a Phase 1 blob is at most \(ByteSize.format(phase1BlobLimit))")
+            }
+        }
+        let total = size
+        let progress: @Sendable (Int64) -> Void = { n in
+            bar.update(TransferProgress(bytesIn: n, totalIn: total, bytesOut: 0, entries: 0, current: "", phase: "streaming"))
+        }
+        let client = owner == nil ? self.client : self.client.acting(for: owner)
+        let path = blob == "-" ? "/dev/stdin" : blob
+        let answer: ImportedVolumeResponse
+        do {
+            defer { bar.finish() }
+            answer = try blocking {
+                let chunks = try FileChunks(path: path, progress: progress)
+                do {
+                    return try await client.volumes.create(name: create, archive: chunks, length: total)
+                } catch let e as VolumeClientError where owner == nil && e.status == 400 && e.message.contains("X-Tenant") {
+                    // An operator key with no --owner: the local mode imports for the tenant 'default'. A file can be
+                    // sent again; standard input cannot.
+                    guard path != "/dev/stdin" else { throw e }
+                    return try await client.acting(for: "default").volumes.create(name: create, archive: try FileChunks(path: path, progress: progress),
+                                                                                 length: total)
+                }
+            }
+        }
+        let s = answer.import
+        if !quiet { for d in s.dropped { bar.log("volumectl: dropped entry \(d.entry) '\(d.path)': \(d.reason)") } }
+        var reasons: [String: Int] = [:]
+        for d in s.dropped { reasons[d.reason, default: 0] += 1 }
+        if s.droppedCount > s.dropped.count { reasons["(not listed)", default: 0] += s.droppedCount - s.dropped.count }
+        let report: ImportReport = try make([
+            "volume_id": answer.volume.volumeId, "destination": "/", "entries": s.files + s.directories + s.droppedCount,
+            "files": s.files, "directories": s.directories, "bytes": Int(s.bytes), "replaced": 0, "input_bytes": Int(s.inputBytes),
+            "dropped_count": s.droppedCount, "dropped_by_reason": reasons,
+            "dropped": s.dropped.map { ["entry": $0.entry, "path": $0.path, "reason": $0.reason] as [String: Any] },
+            "dropped_truncated": s.droppedTruncated,
+        ])
+        return (report, answer.volume.volumeId, answer.volume.volumeId)
+    }
+}
+
+extension ISO8601DateFormatter {
+    /// ISO-8601 with fractional seconds, as the daemon writes times.
+    nonisolated(unsafe) static let withFractions: ISO8601DateFormatter = {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f
+    }()
+}
