@@ -15,6 +15,8 @@ public struct MountOptions: Sendable {
     public var readOnly = false
     /// The directory of the volume shown as the mount's root.
     public var subpath = "/"
+    /// Resolve `subpath` without following any symlink (`Volume.resolveSubpath`), as attachments do.
+    public var strictSubpath = false
     /// Let every user reach the mount (the kernel then checks permissions: `default_permissions`).
     public var allowOther = true
     /// Seconds the kernel may trust attributes and names without asking. Changes made elsewhere
@@ -107,8 +109,11 @@ public final class FUSEMount: Sendable {
         let logger = tuned
         // The invalidator polls foreignChanges (unless told not to), which is what lets the view
         // serve recent attributes.
-        let view = try MountView(volume: volume, subpath: options.subpath, readOnly: options.readOnly,
-                                 recentAttributes: options.pollInterval > 0)
+        let view = options.strictSubpath
+            ? try MountView(volume: volume, resolved: try volume.resolveSubpath(options.subpath), readOnly: options.readOnly,
+                            recentAttributes: options.pollInterval > 0)
+            : try MountView(volume: volume, subpath: options.subpath, readOnly: options.readOnly,
+                            recentAttributes: options.pollInterval > 0)
         let path = try MountTable.prepare(mountpoint, logger: logger)
         let origin = origins.add(1, ordering: .relaxed).newValue
         let fs = FUSEFileSystem(view: view, options: options, origin: origin, logger: logger)

@@ -59,7 +59,9 @@ public final class VolumeHost: @unchecked Sendable {
 
     /// Deletes the volume `ref` names once its borrowers (an upload in flight, say) are done; requests
     /// that arrive meanwhile wait, then find it gone (`notFound`).
-    public func deleteVolume(_ ref: String, owner: String?) throws {
+    /// `force`: even while mounted in sandboxes; returns the attachments that became `failed`.
+    @discardableResult
+    public func deleteVolume(_ ref: String, owner: String?, force: Bool = false) throws -> [Attachment] {
         let id = try store.resolve(ref, owner: owner)
         cond.lock()
         while s.deleting.contains(id) || s.borrowed[id] != nil { cond.wait() }
@@ -69,7 +71,7 @@ public final class VolumeHost: @unchecked Sendable {
             locked { _ = $0.deleting.remove(id) }
             cond.broadcast()
         }
-        try withStore { try $0.deleteVolume(id, owner: owner) }
+        return try withStore { try $0.deleteVolume(id, owner: owner, force: force) }
     }
 
     /// Runs a store-wide call (list, create, delete, info): no volume is closed meanwhile.

@@ -9,6 +9,7 @@ struct VolumeRoutes: Sendable {
     let host: VolumeHost
     let bridge: BlockingBridge
     let limits: ServerLimits
+    var supervisor: MountSupervisor? = nil
 
     func register(on router: Router<VolumeRequestContext>) {
         router.post("/v1/volumes", use: create)
@@ -97,8 +98,14 @@ struct VolumeRoutes: Sendable {
     @Sendable func delete(_ request: Request, context: VolumeRequestContext) async throws -> Response {
         let owner = try RequestHelpers.scope(request, context)
         let ref = try context.parameters.require("volume")
-        let host = self.host
-        try await bridge.run { try host.deleteVolume(ref, owner: owner) }
+        // ?force=true (operator keys): delete even while mounted; those attachments become failed.
+        let force = try RequestHelpers.boolQuery(request, "force")
+        if force { try RequestHelpers.requireOperator(context) }
+        let host = self.host, supervisor = self.supervisor
+        try await bridge.run {
+            let failed = try host.deleteVolume(ref, owner: owner, force: force)
+            for a in failed { supervisor?.unmount(a.id) }
+        }
         return Response(status: .noContent)
     }
 }

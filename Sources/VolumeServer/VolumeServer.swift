@@ -18,8 +18,12 @@ public struct VolumeServer: Sendable {
     /// The Prometheus registry behind `GET /metrics`.
     public let metrics = ServerMetrics()
 
+    /// Mounts sandboxes' attachments; without one the sandbox routes are not served.
+    public let supervisor: MountSupervisor?
+
     public init(host: VolumeHost, bridge: BlockingBridge, limits: ServerLimits = ServerLimits(), version: String = "0.1.0",
-                housekeeper: Housekeeper? = nil, gcInterval: Double? = nil) {
+                housekeeper: Housekeeper? = nil, gcInterval: Double? = nil, supervisor: MountSupervisor? = nil) {
+        self.supervisor = supervisor
         self.host = host
         self.bridge = bridge
         self.limits = limits
@@ -38,7 +42,7 @@ public struct VolumeServer: Sendable {
         router.add(middleware: AuthMiddleware(host: host, bridge: bridge))
         OpenAPIRoutes().register(on: router)
         AdminRoutes(host: host, bridge: bridge, limits: limits, version: version).register(on: router)
-        VolumeRoutes(host: host, bridge: bridge, limits: limits).register(on: router)
+        VolumeRoutes(host: host, bridge: bridge, limits: limits, supervisor: supervisor).register(on: router)
         FileRoutes(host: host, bridge: bridge, limits: limits).register(on: router)
         ArchiveRoutes(host: host, bridge: bridge, limits: limits).register(on: router)
         if let t = transfers ?? (try? Transfers(dataDir: host.store.dataDir)) {
@@ -48,6 +52,10 @@ public struct VolumeServer: Sendable {
         WatchRoutes(host: host, bridge: bridge, hub: watches).register(on: router)
         AdminOpsRoutes(host: host, bridge: bridge, limits: limits, housekeeper: housekeeper, gcInterval: gcInterval).register(on: router)
         MetricsRoutes(host: host, bridge: bridge, metrics: metrics, watches: watches, housekeeper: housekeeper).register(on: router)
+        if let supervisor {
+            SandboxRoutes(host: host, bridge: bridge, limits: limits, supervisor: supervisor).register(on: router)
+            AttachmentRoutes(host: host, bridge: bridge, limits: limits, supervisor: supervisor).register(on: router)
+        }
         // Register every route above this line: the table answers 405 for the methods a path lacks.
         table.record(router)
         return router

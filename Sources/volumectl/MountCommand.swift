@@ -39,6 +39,9 @@ struct MountCommand: ParsableCommand {
     @Option(help: "Show this directory of the volume as the mount's root.")
     var subpath = "/"
 
+    @Flag(name: .customLong("strict-subpath"), help: "Resolve --subpath without following any symlink (as sandbox attachments do).")
+    var strictSubpath = false
+
     @Flag(help: "Serve in this process until unmounted or interrupted.")
     var foreground = false
 
@@ -106,6 +109,7 @@ struct MountCommand: ParsableCommand {
             lease = try store.acquireLease(volume: id, purpose: .mount)
             var options = MountOptions(readOnly: readOnly, subpath: subpath)
             options.debug = debug
+            options.strictSubpath = strictSubpath
             options.autoUnmount = autoUnmount
             options.attrTimeout = cacheTimeout
             options.entryTimeout = cacheTimeout

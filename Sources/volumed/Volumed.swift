@@ -67,6 +67,11 @@ struct Volumed: AsyncParsableCommand {
     @Option(name: .customLong("signing-secret"), help: "The secret signed URLs are signed with (default: DATA_DIR/signing.key, generated on first start). Changing it revokes every URL signed before.")
     var signingSecret: String?
 
+    @Option(name: .customLong("mount-root"), help: "Where sandboxes' attachments are mounted, one directory each (default DATA_DIR/mounts).")
+    var mountRoot: String?
+    @Option(name: .customLong("volumectl"), help: "The volumectl that serves mounts (default: the one beside volumed).")
+    var volumectlPath: String?
+
     func settings() throws -> Settings {
         let env = ProcessInfo.processInfo.environment
         func e(_ name: String) -> String? { env[name].flatMap { $0.isEmpty ? nil : $0 } }
@@ -145,8 +150,12 @@ struct Volumed: AsyncParsableCommand {
         let host = VolumeHost(store: store, idleSeconds: s.idleCloseSeconds)
         let bridge = BlockingBridge(threads: s.threads)
         let housekeeper = Housekeeper(host: host, grace: s.gcGrace, journalKeepEvents: s.journalKeepEvents, journalKeepSeconds: s.journalKeepSeconds)
+        let env = ProcessInfo.processInfo.environment
+        let mountRootPath = mountRoot ?? env["VOLUMED_MOUNT_ROOT"].flatMap { $0.isEmpty ? nil : $0 } ?? s.dataDir.appendingPathComponent("mounts").path
+        let supervisor = MountSupervisor(store: store, mountRoot: URL(fileURLWithPath: mountRootPath).standardizedFileURL,
+                                         volumectl: volumectlPath ?? env["VOLUMED_VOLUMECTL"].flatMap { $0.isEmpty ? nil : $0 } ?? MountSupervisor.siblingVolumectl())
         var server = VolumeServer(host: host, bridge: bridge, limits: s.limits, housekeeper: housekeeper,
-                                  gcInterval: s.gcInterval > 0 ? s.gcInterval : nil)
+                                  gcInterval: s.gcInterval > 0 ? s.gcInterval : nil, supervisor: supervisor)
         server.transfers = transfers
         let router = server.router()
         if printRoutes {
@@ -155,6 +164,16 @@ struct Volumed: AsyncParsableCommand {
             try await bridge.run { try host.close() }
             try? await bridge.shutdown()
             return
+        }
+        // Before listening: converge the attachment records with the kernel's mount table.
+        do {
+            try FileManager.default.createDirectory(at: supervisor.mountRoot, withIntermediateDirectories: true)
+            let report = try await bridge.run { try supervisor.reconcile() }
+            Output.line("volumed: reconciled attachments: \(report)")
+        } catch {
+            FileHandle.standardError.write(Data("volumed: reconciling attachments failed: \(error)
+".utf8))
+            throw ExitCode(70)
         }
         let responder = router.buildResponder()
         let http = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .milliseconds(Int64(s.idleTimeoutSeconds * 1000))))

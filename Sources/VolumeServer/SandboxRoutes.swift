@@ -1,0 +1,172 @@
+// /v1/sandboxes: create (with attachments), list, get, pause/hibernate/resume/destroy, fork; each mount through the supervisor.
+import Foundation
+import HTTPTypes
+import Hummingbird
+import VolumeCore
+
+/// One attachment as a request body names it.
+struct AttachmentBody: Decodable, Sendable {
+    var volume_id: String
+    var mount_path: String
+    var read_only: Bool?
+    var subpath: String?
+    static let fields: Set<String> = ["volume_id", "mount_path", "read_only", "subpath"]
+
+    /// The core's request; a bad `mount_path` is `invalid_mount_path` (400).
+    func request() throws -> AttachmentRequest {
+        let path = try RequestHelpers.wrap { try MountPath(mount_path) }
+        return AttachmentRequest(volumeId: volume_id, mountPath: path, readOnly: read_only ?? false, subpath: subpath ?? "/")
+    }
+}
+
+/// `POST /v1/sandboxes`.
+struct CreateSandboxBody: Decodable, Sendable {
+    var attachments: [AttachmentBody]?
+    /// Accepted; the owner mapping they ask for is not applied yet.
+    var uid: UInt32?
+    var gid: UInt32?
+    static let fields: Set<String> = ["attachments", "uid", "gid"]
+}
+
+/// A sandbox on the wire: its record and its attachments (not detached ones).
+struct SandboxView: Encodable, Sendable {
+    let sandbox: Sandbox
+    let attachments: [Attachment]
+
+    enum Keys: String, CodingKey {
+        case sandboxId = "sandbox_id", ownerId = "owner_id", state, parentId = "parent_id", createdAt = "created_at"
+        case updatedAt = "updated_at", attachments
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Keys.self)
+        try c.encode(sandbox.id, forKey: .sandboxId)
+        try c.encode(sandbox.ownerId, forKey: .ownerId)
+        try c.encode(sandbox.state, forKey: .state)
+        try c.encode(sandbox.parentId, forKey: .parentId)
+        try c.encode(sandbox.createdAt, forKey: .createdAt)
+        try c.encode(sandbox.updatedAt, forKey: .updatedAt)
+        try c.encode(attachments, forKey: .attachments)
+    }
+}
+
+/// JSON with ISO 8601 times, as the other routes write them.
+enum SandboxJSON {
+    static func make<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        let e = JSONResponse.encoder()
+        e.dateEncodingStrategy = .iso8601
+        return JSONResponse.raw(try e.encode(value), status: status)
+    }
+}
+
+struct SandboxRoutes: Sendable {
+    let host: VolumeHost
+    let bridge: BlockingBridge
+    let limits: ServerLimits
+    let supervisor: MountSupervisor
+
+    func register(on router: Router<VolumeRequestContext>) {
+        router.post("/v1/sandboxes", use: create)
+        router.get("/v1/sandboxes", use: list)
+        router.get("/v1/sandboxes/:sandbox", use: get)
+        router.post("/v1/sandboxes/:sandbox/pause") { r, c in try await self.move(r, c, to: .paused) }
+        router.post("/v1/sandboxes/:sandbox/hibernate") { r, c in try await self.move(r, c, to: .hibernated) }
+        router.post("/v1/sandboxes/:sandbox/destroy") { r, c in try await self.move(r, c, to: .destroyed) }
+        router.post("/v1/sandboxes/:sandbox/resume") { r, c in try await self.move(r, c, to: .running) }
+        router.post("/v1/sandboxes/:sandbox/fork", use: fork)
+    }
+
+    @Sendable func create(_ request: Request, context: VolumeRequestContext) async throws -> Response {
+        guard let owner = try RequestHelpers.scope(request, context) else {
+            throw APIFailure.badRequest("an operator key creates a sandbox for a tenant: send 'X-Tenant: TENANT'")
+        }
+        let body = try await Self.createBody(request, limit: limits.maxJSONBytes)
+        let requests = try (body.attachments ?? []).map { try $0.request() }
+        let store = host.store, supervisor = self.supervisor
+        let view = try await bridge.run { () -> SandboxView in
+            let made = try store.createSandbox(owner: owner, attachments: requests)
+            let mounted = try made.attachments.map { try supervisor.mount($0.id) }
+            return SandboxView(sandbox: made.sandbox, attachments: mounted)
+        }
+        return try SandboxJSON.make(view, status: .created)
+    }
+
+    /// The create body: strict at the top and in each attachment.
+    static func createBody(_ request: Request, limit: Int) async throws -> CreateSandboxBody {
+        let buffer = try await request.body.collect(upTo: limit)
+        let data = Data(buffer.readableBytesView)
+        if let dict = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            let unknown = Set(dict.keys).subtracting(CreateSandboxBody.fields)
+            if !unknown.isEmpty { throw APIFailure("invalid_json", "unknown field(s) \(unknown.sorted().joined(separator: ", ")); this route takes attachments, uid, gid") }
+            for case let a as [String: Any] in (dict["attachments"] as? [Any]) ?? [] {
+                let u = Set(a.keys).subtracting(AttachmentBody.fields)
+                if !u.isEmpty { throw APIFailure("invalid_json", "unknown attachment field(s) \(u.sorted().joined(separator: ", ")); an attachment takes volume_id, mount_path, read_only, subpath") }
+            }
+        } else if !data.isEmpty {
+            throw APIFailure("invalid_json", "the body must be a JSON object")
+        }
+        if data.isEmpty { return CreateSandboxBody() }
+        do { return try JSONDecoder().decode(CreateSandboxBody.self, from: data) } catch let e as DecodingError {
+            throw APIFailure("invalid_json", RequestHelpers.describe(e))
+        }
+    }
+
+    @Sendable func list(_ request: Request, context: VolumeRequestContext) async throws -> Response {
+        let owner = try RequestHelpers.scope(request, context)
+        let destroyed = try RequestHelpers.boolQuery(request, "include_destroyed")
+        let store = host.store
+        let views = try await bridge.run {
+            try store.sandboxes(owner: owner, includeDestroyed: destroyed).map {
+                SandboxView(sandbox: $0, attachments: try store.attachments(sandbox: $0.id, owner: nil))
+            }
+        }
+        return try SandboxJSON.make(views)
+    }
+
+    @Sendable func get(_ request: Request, context: VolumeRequestContext) async throws -> Response {
+        let owner = try RequestHelpers.scope(request, context)
+        let id = try context.parameters.require("sandbox")
+        let store = host.store
+        let view = try await bridge.run {
+            SandboxView(sandbox: try store.sandbox(id, owner: owner), attachments: try store.attachments(sandbox: id, owner: owner))
+        }
+        return try SandboxJSON.make(view)
+    }
+
+    /// Pause, hibernate, destroy: every mount is taken down first (its server commits what it
+    /// buffered), then the records say `released` with the reason. Resume: the state first, then
+    /// every intent is mounted again (`mounted`, or `failed` with the reason).
+    func move(_ request: Request, _ context: VolumeRequestContext, to state: SandboxState) async throws -> Response {
+        let owner = try RequestHelpers.scope(request, context)
+        let id = try context.parameters.require("sandbox")
+        let store = host.store, supervisor = self.supervisor
+        let view = try await bridge.run { () -> SandboxView in
+            let current = try store.sandbox(id, owner: owner)
+            if state == .running {
+                let s = try store.setSandboxState(id, owner: owner, to: .running)
+                var atts = try store.attachments(sandbox: id, owner: owner)
+                if current.state != .running || atts.contains(where: { $0.state != .mounted }) {
+                    atts = try atts.map { try supervisor.mount($0.id) }
+                }
+                return SandboxView(sandbox: s, attachments: atts)
+            }
+            if current.state != state {
+                for a in try store.attachments(sandbox: id, owner: owner) where a.state == .mounted { supervisor.unmount(a.id) }
+            }
+            let s = try store.setSandboxState(id, owner: owner, to: state)
+            return SandboxView(sandbox: s, attachments: try store.attachments(sandbox: id, owner: owner))
+        }
+        return try SandboxJSON.make(view)
+    }
+
+    @Sendable func fork(_ request: Request, context: VolumeRequestContext) async throws -> Response {
+        let owner = try RequestHelpers.scope(request, context)
+        let id = try context.parameters.require("sandbox")
+        let store = host.store, supervisor = self.supervisor
+        let view = try await bridge.run { () -> SandboxView in
+            let made = try store.forkSandbox(id, owner: owner)
+            return SandboxView(sandbox: made.sandbox, attachments: try made.attachments.map { try supervisor.mount($0.id) })
+        }
+        return try SandboxJSON.make(view, status: .created)
+    }
+}
