@@ -140,8 +140,7 @@ struct Volumed: AsyncParsableCommand {
             let report = try await bridge.run { try supervisor.reconcile() }
             Output.line("volumed: reconciled attachments: \(report)")
         } catch {
-            FileHandle.standardError.write(Data("volumed: reconciling attachments failed: \(error)
-".utf8))
+            FileHandle.standardError.write(Data("volumed: reconciling attachments failed: \(error)\n".utf8))
             throw ExitCode(70)
         }
         let responder = router.buildResponder()
