@@ -32,6 +32,10 @@ final class SchemathesisTests: XCTestCase {
         for (tag, key) in [("volumes", key), ("files", key), ("service", key), ("admin", d.operatorKey)] {
             let r = try schemathesis(d, config: config, key: key, tag: tag)
             XCTAssertEqual(r.status, 0, "schemathesis found problems in the \(tag) routes:\n\(r.stdout)\n\(r.stderr)")
+            // It tested something: a tag that matches no operation would pass silently.
+            let tested = r.stdout.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix("Tested:") }
+            let count = tested.flatMap { Int($0.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "") } ?? 0
+            XCTAssertGreaterThan(count, 0, "schemathesis tested no \(tag) operation:\n\(r.stdout)")
         }
         XCTAssertFalse(d.log().contains("internal error"), "the daemon logged internal errors:\n\(d.log())")
     }
