@@ -144,9 +144,10 @@ public final class MountSupervisor: @unchecked Sendable {
     }
 
     /// Converges the records with the kernel's mount table (at start-up, before listening): a
-    /// `mounted` attachment whose server is alive and whose mount is in the table is adopted; one
-    /// whose server died or whose mount vanished (a reboot) is mounted again; a `pending` one of a
-    /// running sandbox is mounted; attachments of sandboxes that are not running have their mounts
+    /// `mounted` attachment whose server is alive and whose mount is in the table is adopted; every
+    /// other intent of a running sandbox is mounted (again), as a resume does: one whose server died
+    /// or whose mount vanished (a reboot), a `pending` one, one left `released` by a crash in the
+    /// middle of a resume; attachments of sandboxes that are not running have their mounts
     /// taken down and are `released`; a mount under `mountRoot` that no record serves is taken down.
     /// What cannot be mounted is `failed` with the reason.
     @discardableResult
@@ -172,8 +173,9 @@ public final class MountSupervisor: @unchecked Sendable {
                     report.adopted.append(a.id)
                     continue
                 }
-                let shouldMount = a.state == .mounted || (a.state == .released && a.reason == .pending)
-                guard shouldMount else { continue }
+                // Every other intent of a running sandbox is mounted, as a resume mounts them: `pending`
+                // (a crash between the record and the mount), `released` (a crash in a resume, after
+                // the sandbox became running), `failed` (tried again, as a resume tries it).
                 if let s = a.servedBy?.process, s.isAlive {
                     // Its server runs but its mount is gone: stop that server before starting another.
                     kill(s.pid, SIGTERM)

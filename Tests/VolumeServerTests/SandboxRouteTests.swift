@@ -237,6 +237,31 @@ final class SandboxRouteTests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: hostPath + "/seed.txt", encoding: .utf8), "seed")
     }
 
+    /// A crash in the middle of a resume (the sandbox recorded `running`, its intents still `released`,
+    /// nothing mounted): the next start mounts them, as the resume would have.
+    func testARestartAfterACrashInTheMiddleOfAResumeMountsTheIntents() throws {
+        let d = try daemon()
+        let key = try d.tenantKey("acme")
+        let vol = try d.createVolume("data", key: key)
+        try d.put(vol, "/f.txt", Data("f".utf8), key: key)
+        let sbx = try create(d, key: key, [["volume_id": vol, "mount_path": "/data"]])
+        let id = sbx["sandbox_id"] as! String
+        let hostPath = try XCTUnwrap(Self.attachments(sbx).first?["host_path"] as? String)
+        let paused = try d.request("POST", "/v1/sandboxes/\(id)/pause", key: key).object()
+        XCTAssertEqual(Self.attachments(paused).first?["reason"] as? String, "sandbox_paused")
+        XCTAssertEqual(d.stop(), 0, d.log())
+        // What the resume route records first (`setSandboxState(.running)` changes only the sandbox's
+        // row), with the crash before it mounts anything.
+        let sql = "UPDATE sandbox SET state = 'running' WHERE id = '\(id)'"
+        let r = try Daemon.runTool("/usr/bin/env", ["sqlite3", d.dataDir + "/registry.sqlite", sql])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        try d.start()
+        let list = try d.get("/v1/sandboxes/\(id)/attachments", key: key).array()
+        XCTAssertEqual(list.first?["state"] as? String, "mounted", "\(list)")
+        XCTAssertTrue(d.log().contains("remounted 1"), d.log())
+        XCTAssertEqual(try String(contentsOfFile: hostPath + "/f.txt", encoding: .utf8), "f")
+    }
+
     /// A mount server that dies leaves a mount that answers ENOTCONN (no auto_unmount), never the empty
     /// directory under it; the next start of volumed mounts it again.
     func testADeadMountServerGivesENOTCONNNotTheBareDirectoryAndARestartRemounts() throws {
