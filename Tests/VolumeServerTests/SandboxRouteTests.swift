@@ -237,6 +237,24 @@ final class SandboxRouteTests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: hostPath + "/seed.txt", encoding: .utf8), "seed")
     }
 
+    /// Deleting a volume mounted in a sandbox is refused with a conflict that names the sandbox, and
+    /// volumectl exits 4 for it both on the data directory and over --endpoint (the daemon's `conflict`).
+    func testVolumectlExits4ForAMountedVolumesDeletionInBothWorlds() throws {
+        let d = try daemon()
+        let key = try d.tenantKey("acme")
+        let vol = try d.createVolume("data", key: key)
+        let sbx = try create(d, key: key, [["volume_id": vol, "mount_path": "/data"]])
+        let id = sbx["sandbox_id"] as! String
+        XCTAssertEqual(Self.attachments(sbx).first?["state"] as? String, "mounted", "\(sbx)")
+        let ctl = try Daemon.volumectl.get().path
+        let env = ["VOLUMES_API_KEY": key, "VOLUMES_ENDPOINT": "", "VOLUMES_DATA_DIR": "", "VOLUMES_TENANT": ""]
+        for world in [["--endpoint", d.url], ["--data-dir", d.dataDir, "--owner", "acme"]] {
+            let r = try Daemon.runTool(ctl, world + ["volume", "delete", vol], env: env)
+            XCTAssertEqual(r.status, 4, "\(world): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(id), "\(world): the refusal names the sandbox: \(r.stderr)")
+        }
+    }
+
     /// A crash in the middle of a resume (the sandbox recorded `running`, its intents still `released`,
     /// nothing mounted): the next start mounts them, as the resume would have.
     func testARestartAfterACrashInTheMiddleOfAResumeMountsTheIntents() throws {
