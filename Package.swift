@@ -65,7 +65,8 @@ let package = Package(
         .target(
             name: "VolumeServer",
             dependencies: [
-                "VolumeCore", "VolumeAPI",
+                // VolumeFUSE for its mount table (MountSupervisor reads and unmounts through MountTable).
+                "VolumeCore", "VolumeAPI", "VolumeFUSE",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

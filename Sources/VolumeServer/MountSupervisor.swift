@@ -1,6 +1,7 @@
 // Host-path delivery: each mounted attachment is served by its own detached mount-server process; mount, unmount, reconcile.
 import Foundation
 import VolumeCore
+import VolumeFUSE
 
 #if canImport(Glibc)
 import Glibc
@@ -59,7 +60,7 @@ public final class MountSupervisor: @unchecked Sendable {
         try exclusively(id) {
             let a = try store.attachment(id)
             guard a.detachedAt == nil else { return a }
-            if a.state == .mounted, let s = a.servedBy, s.process.isAlive, MountInfo.current().contains(hostPath(id)) { return a }
+            if a.state == .mounted, let s = a.servedBy, s.process.isAlive, MountTable.entry(at: hostPath(id)) != nil { return a }
             return try start(a)
         }
     }
@@ -67,7 +68,7 @@ public final class MountSupervisor: @unchecked Sendable {
     private func start(_ a: Attachment) throws -> Attachment {
         let path = hostPath(a.id)
         // A mount left by a server that died answers ENOTCONN: detach it before mounting again.
-        if MountInfo.current().contains(path) { Self.fusermountUnmount(path, lazy: true) }
+        if MountTable.entry(at: path) != nil { MountTable.unmount(path, lazy: true) }
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         var args = ["mount", a.volumeId, path, "--json", "--no-auto-unmount", "--strict-subpath",
                     "--data-dir", store.dataDir.path, "--log-file", mountRoot.appendingPathComponent(a.id + ".log").path]
@@ -118,20 +119,14 @@ public final class MountSupervisor: @unchecked Sendable {
     }
 
     private func stopServer(path: String, process: ProcessIdentity?) {
-        if MountInfo.current().contains(path) {
-            if !Self.fusermountUnmount(path, lazy: false) { Self.fusermountUnmount(path, lazy: true) }
+        if MountTable.entry(at: path) != nil, !MountTable.unmount(path, lazy: false) {
+            MountTable.unmount(path, lazy: true)
         }
         // The server exits once its session ends (after committing); wait a bounded while for it.
         if let process {
             for _ in 0..<500 where process.isAlive { usleep(10_000) }
         }
         rmdir(path)
-    }
-
-    @discardableResult
-    static func fusermountUnmount(_ path: String, lazy: Bool) -> Bool {
-        let r = try? runTool("/usr/bin/env", ["fusermount3", lazy ? "-uz" : "-u", path])
-        return r?.status == 0
     }
 
     // MARK: Reconcile
@@ -149,15 +144,16 @@ public final class MountSupervisor: @unchecked Sendable {
     }
 
     /// Converges the records with the kernel's mount table (at start-up, before listening): a
-    /// `mounted` attachment whose server is alive and whose mount is in the table is adopted; one
-    /// whose server died or whose mount vanished (a reboot) is mounted again; a `pending` one of a
-    /// running sandbox is mounted; attachments of sandboxes that are not running have their mounts
+    /// `mounted` attachment whose server is alive and whose mount is in the table is adopted; every
+    /// other intent of a running sandbox is mounted (again), as a resume does: one whose server died
+    /// or whose mount vanished (a reboot), a `pending` one, one left `released` by a crash in the
+    /// middle of a resume; attachments of sandboxes that are not running have their mounts
     /// taken down and are `released`; a mount under `mountRoot` that no record serves is taken down.
     /// What cannot be mounted is `failed` with the reason.
     @discardableResult
     public func reconcile() throws -> ReconcileReport {
         var report = ReconcileReport()
-        let table = MountInfo.current()
+        let table = Set(MountTable.entries().map(\.mountpoint))
         var keep: Set<String> = []
         for sbx in try store.sandboxes(owner: nil, includeDestroyed: true) {
             for a in try store.attachments(sandbox: sbx.id, owner: nil) {
@@ -177,8 +173,9 @@ public final class MountSupervisor: @unchecked Sendable {
                     report.adopted.append(a.id)
                     continue
                 }
-                let shouldMount = a.state == .mounted || (a.state == .released && a.reason == .pending)
-                guard shouldMount else { continue }
+                // Every other intent of a running sandbox is mounted, as a resume mounts them: `pending`
+                // (a crash between the record and the mount), `released` (a crash in a resume, after
+                // the sandbox became running), `failed` (tried again, as a resume tries it).
                 if let s = a.servedBy?.process, s.isAlive {
                     // Its server runs but its mount is gone: stop that server before starting another.
                     kill(s.pid, SIGTERM)
@@ -193,8 +190,8 @@ public final class MountSupervisor: @unchecked Sendable {
                 }
             }
         }
-        for p in table.mountpoints where p.hasPrefix(mountRoot.path + "/") && !keep.contains(p) {
-            Self.fusermountUnmount(p, lazy: true)
+        for p in table where p.hasPrefix(mountRoot.path + "/") && !keep.contains(p) {
+            MountTable.unmount(p, lazy: true)
             rmdir(p)
             report.orphansUnmounted.append(p)
         }
@@ -226,42 +223,5 @@ public final class MountSupervisor: @unchecked Sendable {
         return ToolResult(status: p.terminationStatus,
                           stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
                           stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
-    }
-}
-
-/// The kernel's mount table as this process sees it (`/proc/self/mountinfo`).
-struct MountInfo {
-    let mountpoints: Set<String>
-
-    func contains(_ path: String) -> Bool { mountpoints.contains(path) }
-
-    static func current() -> MountInfo {
-        let text = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
-        var points: Set<String> = []
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: false)
-            guard fields.count > 4 else { continue }
-            points.insert(unescape(String(fields[4])))
-        }
-        return MountInfo(mountpoints: points)
-    }
-
-    /// mountinfo writes space, tab, newline and backslash as octal escapes (`\040`).
-    static func unescape(_ s: String) -> String {
-        guard s.contains("\\") else { return s }
-        var out: [UInt8] = []
-        let b = Array(s.utf8)
-        var i = 0
-        while i < b.count {
-            if b[i] == UInt8(ascii: "\\"), i + 4 <= b.count,
-               let v = UInt8(String(decoding: b[(i + 1)..<(i + 4)], as: UTF8.self), radix: 8) {
-                out.append(v)
-                i += 4
-            } else {
-                out.append(b[i])
-                i += 1
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -91,9 +91,10 @@ struct SandboxRoutes: Sendable {
         return try SandboxJSON.make(view, status: .created)
     }
 
-    /// The create body: strict at the top and in each attachment.
+    /// The create body: strict at the top and in each attachment; empty, a sandbox without attachments.
+    /// (`RequestHelpers.json` with a check of each attachment's fields, and an empty body allowed.)
     static func createBody(_ request: Request, limit: Int) async throws -> CreateSandboxBody {
-        let buffer = try await request.body.collect(upTo: limit)
+        let buffer = try await RequestHelpers.collect(request, limit: limit, tooLarge: APIFailure("too_large", "a JSON body is at most \(limit) bytes"))
         let data = Data(buffer.readableBytesView)
         if let dict = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
             let unknown = Set(dict.keys).subtracting(CreateSandboxBody.fields)
