@@ -65,7 +65,7 @@ let package = Package(
         .target(
             name: "VolumeServer",
             dependencies: [
-                "VolumeCore", "VolumeAPI",
+                "VolumeCore", "VolumeAPI", "CSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
