@@ -1,4 +1,4 @@
-// Host-path delivery: each mounted attachment is served by its own detached mount-server process; mount, unmount, reconcile.
+// Delivery: each mounted attachment is served by its own detached mount-server process at its host path (and placed in the sandbox's namespace when it has one); mount, unmount, reconcile.
 import Foundation
 import VolumeCore
 import VolumeFUSE
@@ -11,8 +11,9 @@ import Glibc
 /// process started in a new session without `auto_unmount`: it outlives the daemon (a crash, a
 /// `kill -9`, an upgrade), and if it dies the mount answers ENOTCONN instead of showing the empty
 /// directory under it. The records (`served_by`, `host_path`) say which process serves what, and
-/// `reconcile()` converges them with `/proc/self/mountinfo` when the daemon starts.
-/// All methods block: call them through the `BlockingBridge`.
+/// `reconcile()` converges them with `/proc/self/mountinfo` when the daemon starts. An attachment of
+/// a sandbox with a namespace process is also placed inside that process's mount namespace
+/// (`NamespacePlacement`, see `SandboxDelivery.swift`). All methods block: call them through the `BlockingBridge`.
 public final class MountSupervisor: @unchecked Sendable {
     public let store: VolumeStore
     public let mountRoot: URL
@@ -37,7 +38,7 @@ public final class MountSupervisor: @unchecked Sendable {
     /// Where attachment `id` is mounted on the host.
     public func hostPath(_ id: String) -> String { mountRoot.appendingPathComponent(id).path }
 
-    private func exclusively<T>(_ id: String, _ body: () throws -> T) rethrows -> T {
+    func exclusively<T>(_ id: String, _ body: () throws -> T) rethrows -> T {
         cond.lock()
         while busy.contains(id) { cond.wait() }
         busy.insert(id)
@@ -54,18 +55,31 @@ public final class MountSupervisor: @unchecked Sendable {
     // MARK: Mounting
 
     /// Mounts attachment `id` unless it is already served; records `mounted` (with the server and
-    /// `host_path`) or `failed` with the reason. Returns the record.
+    /// `host_path`) or `failed` with the reason. An attachment delivered `namespace` is then placed
+    /// at its `mount_path` inside the sandbox process's mount namespace (unless a copy of this mount
+    /// is there already); a sandbox whose process is gone makes it `failed`, `sandbox_gone`, with no
+    /// mount left. Returns the record.
     @discardableResult
     public func mount(_ id: String) throws -> Attachment {
         try exclusively(id) {
             let a = try store.attachment(id)
             guard a.detachedAt == nil else { return a }
-            if a.state == .mounted, let s = a.servedBy, s.process.isAlive, MountTable.entry(at: hostPath(id)) != nil { return a }
-            return try start(a)
+            var namespace: ProcessIdentity?
+            if a.delivery == .namespace {
+                let sbx = try store.sandbox(a.sandboxId, owner: nil)
+                guard let ns = sbx.namespace, ns.isAlive else { return try sandboxGone(a, sbx) }
+                namespace = ns
+            }
+            var current = a
+            if !(a.state == .mounted && (a.servedBy?.process.isAlive ?? false) && MountTable.entry(at: hostPath(id)) != nil) {
+                current = try start(a)
+            }
+            guard let namespace, current.state == .mounted else { return current }
+            return try place(current, in: namespace).record
         }
     }
 
-    private func start(_ a: Attachment) throws -> Attachment {
+    func start(_ a: Attachment) throws -> Attachment {
         let path = hostPath(a.id)
         // A mount left by a server that died answers ENOTCONN: detach it before mounting again.
         if MountTable.entry(at: path) != nil { MountTable.unmount(path, lazy: true) }
@@ -113,12 +127,15 @@ public final class MountSupervisor: @unchecked Sendable {
     public func unmount(_ id: String) {
         exclusively(id) {
             let path = hostPath(id)
-            let process = (try? store.attachment(id))?.servedBy?.process
-            stopServer(path: path, process: process)
+            let a = try? store.attachment(id)
+            // A placed copy shares the host mount's superblock: it goes first, or the server would
+            // keep serving it after the host unmount.
+            if let a { unplace(a) }
+            stopServer(path: path, process: a?.servedBy?.process)
         }
     }
 
-    private func stopServer(path: String, process: ProcessIdentity?) {
+    func stopServer(path: String, process: ProcessIdentity?) {
         if MountTable.entry(at: path) != nil, !MountTable.unmount(path, lazy: false) {
             MountTable.unmount(path, lazy: true)
         }
@@ -138,8 +155,11 @@ public final class MountSupervisor: @unchecked Sendable {
         public var released: [String] = []
         public var failed: [String] = []
         public var orphansUnmounted: [String] = []
+        /// Adopted host mounts whose copy inside the sandbox's namespace had to be placed again.
+        public var placed: [String] = []
         public var description: String {
-            "adopted \(adopted.count), remounted \(remounted.count), released \(released.count), failed \(failed.count), orphan mounts removed \(orphansUnmounted.count)"
+            "adopted \(adopted.count), remounted \(remounted.count), released \(released.count), failed \(failed.count), "
+                + "placed again in namespaces \(placed.count), orphan mounts removed \(orphansUnmounted.count)"
         }
     }
 
@@ -169,6 +189,12 @@ public final class MountSupervisor: @unchecked Sendable {
                     continue
                 }
                 if a.state == .mounted, let s = a.servedBy, s.process.isAlive, table.contains(path) {
+                    if a.delivery == .namespace {
+                        // The host mount is served; the copy inside must be of it (placed again if not).
+                        let (after, placedAgain) = try adoptPlacement(a, sandbox: sbx)
+                        guard after.state == .mounted else { report.failed.append(a.id); continue }
+                        if placedAgain { report.placed.append(a.id) }
+                    }
                     keep.insert(path)
                     report.adopted.append(a.id)
                     continue
@@ -177,7 +203,9 @@ public final class MountSupervisor: @unchecked Sendable {
                 // (a crash between the record and the mount), `released` (a crash in a resume, after
                 // the sandbox became running), `failed` (tried again, as a resume tries it).
                 if let s = a.servedBy?.process, s.isAlive {
-                    // Its server runs but its mount is gone: stop that server before starting another.
+                    // Its server runs but its mount is gone: stop that server before starting another
+                    // (a copy of its mount inside the sandbox first, which would keep it serving).
+                    unplace(a)
                     kill(s.pid, SIGTERM)
                     for _ in 0..<300 where s.isAlive { usleep(10_000) }
                 }
@@ -223,5 +251,68 @@ public final class MountSupervisor: @unchecked Sendable {
         return ToolResult(status: p.terminationStatus,
                           stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
                           stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+    }
+}
+
+/// The kernel's mount table as a process sees it (`/proc/self/mountinfo`, or `/proc/PID/mountinfo`:
+/// mount points relative to that process's root).
+struct MountInfo {
+    /// One mount: its device (`major:minor`, shared by every copy of a mount: the same FUSE
+    /// connection), its file system type and source.
+    struct Entry: Equatable {
+        let device: String
+        let fsType: String
+        let source: String
+    }
+
+    /// The topmost mount at each mount point.
+    let entries: [String: Entry]
+
+    var mountpoints: Set<String> { Set(entries.keys) }
+
+    func contains(_ path: String) -> Bool { entries[path] != nil }
+
+    func entry(_ path: String) -> Entry? { entries[path] }
+
+    static func current() -> MountInfo { read("/proc/self/mountinfo") ?? MountInfo(entries: [:]) }
+
+    /// Process `pid`'s view; nil when it cannot be read (the process is gone).
+    static func of(pid: Int32) -> MountInfo? { read("/proc/\(pid)/mountinfo") }
+
+    static func read(_ file: String) -> MountInfo? {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
+        var entries: [String: Entry] = [:]
+        for line in text.split(separator: "\n") {
+            // id parent major:minor root mountpoint options [optional...] - fstype source superoptions
+            let fields = line.split(separator: " ", omittingEmptySubsequences: false)
+            guard fields.count > 4 else { continue }
+            var fsType = "", source = ""
+            if let dash = fields.firstIndex(of: "-"), dash + 2 < fields.count {
+                fsType = String(fields[dash + 1])
+                source = unescape(String(fields[dash + 2]))
+            }
+            // Later lines are mounted on top of earlier ones at the same point.
+            entries[unescape(String(fields[4]))] = Entry(device: String(fields[2]), fsType: fsType, source: source)
+        }
+        return MountInfo(entries: entries)
+    }
+
+    /// mountinfo writes space, tab, newline and backslash as octal escapes (`\040`).
+    static func unescape(_ s: String) -> String {
+        guard s.contains("\\") else { return s }
+        var out: [UInt8] = []
+        let b = Array(s.utf8)
+        var i = 0
+        while i < b.count {
+            if b[i] == UInt8(ascii: "\\"), i + 4 <= b.count,
+               let v = UInt8(String(decoding: b[(i + 1)..<(i + 4)], as: UTF8.self), radix: 8) {
+                out.append(v)
+                i += 4
+            } else {
+                out.append(b[i])
+                i += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

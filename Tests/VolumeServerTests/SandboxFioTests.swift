@@ -10,7 +10,7 @@ final class SandboxFioTests: XCTestCase {
     /// strayed could never fill the disk.
     static func fioArgs(_ dir: String, verifyOnly: Bool = false) -> [String] {
         ["fio", "--name=sbx", "--directory=\(dir)", "--rw=randwrite", "--bs=16k", "--size=12M", "--ioengine=psync",
-         "--verify=crc32c", "--verify_fatal=1", "--do_verify=1", "--fsync=32", "--randrepeat=1", "--output-format=normal"]
+         "--verify=crc32c", "--verify_fatal=1", "--do_verify=1", "--fsync=32", "--randrepeat=1", "--verify_state_save=0", "--output-format=normal"]
             + (verifyOnly ? ["--verify_only"] : [])
     }
 
