@@ -42,10 +42,9 @@ struct RemoteBackend: VolumeBackend {
     }
 
     func deleteVolume(_ ref: String, force: Bool) throws -> VolumeInfo {
-        if force { throw RemoteFailure.notAvailable("volume delete --force") }
         let client = self.client
         let info = try blocking { try await client.volumes.get(ref) }
-        try blocking { try await client.volumes.delete(info.volumeId) }
+        try blocking { try await client.volumes.delete(info.volumeId, force: force) }
         return try convert(info)
     }
 
