@@ -74,7 +74,9 @@ public final class VolumeHost: @unchecked Sendable {
         return try withStore { try $0.deleteVolume(id, owner: owner, force: force) }
     }
 
-    /// Runs a store-wide call (list, create, delete, info): no volume is closed meanwhile.
+    /// Runs a store-wide call (list, create, delete, info): no volume is closed meanwhile. A volume the
+    /// call opened counts as used now; one that was open already keeps its last use (another tenant's
+    /// listing is no use of it).
     public func withStore<T>(_ body: (VolumeStore) throws -> T) throws -> T {
         locked { $0.storeCalls += 1 }
         defer {
@@ -82,7 +84,7 @@ public final class VolumeHost: @unchecked Sendable {
             let open = store.openVolumeIDs()
             locked { s in
                 s.storeCalls -= 1
-                for id in open where s.lastUse[id] == nil || s.borrowed[id] == nil { s.lastUse[id] = now }
+                for id in open where s.lastUse[id] == nil { s.lastUse[id] = now }
             }
         }
         return try body(store)

@@ -77,6 +77,32 @@ final class DaemonLifecycleTests: XCTestCase {
         d.stop()
     }
 
+    /// Waits (a generous bound) until the daemon holds no volume open, asking `between` first each round.
+    func waitUntilNoVolumeIsOpen(_ d: Daemon, between: () throws -> Void = {}) throws -> Int {
+        var open = -1
+        for _ in 0..<200 {
+            try between()
+            open = try d.get("/healthz", key: nil).object()["open_volumes"] as? Int ?? -1
+            if open == 0 { break }
+            usleep(100_000)
+        }
+        return open
+    }
+
+    /// A store-wide call of another tenant (listing its own volumes, which opens none of acme's) does not
+    /// count as a use of acme's idle volume: it is still closed while such calls keep coming.
+    func testAnotherTenantsListingDoesNotKeepAnIdleVolumeOpen() throws {
+        let d = try Daemon(arguments: ["--idle-close", "1"])
+        let key = try d.tenantKey("acme"), other = try d.tenantKey("other")
+        let vol = try d.createVolume("idle", key: key)
+        try d.put(vol, "/a.txt", Data("hello".utf8), key: key)
+        let open = try waitUntilNoVolumeIsOpen(d) {
+            XCTAssertEqual(try d.get("/v1/volumes", key: other).status, 200)
+        }
+        XCTAssertEqual(open, 0, "another tenant's listings kept the idle volume open")
+        d.stop()
+    }
+
     /// Sends half of a 2 MiB PUT, SIGTERMs the daemon (a PID this test started), then sends the rest (or,
     /// with `finish` false, stalls) and prints the status line it gets (or "no response").
     static let uploadAcrossSIGTERM = """
