@@ -103,6 +103,21 @@ final class DaemonLifecycleTests: XCTestCase {
         d.stop()
     }
 
+    /// A /metrics scrape counts the volumes from the registry: it opens none of their catalogs.
+    func testAMetricsScrapeOpensNoVolume() throws {
+        let d = try Daemon(arguments: ["--idle-close", "1"])
+        let key = try d.tenantKey("acme")
+        let vol = try d.createVolume("idle", key: key)
+        try d.put(vol, "/a.txt", Data("hello".utf8), key: key)
+        XCTAssertEqual(try waitUntilNoVolumeIsOpen(d), 0, "the idle volume should have been closed")
+        let r = try d.get("/metrics", key: d.operatorKey)
+        XCTAssertEqual(r.status, 200, r.text)
+        let count = r.text.split(separator: "\n").first { $0.hasPrefix("volumed_volumes ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+        XCTAssertEqual(count, 1, r.text)
+        XCTAssertEqual(try d.get("/healthz", key: nil).object()["open_volumes"] as? Int, 0, "the scrape opened the volume")
+        d.stop()
+    }
+
     /// Sends half of a 2 MiB PUT, SIGTERMs the daemon (a PID this test started), then sends the rest (or,
     /// with `finish` false, stalls) and prints the status line it gets (or "no response").
     static let uploadAcrossSIGTERM = """
