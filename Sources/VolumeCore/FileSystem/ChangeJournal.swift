@@ -71,7 +71,8 @@ enum ChangeJournal {
 
     /// Records a rename of `from` to `to` (entries given as parent and name; parents exist).
     static func rename(_ db: Database, from: (UInt64, Data), to: (UInt64, Data)) throws {
-        guard let a = try path(db, from.0), let b = try path(db, to.0) else { return }
+        // Within one directory its path is walked once.
+        guard let a = try path(db, from.0), let b = try from.0 == to.0 ? Optional(a) : path(db, to.0) else { return }
         try record(db, .rename, path: join(b, to.1), from: join(a, from.1))
     }
 
