@@ -3,20 +3,9 @@ import Foundation
 import XCTest
 import VolumeTestSupport
 
-final class DownloadTests: XCTestCase {
-    var d: Daemon!
-    var key = ""
-    var vol = ""
-
+final class DownloadTests: DaemonTestCase {
     override func setUpWithError() throws {
-        d = try Daemon()
-        key = try d.tenantKey("acme")
-        vol = try d.createVolume("dl", key: key)
-    }
-
-    override func tearDown() {
-        d?.stop()
-        d = nil
+        try startDaemon(volume: "dl")
     }
 
     var content: String { "/v1/volumes/\(vol)/files/content?path=/f.txt" }

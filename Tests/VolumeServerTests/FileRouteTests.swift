@@ -2,20 +2,9 @@
 import Foundation
 import XCTest
 
-final class FileRouteTests: XCTestCase {
-    var d: Daemon!
-    var key = ""
-    var vol = ""
-
+final class FileRouteTests: DaemonTestCase {
     override func setUpWithError() throws {
-        d = try Daemon()
-        key = try d.tenantKey("acme")
-        vol = try d.createVolume("files", key: key)
-    }
-
-    override func tearDown() {
-        d?.stop()
-        d = nil
+        try startDaemon(volume: "files")
     }
 
     var base: String { "/v1/volumes/\(vol)/files" }
