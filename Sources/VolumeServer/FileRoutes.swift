@@ -218,7 +218,7 @@ struct FileRoutes: Sendable {
         let host = self.host
         async let work: WriteResponse = bridge.run {
             defer { pipe.closeReading() }
-            return try host.withVolume(ref, owner: owner) { v in
+            return try host.withImport(ref, owner: owner) { v in
                 let source = BodyFileSource(pipe: pipe, name: p.name, mode: mode ?? existing ?? 0o644, declaredSize: declared)
                 // Never hold the volume's write lock while a (possibly slow) client streams.
                 var options = TransferOptions()

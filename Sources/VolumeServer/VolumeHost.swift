@@ -57,6 +57,13 @@ public final class VolumeHost: @unchecked Sendable {
         return try body(try store.volume(id, owner: owner))
     }
 
+    /// Runs an import into the volume `ref` names (a PUT, a tar.gz upload, a tus upload landing): borrowed
+    /// as `withVolume` does, and under an `import` lease in the registry, so that a deletion from another
+    /// process (which cannot see this host's borrowers) is refused while it runs.
+    public func withImport<T>(_ ref: String, owner: String?, _ body: (Volume) throws -> T) throws -> T {
+        try withVolume(ref, owner: owner) { v in try store.withLease(volume: v.id, purpose: .import) { try body(v) } }
+    }
+
     /// Deletes the volume `ref` names once its borrowers (an upload in flight, say) are done; requests
     /// that arrive meanwhile wait, then find it gone (`notFound`).
     /// `force`: even while mounted in sandboxes; returns the attachments that became `failed`.

@@ -35,7 +35,8 @@ extension LocalBackend {
                 onDrop: { d in if !quiet { bar.log("volumectl: skipped '\(d.path)': \(d.reason)") } },
                 isCancelled: TransferSignals.isCancelled)
             defer { bar.finish() }
-            return (id, try vol.importTree(from: importSource, into: directory, options: options))
+            // An import lease, as every import into an existing volume holds: a deletion is refused meanwhile.
+            return (id, try store.withLease(volume: id, purpose: .import) { try vol.importTree(from: importSource, into: directory, options: options) })
         }
     }
 
