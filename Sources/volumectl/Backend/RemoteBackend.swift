@@ -146,10 +146,7 @@ struct RemoteFiles: FilesBackend {
             let d = try await f.readStream(path)
             var total = 0
             for try await buffer in d.body {
-                fflush(nil)
-                if let code = writeAll(STDOUT_FILENO, Data(buffer.readableBytesView)) {
-                    throw RemoteFailure(code: "io_error", message: "cannot write standard output: \(String(cString: strerror(code)))")
-                }
+                try writeStdout(Data(buffer.readableBytesView))
                 total += buffer.readableBytes
             }
             return total

@@ -51,11 +51,12 @@ extension RemoteBackend {
         let written = try blocking {
             try await files.write(targetText, stream: try FileChunks(path: path, progress: progress), length: total, parents: true, mode: modeText)
         }
-        let report: ImportReport = try make([
-            "volume_id": id, "destination": target.parent.description, "entries": 1, "files": 1, "directories": 0,
-            "bytes": Int(written.size), "replaced": existed ? 1 : 0, "input_bytes": Int(written.size), "dropped_count": 0,
-            "dropped_by_reason": [String: Int](), "dropped": [Any](), "dropped_truncated": false,
-        ])
+        var report = ImportReport(volumeId: id, destination: target.parent.description)
+        report.entries = 1
+        report.files = 1
+        report.bytes = written.size
+        report.replaced = existed ? 1 : 0
+        report.inputBytes = written.size
         return (id, report)
     }
 
@@ -80,10 +81,9 @@ extension RemoteBackend {
         if let date = ISO8601DateFormatter.withFractions.date(from: entry.modified) ?? ISO8601DateFormatter().date(from: entry.modified) {
             try? FileManager.default.setAttributes([.modificationDate: date], ofItemAtPath: target)
         }
-        let report: ExportReport = try make([
-            "volume_id": id, "path": source.description, "files": 1, "directories": 0, "symlinks": 0, "hard_links": 0,
-            "skipped": [String](), "bytes": Int(bytes),
-        ])
+        var report = ExportReport(volumeId: id, path: source.description)
+        report.files = 1
+        report.bytes = bytes
         return (id, report)
     }
 
@@ -160,13 +160,17 @@ extension RemoteBackend {
         // The core counts by kind ("symbolic link"); an entry's reason may add details in parentheses.
         for d in s.dropped { reasons[d.reason.components(separatedBy: " (").first ?? d.reason, default: 0] += 1 }
         if s.droppedCount > s.dropped.count { reasons["(not listed)", default: 0] += s.droppedCount - s.dropped.count }
-        return try make([
-            "volume_id": volumeId, "destination": destination, "entries": s.files + s.directories + s.droppedCount,
-            "files": s.files, "directories": s.directories, "bytes": Int(s.bytes), "replaced": 0, "input_bytes": Int(s.inputBytes),
-            "dropped_count": s.droppedCount, "dropped_by_reason": reasons,
-            "dropped": s.dropped.map { ["entry": $0.entry, "path": $0.path, "reason": $0.reason] as [String: Any] },
-            "dropped_truncated": s.droppedTruncated,
-        ])
+        var report = ImportReport(volumeId: volumeId, destination: destination)
+        report.entries = s.files + s.directories + s.droppedCount
+        report.files = s.files
+        report.directories = s.directories
+        report.bytes = s.bytes
+        report.inputBytes = s.inputBytes
+        report.droppedCount = s.droppedCount
+        report.droppedByReason = reasons
+        report.dropped = s.dropped.map { DroppedEntry(entry: $0.entry, path: $0.path, reason: $0.reason) }
+        report.droppedTruncated = s.droppedTruncated
+        return report
     }
 }
 
