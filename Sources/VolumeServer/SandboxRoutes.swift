@@ -208,6 +208,9 @@ extension MountSupervisor {
     /// `invalid_argument` (400) and nothing is recorded.
     public func createSandbox(owner: String, attachments requests: [AttachmentRequest], uid: UInt32? = nil, gid: UInt32? = nil,
                               namespacePid: Int32? = nil) throws -> (sandbox: Sandbox, attachments: [Attachment]) {
+        for (name, id) in [("uid", uid), ("gid", gid)] where id == UInt32.max {
+            throw APIFailure("invalid_argument", "\(name) 4294967295 is (uid_t)-1, no user; give 0 to 4294967294")
+        }
         let namespace = try namespacePid.map { try SandboxNamespace.process(pid: $0) }
         let made = try store.createSandbox(owner: owner, attachments: requests, uid: uid, gid: gid, namespace: namespace)
         return (made.sandbox, try made.attachments.map { try mount($0.id) })
