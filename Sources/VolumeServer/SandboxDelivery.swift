@@ -37,6 +37,20 @@ extension MountSupervisor {
         return (record, true)
     }
 
+    /// Gives sandbox `id` a new namespace process (`pid`, checked as at create; nil: host paths only):
+    /// the copies in the old namespace (if its process lives) are taken out, the record changed, and,
+    /// while the sandbox runs, every attachment is mounted and placed in the new one (an attachment
+    /// that was `sandbox_gone` comes back). For a runtime that starts a sandbox's processes again,
+    /// and for resume with `namespace_pid`. Blocks.
+    public func setNamespace(_ id: String, owner: String?, pid: Int32?) throws -> (sandbox: Sandbox, attachments: [Attachment]) {
+        let process = try pid.map { try SandboxNamespace.process(pid: $0) }
+        for a in try store.attachments(sandbox: id, owner: owner) { exclusively(a.id) { unplace(a) } }
+        let s = try store.setSandboxNamespace(id, owner: owner, namespace: process)
+        var atts = try store.attachments(sandbox: id, owner: owner)
+        if s.state == .running { atts = try atts.map { try mount($0.id) } }
+        return (s, atts)
+    }
+
     /// Takes the copies of `a`'s mount out of its sandbox's namespace, when the sandbox has a live
     /// process (a namespace whose processes are all gone takes its mounts with it).
     func unplace(_ a: Attachment) {

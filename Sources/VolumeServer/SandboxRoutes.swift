@@ -31,10 +31,11 @@ struct CreateSandboxBody: Decodable, Sendable {
     static let fields: Set<String> = ["attachments", "uid", "gid", "namespace_pid"]
 }
 
-/// `POST /v1/sandboxes/{id}/fork` (the body is optional).
+/// `POST /v1/sandboxes/{id}/fork` and `/resume` (the body is optional).
 struct ForkSandboxBody: Decodable, Sendable {
     init() {}
-    /// The new sandbox's own process (the parent's is not copied).
+    /// Fork: the new sandbox's own process (the parent's is not copied). Resume: the sandbox's process
+    /// from now on (a runtime that started it again).
     var namespace_pid: Int32?
     static let fields: Set<String> = ["namespace_pid"]
 }
@@ -86,7 +87,10 @@ struct SandboxRoutes: Sendable {
         router.post("/v1/sandboxes/:sandbox/pause") { r, c in try await self.move(r, c, to: .paused) }
         router.post("/v1/sandboxes/:sandbox/hibernate") { r, c in try await self.move(r, c, to: .hibernated) }
         router.post("/v1/sandboxes/:sandbox/destroy") { r, c in try await self.move(r, c, to: .destroyed) }
-        router.post("/v1/sandboxes/:sandbox/resume") { r, c in try await self.move(r, c, to: .running) }
+        router.post("/v1/sandboxes/:sandbox/resume") { r, c in
+            let body = try await Self.namespaceBody(r, limit: self.limits.maxJSONBytes)
+            return try await self.move(r, c, to: .running, namespacePid: body.namespace_pid)
+        }
         router.post("/v1/sandboxes/:sandbox/fork", use: fork)
     }
 
@@ -150,7 +154,7 @@ struct SandboxRoutes: Sendable {
     /// Pause, hibernate, destroy: every mount is taken down first (its server commits what it
     /// buffered), then the records say `released` with the reason. Resume: the state first, then
     /// every intent is mounted again (`mounted`, or `failed` with the reason).
-    func move(_ request: Request, _ context: VolumeRequestContext, to state: SandboxState) async throws -> Response {
+    func move(_ request: Request, _ context: VolumeRequestContext, to state: SandboxState, namespacePid: Int32? = nil) async throws -> Response {
         let owner = try RequestHelpers.scope(request, context)
         let id = try context.parameters.require("sandbox")
         let store = host.store, supervisor = self.supervisor
@@ -159,6 +163,11 @@ struct SandboxRoutes: Sendable {
             if state == .running {
                 let s = try store.setSandboxState(id, owner: owner, to: .running)
                 var atts = try store.attachments(sandbox: id, owner: owner)
+                if let namespacePid {
+                    // The runtime started the sandbox's processes again: its attachments go to the new namespace.
+                    let moved = try supervisor.setNamespace(id, owner: owner, pid: namespacePid)
+                    return SandboxView(sandbox: moved.sandbox, attachments: moved.attachments)
+                }
                 if current.state != .running || atts.contains(where: { $0.state != .mounted }) {
                     atts = try atts.map { try supervisor.mount($0.id) }
                 }
@@ -173,23 +182,25 @@ struct SandboxRoutes: Sendable {
         return try SandboxJSON.make(view)
     }
 
+    /// The optional body of fork and resume: `{"namespace_pid"?}`, or nothing.
+    static func namespaceBody(_ request: Request, limit: Int) async throws -> ForkSandboxBody {
+        let buffer = try await RequestHelpers.collect(request, limit: limit, tooLarge: APIFailure("too_large", "a JSON body is at most \(limit) bytes"))
+        let data = Data(buffer.readableBytesView)
+        guard !data.isEmpty else { return ForkSandboxBody() }
+        guard let dict = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw APIFailure("invalid_json", "the body must be a JSON object (or empty)")
+        }
+        let unknown = Set(dict.keys).subtracting(ForkSandboxBody.fields)
+        if !unknown.isEmpty { throw APIFailure("invalid_json", "unknown field(s) \(unknown.sorted().joined(separator: ", ")); this route takes namespace_pid") }
+        do { return try JSONDecoder().decode(ForkSandboxBody.self, from: data) } catch let e as DecodingError {
+            throw APIFailure("invalid_json", RequestHelpers.describe(e))
+        }
+    }
+
     @Sendable func fork(_ request: Request, context: VolumeRequestContext) async throws -> Response {
         let owner = try RequestHelpers.scope(request, context)
         let id = try context.parameters.require("sandbox")
-        let buffer = try await RequestHelpers.collect(request, limit: limits.maxJSONBytes,
-                                                      tooLarge: APIFailure("too_large", "a JSON body is at most \(limits.maxJSONBytes) bytes"))
-        let data = Data(buffer.readableBytesView)
-        var body = ForkSandboxBody()
-        if !data.isEmpty {
-            guard let dict = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-                throw APIFailure("invalid_json", "the body must be a JSON object (or empty)")
-            }
-            let unknown = Set(dict.keys).subtracting(ForkSandboxBody.fields)
-            if !unknown.isEmpty { throw APIFailure("invalid_json", "unknown field(s) \(unknown.sorted().joined(separator: ", ")); this route takes namespace_pid") }
-            do { body = try JSONDecoder().decode(ForkSandboxBody.self, from: data) } catch let e as DecodingError {
-                throw APIFailure("invalid_json", RequestHelpers.describe(e))
-            }
-        }
+        let body = try await Self.namespaceBody(request, limit: limits.maxJSONBytes)
         let supervisor = self.supervisor, pid = body.namespace_pid
         let view = try await bridge.run { () -> SandboxView in
             let made = try supervisor.forkSandbox(id, owner: owner, namespacePid: pid)

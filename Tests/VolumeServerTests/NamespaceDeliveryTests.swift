@@ -123,6 +123,10 @@ final class NamespaceDeliveryTests: XCTestCase {
         let got = try d.get("/v1/sandboxes/\(sbx["sandbox_id"] as! String)", key: key).object()
         XCTAssertEqual(got["namespace_pid"] as? Int, Int(ns.pid))
         XCTAssertEqual(got["uid"] as? Int, 1000)
+        // A forced deletion of the volume takes the copy out of the namespace too.
+        let forced = try d.request("DELETE", "/v1/volumes/\(vol)?force=true", key: d.operatorKey)
+        XCTAssertEqual(forced.status, 204, forced.text)
+        XCTAssertFalse(ns.mountpoints().contains(inside), "a forced deletion takes the mount out of the namespace")
     }
 
     func testANamespacePidMustBeALiveProcessInAMountNamespaceOfItsOwn() throws {
@@ -287,7 +291,7 @@ final class NamespaceDeliveryTests: XCTestCase {
 
     /// The sandbox's process is gone when the daemon starts (it exited; a reboot looks the same):
     /// the attachment is failed with `sandbox_gone` and its host mount goes; a runtime attach to such a
-    /// sandbox fails the same way.
+    /// sandbox fails the same way; a resume that gives a new process brings them back there.
     func testADeadNamespaceProcessGivesSandboxGone() throws {
         let d = try daemon()
         let key = try d.tenantKey("acme")
@@ -311,5 +315,14 @@ final class NamespaceDeliveryTests: XCTestCase {
         XCTAssertEqual(r.status, 201, r.text)
         XCTAssertEqual(try r.object()["reason"] as? String, "sandbox_gone", r.text)
         XCTAssertTrue(SandboxRouteTests.mountpoints().filter { $0.hasPrefix(d.dataDir) }.isEmpty)
+
+        try d.put(vol, "/x", Data("back".utf8), key: key)
+        let ns2 = try holder("root2")
+        let resumed = try d.send("POST", "/v1/sandboxes/\(id)/resume", key: key, json: ["namespace_pid": Int(ns2.pid)])
+        XCTAssertEqual(resumed.status, 200, resumed.text)
+        let back = try resumed.object()
+        XCTAssertEqual(back["namespace_pid"] as? Int, Int(ns2.pid))
+        XCTAssertEqual(Self.attachments(back).map { $0["state"] as? String }, ["mounted", "mounted"], resumed.text)
+        XCTAssertEqual(try ns2.run("cat \(ns.root)/data/x && cat \(ns.root)/more/x").stdout, "backback", "placed in the new process's namespace")
     }
 }
