@@ -67,6 +67,26 @@ extension MountSupervisor {
                                         message: "sandbox \(sbx.id) is delivered in its mount namespace, and \(who); attach again to a sandbox with a live process")
     }
 
+    /// Fails (`sandbox_gone`, host mount taken down) the mounted attachments of running sandboxes
+    /// whose namespace process has ended while the daemon runs. Returns their IDs. Blocks.
+    @discardableResult
+    public func sweepGoneNamespaces() throws -> [String] {
+        var gone: [String] = []
+        for sbx in try store.sandboxes(owner: nil) where sbx.state == .running {
+            guard let ns = sbx.namespace, !ns.isAlive else { continue }
+            for a in try store.attachments(sandbox: sbx.id, owner: nil) where a.delivery == .namespace && a.state == .mounted {
+                let after = try exclusively(a.id) { () -> Attachment in
+                    // Read again under the lock: a resume may have given the sandbox a new process meanwhile.
+                    let now = try store.sandbox(sbx.id, owner: nil), current = try store.attachment(a.id)
+                    guard current.state == .mounted, current.delivery == .namespace, !(now.namespace?.isAlive ?? false) else { return current }
+                    return try sandboxGone(current, now)
+                }
+                if after.reason == .sandboxGone { gone.append(a.id) }
+            }
+        }
+        return gone
+    }
+
     /// Reconcile's step for an adopted (served) attachment delivered in a namespace: the sandbox's
     /// process gone: `sandbox_gone`; else the copy inside placed again unless it is of this mount.
     func adoptPlacement(_ a: Attachment, sandbox sbx: Sandbox) throws -> (record: Attachment, placedAgain: Bool) {

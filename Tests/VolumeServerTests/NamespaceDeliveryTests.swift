@@ -289,6 +289,28 @@ final class NamespaceDeliveryTests: XCTestCase {
         XCTAssertEqual(list.first?["state"] as? String, "mounted", "\(list)")
     }
 
+    /// The sandbox's process ends while the daemon runs: its attachment becomes `sandbox_gone` and the
+    /// host mount goes (volumed checks every second).
+    func testAProcessThatEndsWhileTheDaemonRunsGivesSandboxGone() throws {
+        let d = try daemon()
+        let key = try d.tenantKey("acme")
+        let vol = try d.createVolume("data", key: key)
+        let ns = try holder()
+        let sbx = try sandbox(d, key: key, ["attachments": [["volume_id": vol, "mount_path": ns.root + "/data"]], "namespace_pid": Int(ns.pid)])
+        let id = sbx["sandbox_id"] as! String
+        let hostPath = try XCTUnwrap(Self.attachments(sbx).first?["host_path"] as? String)
+        ns.stop()
+        var list: [[String: Any]] = []
+        for _ in 0..<300 {
+            list = try d.get("/v1/sandboxes/\(id)/attachments", key: key).array()
+            if list.first?["state"] as? String != "mounted" { break }
+            usleep(100_000)
+        }
+        XCTAssertEqual(list.first?["state"] as? String, "failed", "\(list)")
+        XCTAssertEqual(list.first?["reason"] as? String, "sandbox_gone", "\(list)")
+        XCTAssertFalse(SandboxRouteTests.mountpoints().contains(hostPath), "the host mount goes")
+    }
+
     /// The sandbox's process is gone when the daemon starts (it exited; a reboot looks the same):
     /// the attachment is failed with `sandbox_gone` and its host mount goes; a runtime attach to such a
     /// sandbox fails the same way; a resume that gives a new process brings them back there.
