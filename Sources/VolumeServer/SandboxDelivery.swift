@@ -44,6 +44,7 @@ extension MountSupervisor {
     /// and for resume with `namespace_pid`. Blocks.
     public func setNamespace(_ id: String, owner: String?, pid: Int32?) throws -> (sandbox: Sandbox, attachments: [Attachment]) {
         let process = try pid.map { try SandboxNamespace.process(pid: $0) }
+        if let process { try SandboxNamespace.checkNotAnothers(process, tenant: try store.sandbox(id, owner: owner).ownerId, store: store) }
         for a in try store.attachments(sandbox: id, owner: owner) { exclusively(a.id) { unplace(a) } }
         let s = try store.setSandboxNamespace(id, owner: owner, namespace: process)
         var atts = try store.attachments(sandbox: id, owner: owner)

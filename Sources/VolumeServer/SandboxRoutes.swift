@@ -223,6 +223,7 @@ extension MountSupervisor {
             throw APIFailure("invalid_argument", "\(name) 4294967295 is (uid_t)-1, no user; give 0 to 4294967294")
         }
         let namespace = try namespacePid.map { try SandboxNamespace.process(pid: $0) }
+        if let namespace { try SandboxNamespace.checkNotAnothers(namespace, tenant: owner, store: store) }
         let made = try store.createSandbox(owner: owner, attachments: requests, uid: uid, gid: gid, namespace: namespace)
         return (made.sandbox, try made.attachments.map { try mount($0.id) })
     }
@@ -231,6 +232,7 @@ extension MountSupervisor {
     /// process, checked as at create) and delivers the new sandbox's attachments. Blocks.
     public func forkSandbox(_ parentID: String, owner: String?, namespacePid: Int32? = nil) throws -> (sandbox: Sandbox, attachments: [Attachment]) {
         let namespace = try namespacePid.map { try SandboxNamespace.process(pid: $0) }
+        if let namespace { try SandboxNamespace.checkNotAnothers(namespace, tenant: try store.sandbox(parentID, owner: owner).ownerId, store: store) }
         let made = try store.forkSandbox(parentID, owner: owner, namespace: namespace)
         return (made.sandbox, try made.attachments.map { try mount($0.id) })
     }

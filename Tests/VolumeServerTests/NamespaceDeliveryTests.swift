@@ -144,6 +144,30 @@ final class NamespaceDeliveryTests: XCTestCase {
         XCTAssertEqual(dead.status, 400, dead.text)
         XCTAssertTrue(dead.errorMessage.contains("not a running process"), dead.text)
         XCTAssertEqual(try d.get("/v1/sandboxes", key: key).array().count, 0, "a refused create records nothing")
+        // Another tenant's sandbox's namespace is not ours to place volumes in.
+        let ns = try holder()
+        _ = try sandbox(d, key: key, ["namespace_pid": Int(ns.pid)])
+        let other = try d.tenantKey("umbrella")
+        let theirs = try d.send("POST", "/v1/sandboxes", key: other, json: ["namespace_pid": Int(ns.pid)])
+        XCTAssertEqual(theirs.status, 403, theirs.text)
+    }
+
+    /// The mount path cannot be made inside (the sandbox's root is read-only there): `placement_failed`,
+    /// with the step in the message, and no host mount left behind.
+    func testAPlacementThatFailsInsideIsPlacementFailed() throws {
+        let d = try daemon()
+        let key = try d.tenantKey("acme")
+        let vol = try d.createVolume("data", key: key)
+        let ns = try holder()
+        XCTAssertEqual(try ns.run("mount -o remount,ro \(ns.root)").status, 0)
+        let id = try sandbox(d, key: key, ["namespace_pid": Int(ns.pid)])["sandbox_id"] as! String
+        let r = try d.send("POST", "/v1/sandboxes/\(id)/attachments", key: key, json: ["volume_id": vol, "mount_path": ns.root + "/data"])
+        XCTAssertEqual(r.status, 201, r.text)
+        let att = try r.object()
+        XCTAssertEqual(att["state"] as? String, "failed", r.text)
+        XCTAssertEqual(att["reason"] as? String, "placement_failed", r.text)
+        XCTAssertTrue((att["message"] as? String ?? "").contains("Read-only file system"), r.text)
+        XCTAssertTrue(SandboxRouteTests.mountpoints().filter { $0.hasPrefix(d.dataDir) }.isEmpty, "no host mount is left behind")
     }
 
     func testRuntimeAttachReadOnlyAndDetachInARunningNamespace() throws {
