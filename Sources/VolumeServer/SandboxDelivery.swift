@@ -37,14 +37,22 @@ extension MountSupervisor {
         return (record, true)
     }
 
+    /// Process `pid` as a sandbox of `tenant` may name it: running, in a mount namespace other than the
+    /// daemon's (`invalid_argument`, 400) and not that of another tenant's live sandbox (`forbidden`, 403).
+    public func namespaceProcess(pid: Int32, tenant: String) throws -> ProcessIdentity {
+        let process = try SandboxNamespace.process(pid: pid)
+        try SandboxNamespace.checkNotAnothers(process, tenant: tenant, store: store)
+        return process
+    }
+
     /// Gives sandbox `id` a new namespace process (`pid`, checked as at create; nil: host paths only):
     /// the copies in the old namespace (if its process lives) are taken out, the record changed, and,
     /// while the sandbox runs, every attachment is mounted and placed in the new one (an attachment
     /// that was `sandbox_gone` comes back). For a runtime that starts a sandbox's processes again,
     /// and for resume with `namespace_pid`. Blocks.
     public func setNamespace(_ id: String, owner: String?, pid: Int32?) throws -> (sandbox: Sandbox, attachments: [Attachment]) {
-        let process = try pid.map { try SandboxNamespace.process(pid: $0) }
-        if let process { try SandboxNamespace.checkNotAnothers(process, tenant: try store.sandbox(id, owner: owner).ownerId, store: store) }
+        let tenant = try store.sandbox(id, owner: owner).ownerId
+        let process = try pid.map { try namespaceProcess(pid: $0, tenant: tenant) }
         for a in try store.attachments(sandbox: id, owner: owner) { exclusively(a.id) { unplace(a) } }
         let s = try store.setSandboxNamespace(id, owner: owner, namespace: process)
         var atts = try store.attachments(sandbox: id, owner: owner)

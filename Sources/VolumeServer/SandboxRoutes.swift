@@ -161,6 +161,8 @@ struct SandboxRoutes: Sendable {
         let view = try await bridge.run { () -> SandboxView in
             let current = try store.sandbox(id, owner: owner)
             if state == .running {
+                // A bad namespace_pid is refused before anything changes.
+                if let namespacePid { _ = try supervisor.namespaceProcess(pid: namespacePid, tenant: current.ownerId) }
                 let s = try store.setSandboxState(id, owner: owner, to: .running)
                 var atts = try store.attachments(sandbox: id, owner: owner)
                 if let namespacePid {
@@ -222,8 +224,7 @@ extension MountSupervisor {
         for (name, id) in [("uid", uid), ("gid", gid)] where id == UInt32.max {
             throw APIFailure("invalid_argument", "\(name) 4294967295 is (uid_t)-1, no user; give 0 to 4294967294")
         }
-        let namespace = try namespacePid.map { try SandboxNamespace.process(pid: $0) }
-        if let namespace { try SandboxNamespace.checkNotAnothers(namespace, tenant: owner, store: store) }
+        let namespace = try namespacePid.map { try namespaceProcess(pid: $0, tenant: owner) }
         let made = try store.createSandbox(owner: owner, attachments: requests, uid: uid, gid: gid, namespace: namespace)
         return (made.sandbox, try made.attachments.map { try mount($0.id) })
     }
@@ -231,8 +232,8 @@ extension MountSupervisor {
     /// Forks sandbox `parentID` (its intents and uid/gid; `namespacePid` is the new sandbox's own
     /// process, checked as at create) and delivers the new sandbox's attachments. Blocks.
     public func forkSandbox(_ parentID: String, owner: String?, namespacePid: Int32? = nil) throws -> (sandbox: Sandbox, attachments: [Attachment]) {
-        let namespace = try namespacePid.map { try SandboxNamespace.process(pid: $0) }
-        if let namespace { try SandboxNamespace.checkNotAnothers(namespace, tenant: try store.sandbox(parentID, owner: owner).ownerId, store: store) }
+        let tenant = try store.sandbox(parentID, owner: owner).ownerId
+        let namespace = try namespacePid.map { try namespaceProcess(pid: $0, tenant: tenant) }
         let made = try store.forkSandbox(parentID, owner: owner, namespace: namespace)
         return (made.sandbox, try made.attachments.map { try mount($0.id) })
     }

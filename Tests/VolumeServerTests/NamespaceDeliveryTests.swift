@@ -363,6 +363,10 @@ final class NamespaceDeliveryTests: XCTestCase {
         XCTAssertTrue(SandboxRouteTests.mountpoints().filter { $0.hasPrefix(d.dataDir) }.isEmpty)
 
         try d.put(vol, "/x", Data("back".utf8), key: key)
+        _ = try d.request("POST", "/v1/sandboxes/\(id)/pause", key: key)
+        let refused = try d.send("POST", "/v1/sandboxes/\(id)/resume", key: key, json: ["namespace_pid": Int(getpid())])
+        XCTAssertEqual(refused.status, 400, refused.text)
+        XCTAssertEqual(try d.get("/v1/sandboxes/\(id)", key: key).object()["state"] as? String, "paused", "a refused resume changes nothing")
         let ns2 = try holder("root2")
         let resumed = try d.send("POST", "/v1/sandboxes/\(id)/resume", key: key, json: ["namespace_pid": Int(ns2.pid)])
         XCTAssertEqual(resumed.status, 200, resumed.text)
