@@ -120,7 +120,7 @@ final class NamespaceDeliveryTests: XCTestCase {
         // A write inside reaches the volume.
         XCTAssertEqual(try ns.run("echo inside > \(inside)/y").status, 0)
         XCTAssertEqual(try d.read(vol, "/y", key: key).text, "inside\n")
-        let got = try d.get("/v1/sandboxes/\(sbx["sandbox_id"] as! String)", key: key).object()
+        let got = try d.get("/v1/sandboxes/\((try XCTUnwrap(sbx["sandbox_id"] as? String)))", key: key).object()
         XCTAssertEqual(got["namespace_pid"] as? Int, Int(ns.pid))
         XCTAssertEqual(got["uid"] as? Int, 1000)
         // A forced deletion of the volume takes the copy out of the namespace too.
@@ -160,7 +160,7 @@ final class NamespaceDeliveryTests: XCTestCase {
         let vol = try d.createVolume("data", key: key)
         let ns = try holder()
         XCTAssertEqual(try ns.run("mount -o remount,ro \(ns.root)").status, 0)
-        let id = try sandbox(d, key: key, ["namespace_pid": Int(ns.pid)])["sandbox_id"] as! String
+        let id = try XCTUnwrap(try sandbox(d, key: key, ["namespace_pid": Int(ns.pid)])["sandbox_id"] as? String)
         let r = try d.send("POST", "/v1/sandboxes/\(id)/attachments", key: key, json: ["volume_id": vol, "mount_path": ns.root + "/data"])
         XCTAssertEqual(r.status, 201, r.text)
         let att = try r.object()
@@ -176,7 +176,7 @@ final class NamespaceDeliveryTests: XCTestCase {
         let vol = try d.createVolume("data", key: key)
         try d.put(vol, "/x", Data("x".utf8), key: key)
         let ns = try holder()
-        let id = try sandbox(d, key: key, ["namespace_pid": Int(ns.pid)])["sandbox_id"] as! String
+        let id = try XCTUnwrap(try sandbox(d, key: key, ["namespace_pid": Int(ns.pid)])["sandbox_id"] as? String)
         let inside = ns.root + "/ro"
         let r = try d.send("POST", "/v1/sandboxes/\(id)/attachments", key: key,
                            json: ["volume_id": vol, "mount_path": inside, "read_only": true])
@@ -189,7 +189,7 @@ final class NamespaceDeliveryTests: XCTestCase {
         XCTAssertNotEqual(write.status, 0)
         XCTAssertTrue(write.stderr.contains("Read-only file system"), "read-only inside is EROFS: \(write.stderr)")
         let hostPath = try XCTUnwrap(att["host_path"] as? String)
-        let det = try d.request("DELETE", "/v1/sandboxes/\(id)/attachments/\(att["attachment_id"] as! String)", key: key)
+        let det = try d.request("DELETE", "/v1/sandboxes/\(id)/attachments/\((try XCTUnwrap(att["attachment_id"] as? String)))", key: key)
         XCTAssertEqual(det.status, 200, det.text)
         XCTAssertFalse(ns.mountpoints().contains(inside), "detach takes the mount out of the namespace")
         XCTAssertNotEqual(try ns.run("cat \(inside)/x").status, 0)
@@ -204,7 +204,7 @@ final class NamespaceDeliveryTests: XCTestCase {
         let inside = ns.root + "/data"
         let sbx = try sandbox(d, key: key, ["attachments": [["volume_id": vol, "mount_path": inside]], "namespace_pid": Int(ns.pid),
                                             "uid": 1000, "gid": 1000])
-        let id = sbx["sandbox_id"] as! String
+        let id = (try XCTUnwrap(sbx["sandbox_id"] as? String))
         XCTAssertEqual(try ns.run("echo before > \(inside)/f").status, 0)
 
         let paused = try d.request("POST", "/v1/sandboxes/\(id)/pause", key: key).object()
@@ -253,7 +253,7 @@ final class NamespaceDeliveryTests: XCTestCase {
         let ns = try holder()
         let inside = ns.root + "/data"
         let sbx = try sandbox(d, key: key, ["attachments": [["volume_id": vol, "mount_path": inside]], "namespace_pid": Int(ns.pid)])
-        let id = sbx["sandbox_id"] as! String
+        let id = (try XCTUnwrap(sbx["sandbox_id"] as? String))
         let att = try XCTUnwrap(Self.attachments(sbx).first)
         let device = try XCTUnwrap(ns.device(at: inside))
 
@@ -321,7 +321,7 @@ final class NamespaceDeliveryTests: XCTestCase {
         let vol = try d.createVolume("data", key: key)
         let ns = try holder()
         let sbx = try sandbox(d, key: key, ["attachments": [["volume_id": vol, "mount_path": ns.root + "/data"]], "namespace_pid": Int(ns.pid)])
-        let id = sbx["sandbox_id"] as! String
+        let id = (try XCTUnwrap(sbx["sandbox_id"] as? String))
         let hostPath = try XCTUnwrap(Self.attachments(sbx).first?["host_path"] as? String)
         ns.stop()
         var list: [[String: Any]] = []
@@ -344,7 +344,7 @@ final class NamespaceDeliveryTests: XCTestCase {
         let vol = try d.createVolume("data", key: key)
         let ns = try holder()
         let sbx = try sandbox(d, key: key, ["attachments": [["volume_id": vol, "mount_path": ns.root + "/data"]], "namespace_pid": Int(ns.pid)])
-        let id = sbx["sandbox_id"] as! String
+        let id = (try XCTUnwrap(sbx["sandbox_id"] as? String))
         let att = try XCTUnwrap(Self.attachments(sbx).first)
         let hostPath = try XCTUnwrap(att["host_path"] as? String)
         let server = Int32(try XCTUnwrap(SandboxRouteTests.pid(att)))
@@ -359,7 +359,7 @@ final class NamespaceDeliveryTests: XCTestCase {
         _ = try Daemon.runTool("/usr/bin/env", ["fusermount3", "-u", otherPath])
         XCTAssertFalse(SandboxRouteTests.mountpoints().contains(otherPath))
         try d.start()
-        let afterReboot = try d.get("/v1/sandboxes/\(other["sandbox_id"] as! String)/attachments", key: key).array()
+        let afterReboot = try d.get("/v1/sandboxes/\((try XCTUnwrap(other["sandbox_id"] as? String)))/attachments", key: key).array()
         XCTAssertEqual(afterReboot.first?["state"] as? String, "failed", "\(afterReboot)")
         XCTAssertEqual(afterReboot.first?["reason"] as? String, "sandbox_gone", "\(afterReboot)")
         XCTAssertFalse(SandboxRouteTests.mountpoints().contains(otherPath), "nothing is mounted for a sandbox that is gone")
