@@ -62,10 +62,12 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // The reference sandbox runtime (bubblewrap): no core, no HTTP; VolumeServer drives it.
+        .target(name: "SandboxRuntime"),
         .target(
             name: "VolumeServer",
             dependencies: [
-                "VolumeCore", "VolumeAPI",
+                "VolumeCore", "VolumeAPI", "SandboxRuntime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -82,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "volumed",
             dependencies: [
-                "VolumeServer", "VolumeCore",
+                "VolumeServer", "VolumeCore", "SandboxRuntime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -19,6 +19,9 @@ public final class MountSupervisor: @unchecked Sendable {
     public let volumectl: String
     /// Attachments being mounted or unmounted now: one operation per attachment at a time.
     private var busy: Set<String> = []
+    /// Whether an attachment's host directory must stay after its unmount (a running sandbox's view
+    /// binds it, so the next mount there reaches the sandbox). Set once, before serving.
+    public var retainsDirectory: @Sendable (String) -> Bool = { _ in false }
     private let cond = NSCondition()
 
     public init(store: VolumeStore, mountRoot: URL, volumectl: String) {
@@ -81,7 +84,7 @@ public final class MountSupervisor: @unchecked Sendable {
               let object = try? JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any],
               let pidText = object["pid"] as? String, let pid = Int32(pidText), let process = ProcessIdentity(pid: pid) else {
             let why = run.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
-            try? FileManager.default.removeItem(atPath: path)
+            if !retainsDirectory(a.id) { try? FileManager.default.removeItem(atPath: path) }
             return try store.markAttachment(a.id, state: .failed, reason: Self.reason(for: why, volume: a.volumeId, store: store),
                                             message: "the mount failed: \(why.isEmpty ? "exit \(run.status)" : why)")
         }
@@ -113,11 +116,11 @@ public final class MountSupervisor: @unchecked Sendable {
         exclusively(id) {
             let path = hostPath(id)
             let process = (try? store.attachment(id))?.servedBy?.process
-            stopServer(path: path, process: process)
+            stopServer(path: path, process: process, removeDirectory: !retainsDirectory(id))
         }
     }
 
-    private func stopServer(path: String, process: ProcessIdentity?) {
+    private func stopServer(path: String, process: ProcessIdentity?, removeDirectory: Bool = true) {
         if MountInfo.current().contains(path) {
             if !Self.fusermountUnmount(path, lazy: false) { Self.fusermountUnmount(path, lazy: true) }
         }
@@ -125,7 +128,7 @@ public final class MountSupervisor: @unchecked Sendable {
         if let process {
             for _ in 0..<500 where process.isAlive { usleep(10_000) }
         }
-        rmdir(path)
+        if removeDirectory { rmdir(path) }
     }
 
     @discardableResult

@@ -2,6 +2,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import SandboxRuntime
 import VolumeCore
 
 /// One attachment as a request body names it.
@@ -22,20 +23,24 @@ struct AttachmentBody: Decodable, Sendable {
 /// `POST /v1/sandboxes`.
 struct CreateSandboxBody: Decodable, Sendable {
     var attachments: [AttachmentBody]?
-    /// Accepted; the owner mapping they ask for is not applied yet.
+    /// The sandbox's user: its processes run as it (default 1000:1000 with a runtime); no owner mapping on the mounts yet.
     var uid: UInt32?
     var gid: UInt32?
-    static let fields: Set<String> = ["attachments", "uid", "gid"]
+    /// `bwrap`: the daemon runs the sandbox's processes (see `SandboxRunner`); `none` or absent: only records and mounts.
+    var runtime: String?
+    static let fields: Set<String> = ["attachments", "uid", "gid", "runtime"]
 }
 
 /// A sandbox on the wire: its record and its attachments (not detached ones).
 struct SandboxView: Encodable, Sendable {
     let sandbox: Sandbox
     let attachments: [Attachment]
+    /// The runtime running its processes, if any.
+    var runtime: RuntimeHandle? = nil
 
     enum Keys: String, CodingKey {
         case sandboxId = "sandbox_id", ownerId = "owner_id", state, parentId = "parent_id", createdAt = "created_at"
-        case updatedAt = "updated_at", attachments
+        case updatedAt = "updated_at", attachments, runtime, runtimePid = "runtime_pid"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -47,6 +52,8 @@ struct SandboxView: Encodable, Sendable {
         try c.encode(sandbox.createdAt, forKey: .createdAt)
         try c.encode(sandbox.updatedAt, forKey: .updatedAt)
         try c.encode(attachments, forKey: .attachments)
+        try c.encode(runtime?.runtime, forKey: .runtime)
+        try c.encode(runtime?.pid, forKey: .runtimePid)
     }
 }
 
@@ -64,6 +71,7 @@ struct SandboxRoutes: Sendable {
     let bridge: BlockingBridge
     let limits: ServerLimits
     let supervisor: MountSupervisor
+    let runner: SandboxRunner
 
     func register(on router: Router<VolumeRequestContext>) {
         router.post("/v1/sandboxes", use: create)
@@ -74,6 +82,7 @@ struct SandboxRoutes: Sendable {
         router.post("/v1/sandboxes/:sandbox/destroy") { r, c in try await self.move(r, c, to: .destroyed) }
         router.post("/v1/sandboxes/:sandbox/resume") { r, c in try await self.move(r, c, to: .running) }
         router.post("/v1/sandboxes/:sandbox/fork", use: fork)
+        SandboxExecRoute(host: host, bridge: bridge, limits: limits, runner: runner).register(on: router)
     }
 
     @Sendable func create(_ request: Request, context: VolumeRequestContext) async throws -> Response {
@@ -82,11 +91,15 @@ struct SandboxRoutes: Sendable {
         }
         let body = try await Self.createBody(request, limit: limits.maxJSONBytes)
         let requests = try (body.attachments ?? []).map { try $0.request() }
-        let store = host.store, supervisor = self.supervisor
+        let runtime = try runner.runtime(named: body.runtime)
+        let store = host.store, supervisor = self.supervisor, runner = self.runner
         let view = try await bridge.run { () -> SandboxView in
             let made = try store.createSandbox(owner: owner, attachments: requests)
+            // With a runtime: its processes first (the attachments' directories bound in their
+            // view), then the mounts, which reach the view by propagation.
+            let handle = try runtime.map { try runner.startOrUndo(made.sandbox, made.attachments, uid: body.uid ?? 1000, gid: body.gid ?? 1000, runtime: $0) }
             let mounted = try made.attachments.map { try supervisor.mount($0.id) }
-            return SandboxView(sandbox: made.sandbox, attachments: mounted)
+            return SandboxView(sandbox: made.sandbox, attachments: mounted, runtime: handle)
         }
         return try SandboxJSON.make(view, status: .created)
     }
@@ -97,7 +110,7 @@ struct SandboxRoutes: Sendable {
         let data = Data(buffer.readableBytesView)
         if let dict = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
             let unknown = Set(dict.keys).subtracting(CreateSandboxBody.fields)
-            if !unknown.isEmpty { throw APIFailure("invalid_json", "unknown field(s) \(unknown.sorted().joined(separator: ", ")); this route takes attachments, uid, gid") }
+            if !unknown.isEmpty { throw APIFailure("invalid_json", "unknown field(s) \(unknown.sorted().joined(separator: ", ")); this route takes attachments, uid, gid, runtime") }
             for case let a as [String: Any] in (dict["attachments"] as? [Any]) ?? [] {
                 let u = Set(a.keys).subtracting(AttachmentBody.fields)
                 if !u.isEmpty { throw APIFailure("invalid_json", "unknown attachment field(s) \(u.sorted().joined(separator: ", ")); an attachment takes volume_id, mount_path, read_only, subpath") }
@@ -114,10 +127,10 @@ struct SandboxRoutes: Sendable {
     @Sendable func list(_ request: Request, context: VolumeRequestContext) async throws -> Response {
         let owner = try RequestHelpers.scope(request, context)
         let destroyed = try RequestHelpers.boolQuery(request, "include_destroyed")
-        let store = host.store
+        let store = host.store, runner = self.runner
         let views = try await bridge.run {
             try store.sandboxes(owner: owner, includeDestroyed: destroyed).map {
-                SandboxView(sandbox: $0, attachments: try store.attachments(sandbox: $0.id, owner: nil))
+                SandboxView(sandbox: $0, attachments: try store.attachments(sandbox: $0.id, owner: nil), runtime: runner.handle($0.id))
             }
         }
         return try SandboxJSON.make(views)
@@ -126,9 +139,10 @@ struct SandboxRoutes: Sendable {
     @Sendable func get(_ request: Request, context: VolumeRequestContext) async throws -> Response {
         let owner = try RequestHelpers.scope(request, context)
         let id = try context.parameters.require("sandbox")
-        let store = host.store
+        let store = host.store, runner = self.runner
         let view = try await bridge.run {
-            SandboxView(sandbox: try store.sandbox(id, owner: owner), attachments: try store.attachments(sandbox: id, owner: owner))
+            SandboxView(sandbox: try store.sandbox(id, owner: owner), attachments: try store.attachments(sandbox: id, owner: owner),
+                        runtime: runner.handle(id))
         }
         return try SandboxJSON.make(view)
     }
@@ -139,7 +153,7 @@ struct SandboxRoutes: Sendable {
     func move(_ request: Request, _ context: VolumeRequestContext, to state: SandboxState) async throws -> Response {
         let owner = try RequestHelpers.scope(request, context)
         let id = try context.parameters.require("sandbox")
-        let store = host.store, supervisor = self.supervisor
+        let store = host.store, supervisor = self.supervisor, runner = self.runner
         let view = try await bridge.run { () -> SandboxView in
             let current = try store.sandbox(id, owner: owner)
             if state == .running {
@@ -148,13 +162,18 @@ struct SandboxRoutes: Sendable {
                 if current.state != .running || atts.contains(where: { $0.state != .mounted }) {
                     atts = try atts.map { try supervisor.mount($0.id) }
                 }
-                return SandboxView(sandbox: s, attachments: atts)
+                // Every intent is mounted (or failed) before the sandbox's processes run again.
+                try runner.thaw(id)
+                return SandboxView(sandbox: s, attachments: atts, runtime: runner.handle(id))
             }
             if current.state != state {
+                // The processes stop (pause, hibernate) or die (destroy) before their mounts go.
+                if state == .destroyed { try runner.kill(id) } else if current.state == .running { try runner.freeze(id) }
                 for a in try store.attachments(sandbox: id, owner: owner) where a.state == .mounted { supervisor.unmount(a.id) }
             }
             let s = try store.setSandboxState(id, owner: owner, to: state)
-            return SandboxView(sandbox: s, attachments: try store.attachments(sandbox: id, owner: owner))
+            if state == .destroyed { runner.removeDirectories(try store.attachments(sandbox: id, owner: owner, includeDetached: true)) }
+            return SandboxView(sandbox: s, attachments: try store.attachments(sandbox: id, owner: owner), runtime: runner.handle(id))
         }
         return try SandboxJSON.make(view)
     }
@@ -162,10 +181,16 @@ struct SandboxRoutes: Sendable {
     @Sendable func fork(_ request: Request, context: VolumeRequestContext) async throws -> Response {
         let owner = try RequestHelpers.scope(request, context)
         let id = try context.parameters.require("sandbox")
-        let store = host.store, supervisor = self.supervisor
+        let store = host.store, supervisor = self.supervisor, runner = self.runner
         let view = try await bridge.run { () -> SandboxView in
             let made = try store.forkSandbox(id, owner: owner)
-            return SandboxView(sandbox: made.sandbox, attachments: try made.attachments.map { try supervisor.mount($0.id) })
+            // A fork of a sandbox with a runtime gets its own processes, as the same user (a fresh
+            // start: memory and processes are not copied, the attachments are).
+            var handle: RuntimeHandle?
+            if let parent = runner.handle(id), let runtime = runner.runtime, runtime.name == parent.runtime {
+                handle = try runner.startOrUndo(made.sandbox, made.attachments, uid: parent.uid, gid: parent.gid, runtime: runtime)
+            }
+            return SandboxView(sandbox: made.sandbox, attachments: try made.attachments.map { try supervisor.mount($0.id) }, runtime: handle)
         }
         return try SandboxJSON.make(view, status: .created)
     }

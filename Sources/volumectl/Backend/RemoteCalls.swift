@@ -16,10 +16,10 @@ struct RemoteFailure: Error, CustomStringConvertible {
         switch code {
         case "not_found", "no_such_attribute": return 3
         case "invalid_path", "name_too_long", "invalid_argument", "out_of_range", "too_large", "bad_request", "invalid_json",
-             "unsupported_media_type", "length_mismatch", "bad_endpoint", "not_available":
+             "unsupported_media_type", "length_mismatch", "bad_endpoint", "not_available", "invalid_mount_path", "invalid_subpath":
             return 64
         case "already_exists", "directory_not_empty", "edit_conflict", "not_a_directory", "is_a_directory", "cross_device",
-             "too_many_links", "symlink_loop":
+             "too_many_links", "symlink_loop", "conflict", "too_many_attachments":
             return 4
         case "quota_exceeded": return 5
         case "read_only", "permission_denied", "forbidden", "unauthorized": return 6
