@@ -66,8 +66,8 @@ public struct BubblewrapRuntime: SandboxRuntime {
         try? FileManager.default.removeItem(atPath: info)
         // `setsid -f` forks: bwrap is nobody's child here and leads its own session. Its info
         // descriptor is a file: the child's pid arrives there once the namespaces exist.
-        let script = "info=$1; log=$2; shift 2; exec /usr/bin/setsid -f \"$@\" 3>\"$info\" >\"$log\" 2>&1 </dev/null"
-        let run = try Tool.run("/bin/sh", ["-c", script, "sh", info, log, bwrap] + arguments(spec))
+        let script = Tool.closingDescriptors("info=$1; log=$2; shift 2; exec /usr/bin/setsid -f \"$@\" 3>\"$info\" >\"$log\" 2>&1 </dev/null")
+        let run = try Tool.run("/bin/bash", ["-c", script, "bash", info, log, bwrap] + arguments(spec))
         guard run.status == 0 else { throw RuntimeError("cannot start bwrap: \(run.stderr)") }
         var pid: Int32?
         for _ in 0..<500 {
@@ -92,10 +92,11 @@ public struct BubblewrapRuntime: SandboxRuntime {
         let args = ["-t", String(handle.pid), "-m", "-p", "-i", "-u", "-r", "-w", "--",
                     "/usr/bin/setpriv", "--reuid=\(handle.uid)", "--regid=\(handle.gid)", "--clear-groups", "--inh-caps=-all",
                     "--", "/usr/bin/env", "-C", spec.cwd,
-                    "/usr/bin/timeout", "-k", "5", String(spec.timeoutSeconds), "--"] + spec.argv
+                    "/usr/bin/timeout", "-k", "5", String(spec.timeoutSeconds)] + spec.argv
         var env = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"]
         for (k, v) in spec.env { env[k] = v }
-        return try Tool.capture("/usr/bin/nsenter", args, env: env, stdin: spec.stdin, limit: spec.outputLimit)
+        return try Tool.capture("/bin/bash", ["-c", Tool.closingDescriptors("exec \"$@\""), "bash", "/usr/bin/nsenter"] + args,
+                                env: env, stdin: spec.stdin, limit: spec.outputLimit)
     }
 
     public func freeze(_ handle: RuntimeHandle) throws {

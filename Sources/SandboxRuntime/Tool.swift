@@ -2,6 +2,14 @@
 import Foundation
 
 enum Tool {
+    /// A bash prelude that closes every descriptor above 2 this process inherited (Foundation's
+    /// `Process` leaves one of its own open in the child): nothing of the daemon's may reach a
+    /// sandbox, and a process left running inside must not hold the descriptor `waitUntilExit`
+    /// waits on. Then `"$@"` runs (after `shift N` of the script's own arguments).
+    static func closingDescriptors(_ then: String) -> String {
+        "for f in /proc/$$/fd/*; do n=${f##*/}; if [ \"$n\" -gt 2 ] 2>/dev/null; then eval \"exec $n>&-\" 2>/dev/null; fi; done; " + then
+    }
+
     struct Result { let status: Int32; let stdout: String; let stderr: String }
 
     static func run(_ path: String, _ args: [String]) throws -> Result {
