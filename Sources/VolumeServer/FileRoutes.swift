@@ -191,15 +191,7 @@ struct FileRoutes: Sendable {
         let tooLarge = APIFailure("too_large", "a file body is at most \(ByteSize.format(maxFile ?? 0)) on this daemon; nothing was written")
         if let m = maxFile, let d = declared, d > m { throw tooLarge }
         // Checks that need no body: the parent directory, and what is at the path now.
-        let existing = try await withVolume(request, context) { v -> UInt32? in
-            if !parents {
-                let parent = try v.stat(p.parent.description)
-                guard parent.type == "dir" else { throw VolumeError.notADirectory(p.parent.description) }
-            }
-            guard let e = try? v.stat(p.description) else { return nil }
-            if e.type == "dir" { throw VolumeError.isADirectory(p.description) }
-            return UInt32(e.mode, radix: 8) ?? 0o644
-        }
+        let existing = try await withVolume(request, context) { v in try v.prepareStreamedWrite(p, createParents: parents) }
         let pipe = BodyPipe()
         let owner = try RequestHelpers.scope(request, context)
         let ref = try context.parameters.require("volume")
@@ -208,11 +200,7 @@ struct FileRoutes: Sendable {
             defer { pipe.closeReading() }
             return try host.withVolume(ref, owner: owner) { v in
                 let source = BodyFileSource(pipe: pipe, name: p.name, mode: mode ?? existing ?? 0o644, declaredSize: declared)
-                // Never hold the volume's write lock while a (possibly slow) client streams.
-                var options = TransferOptions()
-                options.holdWriteLockWhenEmpty = false
-                let report = try v.importTree(from: source, into: p.parent.description, options: options)
-                return WriteResponse(path: p.description, size: report.bytes)
+                return WriteResponse(path: p.description, size: try v.writeFile(p, streaming: source).bytes)
             }
         }
         await RequestHelpers.stream(request, into: pipe, declared: declared, limit: maxFile, tooLarge: tooLarge)

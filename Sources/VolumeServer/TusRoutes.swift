@@ -193,10 +193,7 @@ struct TusRoutes: Sendable {
             let p = try VolumePath(r.path)
             try host.withVolume(r.volumeId, owner: r.owner) { v in
                 let data = try FileByteSource(path: uploads.dataURL(r.id).path)
-                let source = SingleFileSource(data, name: p.name, size: r.length)
-                var options = TransferOptions()
-                options.holdWriteLockWhenEmpty = false
-                _ = try v.importTree(from: source, into: p.parent.description, options: options)
+                _ = try v.writeFile(p, streaming: SingleFileSource(data, name: p.name, size: r.length))
             }
             uploads.remove(r.id)
         }

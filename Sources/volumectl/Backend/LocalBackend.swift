@@ -80,10 +80,15 @@ struct LocalFiles: FilesBackend {
         return data.count
     }
 
+    /// The streaming write the daemon's PUT uses: the input is stored as it is read (never held whole) and the
+    /// file appears in one commit at the end; a failure leaves the old content.
     func write(_ path: String, from localFile: String?, parents: Bool, mode: UInt32?) throws -> WriteInfo {
-        // Validate the path before reading a possibly long stdin.
-        _ = try VolumePath(path)
-        let data = localFile == nil ? try LocalFile.readStandardInput() : try LocalFile.read(localFile!)
-        return try vol.writeFile(path, data: data, createParents: parents, mode: mode)
+        // Check the path and the target before reading a possibly long stdin.
+        let p = try VolumePath(path)
+        let existing = try vol.prepareStreamedWrite(p, createParents: parents)
+        let input = try LocalFile.source(localFile)
+        let source = try StreamFileSource(input: input, name: p.name, mode: mode ?? existing ?? 0o644)
+        let options = TransferOptions(isCancelled: TransferSignals.isCancelled)
+        return WriteInfo(path: p.description, size: try vol.writeFile(p, streaming: source, options: options).bytes)
     }
 }
