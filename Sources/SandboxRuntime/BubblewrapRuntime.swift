@@ -40,7 +40,7 @@ public struct BubblewrapRuntime: SandboxRuntime {
 
     /// bwrap's arguments for a sandbox (without the info descriptor).
     func arguments(_ spec: SandboxSpec) -> [String] {
-        var a = ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", String(spec.id.prefix(63)),
+        var a = ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", "sandbox",
                  "--ro-bind", "/usr", "/usr"]
         let fm = FileManager.default
         for top in ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"] {
@@ -115,6 +115,12 @@ public struct BubblewrapRuntime: SandboxRuntime {
     public func thaw(_ handle: RuntimeHandle) throws {
         guard handle.isAlive else { throw RuntimeError("the sandbox's processes are gone") }
         for p in ProcessTable.members(ofNamespaceOf: handle.pid) { Glibc.kill(p, SIGCONT) }
+    }
+
+    public func rename(_ from: String, to: String) {
+        for f in [".info", ".log"] {
+            try? FileManager.default.moveItem(at: stateDir.appendingPathComponent(from + f), to: stateDir.appendingPathComponent(to + f))
+        }
     }
 
     public func kill(_ handle: RuntimeHandle) throws {

@@ -112,4 +112,6 @@ public protocol SandboxRuntime: Sendable {
     func thaw(_ handle: RuntimeHandle) throws
     /// Kills every process of the sandbox and waits (bounded) until they are gone.
     func kill(_ handle: RuntimeHandle) throws
+    /// Renames the runtime's own files of a sandbox (spawned before its ID was known).
+    func rename(_ from: String, to: String)
 }

@@ -117,13 +117,11 @@ struct SandboxRoutes: Sendable {
                                                         namespacePid: body.namespace_pid)
                 return SandboxView(sandbox: made.sandbox, attachments: made.attachments)
             }
-            let uid = body.uid ?? 1000, gid = body.gid ?? 1000
-            let made = try store.createSandbox(owner: owner, attachments: requests, uid: uid, gid: gid)
-            // With a runtime: its processes first (the attachments' directories bound in their
-            // view), then the mounts, which reach the view by propagation.
-            let handle = try runner.startOrUndo(made.sandbox, made.attachments, uid: uid, gid: gid, runtime: runtime)
-            let mounted = try made.attachments.map { try supervisor.mount($0.id) }
-            return SandboxView(sandbox: try store.sandbox(made.sandbox.id, owner: nil), attachments: mounted, runtime: handle)
+            // With a runtime: its processes first, then the records (their init is the namespace
+            // process), then the mounts, each placed inside the running sandbox.
+            let (sandbox, attachments, handle) = try runner.create(owner: owner, attachments: requests, uid: body.uid ?? 1000,
+                                                                   gid: body.gid ?? 1000, runtime: runtime)
+            return SandboxView(sandbox: sandbox, attachments: attachments, runtime: handle)
         }
         return try SandboxJSON.make(view, status: .created)
     }
@@ -228,9 +226,8 @@ struct SandboxRoutes: Sendable {
                 let made = try supervisor.forkSandbox(id, owner: owner, namespacePid: pid)
                 return SandboxView(sandbox: made.sandbox, attachments: made.attachments)
             }
-            let made = try store.forkSandbox(id, owner: owner)
-            let handle = try runner.startOrUndo(made.sandbox, made.attachments, uid: parent.uid, gid: parent.gid, runtime: runtime)
-            return SandboxView(sandbox: made.sandbox, attachments: try made.attachments.map { try supervisor.mount($0.id) }, runtime: handle)
+            let (sandbox, attachments, handle) = try runner.fork(id, owner: owner, parent: parent, runtime: runtime)
+            return SandboxView(sandbox: sandbox, attachments: attachments, runtime: handle)
         }
         return try SandboxJSON.make(view, status: .created)
     }

@@ -8,11 +8,10 @@ import Glibc
 #endif
 
 /// Runs sandboxes that ask for a runtime (`"runtime": "bwrap"`), beside the mounts of their attachments.
-/// Attachments known at create are delivered through mount propagation: the mount root is a shared
-/// mount, each attachment's host directory is bound at its `mount_path` in the sandbox *before* its
-/// volume is mounted there, so every mount and unmount the supervisor makes on the host (resume,
-/// pause, a remount at reconcile) appears inside the running sandbox too. The runtime's own records
-/// (`DATA_DIR/runtime/<sandbox>.json`: pid, start time, uid, gid) survive a daemon restart.
+/// The runtime's process is the sandbox's namespace process (`namespace_pid`): the supervisor places
+/// every attachment at its `mount_path` inside its mount namespace (delivery `namespace`), at create,
+/// at runtime attach, at resume and at reconcile, and takes it out at detach and pause. The runtime's
+/// own records (`DATA_DIR/runtime/<sandbox>.json`: pid, start time, uid, gid) survive a daemon restart.
 /// All methods block: call them through the `BlockingBridge`.
 public final class SandboxRunner: @unchecked Sendable {
     public let runtime: (any SandboxRuntime)?
@@ -24,12 +23,6 @@ public final class SandboxRunner: @unchecked Sendable {
         self.runtime = runtime
         self.records = records
         self.supervisor = supervisor
-        let records = self.records, store = supervisor.store
-        // A sandbox's attachment directories stay while it lives: its view binds them.
-        supervisor.retainsDirectory = { id in
-            guard let a = try? store.attachment(id) else { return false }
-            return records.load(a.sandboxId) != nil
-        }
     }
 
     /// The runtime a create asks for: nil for none; 400 when this daemon runs no such runtime.
@@ -44,55 +37,46 @@ public final class SandboxRunner: @unchecked Sendable {
     /// The runtime record of a sandbox, if it has one.
     public func handle(_ sandboxId: String) -> RuntimeHandle? { records.load(sandboxId) }
 
-    // MARK: Mount propagation
-
-    /// Makes the mount root a shared mount (a bind of itself) so that mounts under it reach the
-    /// sandboxes' views. Done once, before any mount under it (a bind over existing mounts would hide them).
-    public func prepareMountRoot() throws {
-        let root = supervisor.mountRoot.path
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        let table = MountInfo.current()
-        if !table.contains(root) {
-            if table.mountpoints.contains(where: { $0.hasPrefix(root + "/") }) {
-                throw RuntimeError("\(root) has mounts under it but is not a mount itself; unmount them (or restart without --sandbox-runtime) first")
-            }
-            guard (try? MountSupervisor.runTool("/usr/bin/env", ["mount", "--bind", root, root]))?.status == 0 else {
-                throw RuntimeError("cannot bind \(root) onto itself")
-            }
-        }
-        guard (try? MountSupervisor.runTool("/usr/bin/env", ["mount", "--make-shared", root]))?.status == 0 else {
-            throw RuntimeError("cannot make \(root) a shared mount")
-        }
-    }
-
     // MARK: Lifecycle
 
-    /// Starts the sandbox's processes with each attachment's host directory bound at its `mount_path`
-    /// (empty until the supervisor mounts the volume there), and records the runtime's handle.
-    public func start(_ sandbox: Sandbox, attachments: [Attachment], uid: UInt32, gid: UInt32, runtime: any SandboxRuntime) throws -> RuntimeHandle {
-        var binds: [SandboxSpec.Bind] = []
-        for a in attachments {
-            let dir = supervisor.hostPath(a.id)
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            binds.append(.init(source: dir, target: a.mountPath.path, readOnly: a.readOnly))
+    /// Creates a sandbox run by `runtime`: its processes first, then the records with their init as
+    /// the namespace process, then the mounts, each placed inside. When anything fails the processes
+    /// are killed again. Returns the sandbox, its attachments and the runtime's handle.
+    public func create(owner: String, attachments: [AttachmentRequest], uid: UInt32, gid: UInt32,
+                       runtime: any SandboxRuntime) throws -> (Sandbox, [Attachment], RuntimeHandle) {
+        try launch(uid: uid, gid: gid, runtime: runtime) { pid in
+            let made = try supervisor.createSandbox(owner: owner, attachments: attachments, uid: uid, gid: gid, namespacePid: pid)
+            return (made.sandbox, made.attachments)
         }
-        let handle = try runtime.spawn(SandboxSpec(id: sandbox.id, uid: uid, gid: gid, binds: binds))
-        do { try records.save(handle) } catch {
-            try? runtime.kill(handle)
-            throw error
-        }
-        return handle
     }
 
-    /// `start`, and when the runtime cannot start the sandbox, the new record is destroyed again
-    /// (its attachments released) and the failure is `runtime_failed` (500).
-    public func startOrUndo(_ sandbox: Sandbox, _ attachments: [Attachment], uid: UInt32, gid: UInt32, runtime: any SandboxRuntime) throws -> RuntimeHandle {
+    /// Forks `parent` (run by `runtime`) into a new sandbox with its own processes, as the same user.
+    public func fork(_ parentId: String, owner: String?, parent: RuntimeHandle, runtime: any SandboxRuntime) throws -> (Sandbox, [Attachment], RuntimeHandle) {
+        try launch(uid: parent.uid, gid: parent.gid, runtime: runtime) { pid in
+            let made = try supervisor.forkSandbox(parentId, owner: owner, namespacePid: pid)
+            return (made.sandbox, made.attachments)
+        }
+    }
+
+    private func launch(uid: UInt32, gid: UInt32, runtime: any SandboxRuntime,
+                        _ record: (Int32) throws -> (Sandbox, [Attachment])) throws -> (Sandbox, [Attachment], RuntimeHandle) {
+        var handle: RuntimeHandle
         do {
-            return try start(sandbox, attachments: attachments, uid: uid, gid: gid, runtime: runtime)
+            handle = try runtime.spawn(SandboxSpec(id: "sbx-new-" + UUID().uuidString.prefix(8).lowercased(), uid: uid, gid: gid))
         } catch {
-            _ = try? store.setSandboxState(sandbox.id, owner: nil, to: .destroyed)
-            removeDirectories(attachments)
             throw APIFailure("runtime_failed", "the sandbox could not be started: \(error)")
+        }
+        do {
+            let (sandbox, attachments) = try record(handle.pid)
+            let pending = handle.sandboxId
+            handle.sandboxId = sandbox.id
+            try records.save(handle)
+            runtime.rename(pending, to: sandbox.id)
+            return (sandbox, attachments, handle)
+        } catch {
+            try? runtime.kill(handle)
+            records.remove(handle.sandboxId)
+            throw error
         }
     }
 

@@ -183,7 +183,6 @@ struct Volumed: AsyncParsableCommand {
         // Before listening: converge the attachment records with the kernel's mount table.
         do {
             try FileManager.default.createDirectory(at: supervisor.mountRoot, withIntermediateDirectories: true)
-            if runtime != nil { try await bridge.run { try runner.prepareMountRoot() } }
             // Sandboxes first (one whose processes are gone is destroyed), then their mounts.
             let sandboxes = try await bridge.run { try runner.reconcile() }
             Output.line("volumed: reconciled sandboxes: \(sandboxes)")

@@ -152,6 +152,14 @@ final class SandboxRuntimeTests: XCTestCase {
         XCTAssertNotEqual(ro.status, 0)
         XCTAssertTrue(ro.stderr.contains("Read-only"), ro.stderr)
 
+        // Runtime attach appears inside the running sandbox; detach takes it out.
+        let attached = try ctl(d, key, ["sandbox", "attach", id, "data:/extra:ro:subpath=/dir", "--json"])
+        XCTAssertEqual(attached.status, 0, attached.stderr)
+        let attId = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(attached.stdout.utf8)) as? [String: Any])?["attachment_id"] as? String)
+        XCTAssertEqual(try exec(d, key, id, ["cat", "/extra/f.txt"]).stdout, "kept\n", "a runtime attach is visible in the running sandbox")
+        XCTAssertEqual(try ctl(d, key, ["sandbox", "detach", id, attId]).status, 0)
+        XCTAssertNotEqual(try exec(d, key, id, ["test", "-e", "/extra/f.txt"]).status, 0, "a detach takes it out of the sandbox")
+
         let paused = try ctl(d, key, ["sandbox", "pause", id])
         XCTAssertEqual(paused.status, 0, paused.stderr)
         for p in Self.namespaceMembers(pid) { XCTAssertTrue(Self.state(p).contains("T"), "process \(p) is stopped while paused: \(Self.state(p))") }
