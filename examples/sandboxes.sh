@@ -16,7 +16,6 @@ cleanup() {
     for id in "${SANDBOXES[@]}"; do "$VOLUMECTL" sandbox destroy "$id" >/dev/null 2>&1 || true; done
     if [ -n "$DAEMON_PID" ]; then
         kill -TERM "$DAEMON_PID" 2>/dev/null || true; wait "$DAEMON_PID" 2>/dev/null || true
-        umount -l "$WORK/data/mounts" 2>/dev/null || true
     fi
     rm -rf "$WORK"
 }
@@ -66,12 +65,18 @@ echo "== 5. pause (processes stopped, mounts released), resume (remounted, then 
 "$VOLUMECTL" sandbox resume "${SANDBOXES[1]}"
 "$VOLUMECTL" sandbox exec "${SANDBOXES[1]}" -- wc -l /data/rows.csv
 
-echo "== 6. fork, and exit codes pass through"
+echo "== 6. attach a second view at runtime (read-only, a subpath): it appears inside the running sandbox"
+ATT=$("$VOLUMECTL" sandbox attach "${SANDBOXES[0]}" "$NAME:/shared:ro:subpath=/shared" --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["attachment_id"])')
+"$VOLUMECTL" sandbox exec "${SANDBOXES[0]}" -- cat /shared/notes
+"$VOLUMECTL" sandbox exec "${SANDBOXES[0]}" -- sh -c 'echo no > /shared/x' || echo "read-only: refused (exit $?)"
+"$VOLUMECTL" sandbox detach "${SANDBOXES[0]}" "$ATT"
+
+echo "== 7. fork, and exit codes pass through"
 FORK=$("$VOLUMECTL" sandbox fork "${SANDBOXES[2]}")
 SANDBOXES+=("$FORK")
 "$VOLUMECTL" sandbox exec "$FORK" -- sh -c 'test -s /data/rows.csv; exit 3' || echo "the fork's command exited $?"
 
-echo "== 7. destroy: no process left, every attachment released"
+echo "== 8. destroy: no process left, every attachment released"
 for id in "${SANDBOXES[@]}"; do "$VOLUMECTL" sandbox destroy "$id"; done
 "$VOLUMECTL" sandbox attachments "${SANDBOXES[0]}"
 SANDBOXES=()

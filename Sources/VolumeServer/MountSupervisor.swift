@@ -21,9 +21,6 @@ public final class MountSupervisor: @unchecked Sendable {
     public let volumectl: String
     /// Attachments being mounted or unmounted now: one operation per attachment at a time.
     private var busy: Set<String> = []
-    /// Whether an attachment's host directory must stay after its unmount (a running sandbox's view
-    /// binds it, so the next mount there reaches the sandbox). Set once, before serving.
-    public var retainsDirectory: @Sendable (String) -> Bool = { _ in false }
     private let cond = NSCondition()
 
     public init(store: VolumeStore, mountRoot: URL, volumectl: String) {
@@ -99,7 +96,7 @@ public final class MountSupervisor: @unchecked Sendable {
               let object = try? JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any],
               let pidText = object["pid"] as? String, let pid = Int32(pidText), let process = ProcessIdentity(pid: pid) else {
             let why = run.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
-            if !retainsDirectory(a.id) { try? FileManager.default.removeItem(atPath: path) }
+            try? FileManager.default.removeItem(atPath: path)
             return try store.markAttachment(a.id, state: .failed, reason: Self.reason(for: why, volume: a.volumeId, store: store),
                                             message: "the mount failed: \(why.isEmpty ? "exit \(run.status)" : why)")
         }
@@ -134,11 +131,11 @@ public final class MountSupervisor: @unchecked Sendable {
             // A placed copy shares the host mount's superblock: it goes first, or the server would
             // keep serving it after the host unmount.
             if let a { unplace(a) }
-            stopServer(path: path, process: a?.servedBy?.process, removeDirectory: !retainsDirectory(id))
+            stopServer(path: path, process: a?.servedBy?.process)
         }
     }
 
-    func stopServer(path: String, process: ProcessIdentity?, removeDirectory: Bool = true) {
+    func stopServer(path: String, process: ProcessIdentity?) {
         if MountTable.entry(at: path) != nil, !MountTable.unmount(path, lazy: false) {
             MountTable.unmount(path, lazy: true)
         }
@@ -146,7 +143,7 @@ public final class MountSupervisor: @unchecked Sendable {
         if let process {
             for _ in 0..<500 where process.isAlive { usleep(10_000) }
         }
-        if removeDirectory { rmdir(path) }
+        rmdir(path)
     }
 
     // MARK: Reconcile
