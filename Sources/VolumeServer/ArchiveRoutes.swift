@@ -76,7 +76,7 @@ struct ArchiveRoutes: Sendable {
         let pipe = BodyPipe()
         async let work: ImportReport = bridge.run {
             defer { pipe.closeReading() }
-            return try host.withVolume(ref, owner: owner) { v in
+            return try host.withImport(ref, owner: owner) { v in
                 var options = TransferOptions()
                 options.holdWriteLockWhenEmpty = false
                 return try v.importArchive(from: pipe, name: "the request body", totalBytes: declared, into: p.description, options: options)

@@ -155,11 +155,23 @@ struct FileRoutes: Sendable {
         let owner = try RequestHelpers.scope(request, context)
         let ref = try context.parameters.require("volume")
         let host = self.host, bridge = self.bridge, chunk = limits.readChunkBytes
+        let ino = a.ino, etag = validators.etag
         let body = ResponseBody(contentLength: Int(length)) { writer in
             var offset = start, remaining = length
             while remaining > 0 {
                 let n = Int(min(Int64(chunk), remaining)), at = offset
-                let data = try await bridge.run { try host.withVolume(ref, owner: owner) { try $0.readFile(p.description, offset: at, length: n) } }
+                // Each piece is read from the inode the ETag names and kept only while the file is still that
+                // version: a file replaced or changed meanwhile cuts the transfer instead of mixing the new
+                // version's bytes into the old one's body.
+                let data = try await bridge.run {
+                    try host.withVolume(ref, owner: owner) { v -> Data in
+                        let data = try v.read(ino, offset: at, count: n)
+                        guard Validators(try v.getattr(ino)).etag == etag else {
+                            throw APIFailure("precondition_failed", "\(p) changed during the download; the transfer is cut")
+                        }
+                        return data
+                    }
+                }
                 if data.isEmpty { break }
                 try await writer.write(ByteBuffer(bytes: data))
                 offset += Int64(data.count)
@@ -198,7 +210,7 @@ struct FileRoutes: Sendable {
         let host = self.host
         async let work: WriteResponse = bridge.run {
             defer { pipe.closeReading() }
-            return try host.withVolume(ref, owner: owner) { v in
+            return try host.withImport(ref, owner: owner) { v in
                 let source = BodyFileSource(pipe: pipe, name: p.name, mode: mode ?? existing ?? 0o644, declaredSize: declared)
                 return WriteResponse(path: p.description, size: try v.writeFile(p, streaming: source).bytes)
             }

@@ -191,7 +191,7 @@ struct TusRoutes: Sendable {
         let host = self.host, uploads = self.uploads
         try await bridge.run {
             let p = try VolumePath(r.path)
-            try host.withVolume(r.volumeId, owner: r.owner) { v in
+            try host.withImport(r.volumeId, owner: r.owner) { v in
                 let data = try FileByteSource(path: uploads.dataURL(r.id).path)
                 _ = try v.writeFile(p, streaming: SingleFileSource(data, name: p.name, size: r.length))
             }

@@ -76,17 +76,7 @@ enum LocalFile {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw error(errno, "cannot write local file '\(path)'") }
         defer { close(fd) }
-        try data.withUnsafeBytes { (buf: UnsafeRawBufferPointer) in
-            var off = 0
-            while off < buf.count {
-                let n = Glibc.write(fd, buf.baseAddress! + off, buf.count - off)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw error(errno, "cannot write local file '\(path)'")
-                }
-                off += n
-            }
-        }
+        if let code = writeAll(fd, data) { throw error(code, "cannot write local file '\(path)'") }
     }
 
     /// Whether `path` is an existing local directory.

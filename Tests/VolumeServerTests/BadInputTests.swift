@@ -2,22 +2,12 @@
 import Foundation
 import XCTest
 
-final class BadInputTests: XCTestCase {
-    var d: Daemon!
-    var key = ""
-    var vol = ""
+final class BadInputTests: DaemonTestCase {
     let old = Data("the old content\n".utf8)
 
     override func setUpWithError() throws {
-        d = try Daemon()
-        key = try d.tenantKey("acme")
-        vol = try d.createVolume("bad-input", key: key)
+        try startDaemon(volume: "bad-input")
         try d.put(vol, "/doc.txt", old, key: key)
-    }
-
-    override func tearDown() {
-        d?.stop()
-        d = nil
     }
 
     var base: String { "/v1/volumes/\(vol)/files" }
@@ -221,9 +211,7 @@ final class BadInputTests: XCTestCase {
     func testABodyOverTheFileLimitIs413AndWritesNothing() throws {
         let first = d!
         defer { first.stop() }
-        d = try Daemon(arguments: ["--max-file-bytes", "1000"])
-        key = try d.tenantKey("acme")
-        vol = try d.createVolume("limits", key: key)
+        try startDaemon(["--max-file-bytes", "1000"], volume: "limits")
         try d.put(vol, "/doc.txt", old, key: key)
         let path = base + "/content?path=/doc.txt"
         // Declared too large: refused before the body.

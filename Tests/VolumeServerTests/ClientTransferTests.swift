@@ -135,4 +135,34 @@ final class ClientTransferTests: XCTestCase {
         try await files.cancelUpload(doomed)
         await expectError(404) { _ = try await self.files.uploadOffset(doomed) }
     }
+
+    func testArchiveUploadIntoADirectoryAndDownloadOfOne() async throws {
+        let scratch = try TemporaryDirectory("client-archive")
+        defer { scratch.remove() }
+        let tree = scratch.path + "/tree"
+        try FileManager.default.createDirectory(atPath: tree + "/sub", withIntermediateDirectories: true)
+        try Data("one\n".utf8).write(to: URL(fileURLWithPath: tree + "/sub/one.txt"))
+        try Data(repeating: 5, count: 100_000).write(to: URL(fileURLWithPath: tree + "/big.bin"))
+        try FileManager.default.createSymbolicLink(atPath: tree + "/link", withDestinationPath: "sub/one.txt")
+        XCTAssertEqual(try Daemon.runTool("/usr/bin/tar", ["-czf", scratch.path + "/in.tar.gz", "-C", tree, "."]).status, 0)
+        let up = try await files.uploadArchive(into: "/restored", archiveFile: scratch.url.appendingPathComponent("in.tar.gz"))
+        XCTAssertEqual(up.path, "/restored")
+        XCTAssertEqual(up.import.files, 2)
+        XCTAssertEqual(up.import.droppedCount, 1, "the symlink is dropped by the Phase 1 rules")
+        let one = try await files.read("/restored/sub/one.txt")
+        XCTAssertEqual(one, Data("one\n".utf8))
+        // Out again as a tar.gz that GNU tar reads.
+        let out = scratch.url.appendingPathComponent("out.tar.gz")
+        let n = try await files.downloadArchive("/restored", to: out)
+        XCTAssertGreaterThan(n, 0)
+        let listed = try Daemon.runTool("/usr/bin/tar", ["-tzf", out.path])
+        XCTAssertEqual(listed.status, 0, listed.stderr)
+        XCTAssertTrue(listed.stdout.contains("sub/one.txt"), listed.stdout)
+        XCTAssertTrue(listed.stdout.contains("big.bin"), listed.stdout)
+        // A corrupt archive stores nothing.
+        try Data("not gzip at all".utf8).write(to: scratch.url.appendingPathComponent("bad.tar.gz"))
+        await expectError(400) { _ = try await self.files.uploadArchive(into: "/bad", archiveFile: scratch.url.appendingPathComponent("bad.tar.gz")) }
+        let badExists = try await files.exists("/bad")
+        XCTAssertFalse(badExists)
+    }
 }

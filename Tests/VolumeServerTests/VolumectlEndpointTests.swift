@@ -79,6 +79,14 @@ final class VolumectlEndpointTests: XCTestCase {
             // Locally the new volume also gets metadata imported_from=FILE; the HTTP create has no metadata (yet).
             Step(args: ["import", scratch + "/blob.tar.gz", "--create", "imported"], expect: 0),
             Step(args: ["files", "ls", "imported", "/", "-R"], expect: 0),
+            // Into an existing volume, below a directory; and a new volume below its root.
+            Step(args: ["import", scratch + "/blob.tar.gz", "--volume", "data", "--path", "/restored"], expect: 0),
+            Step(args: ["files", "ls", "data", "/restored", "-R"], expect: 0),
+            Step(args: ["import", scratch + "/blob.tar.gz", "--create", "nested", "--path", "/a/b", "--json"], expect: 0),
+            Step(args: ["files", "ls", "nested", "/", "-R"], expect: 0),
+            Step(args: ["import", scratch + "/blob.tar.gz", "--volume", "missing"], expect: 3),
+            Step(args: ["import", scratch + "/no-such.tar.gz", "--volume", "data"], expect: 3),
+            Step(args: ["volume", "delete", "nested", "--force"], expect: 0),
             Step(args: ["files", "rm", "data", "/d"], expect: 4),
             Step(args: ["files", "rm", "data", "/d", "-r"], expect: 0),
             Step(args: ["files", "rm", "data", "/nope"], expect: 3),
@@ -172,8 +180,7 @@ final class VolumectlEndpointTests: XCTestCase {
         defer { scratch.remove() }
         try FileManager.default.createDirectory(atPath: scratch.path + "/dir", withIntermediateDirectories: true)
         for args in [["export", "v", "-o", scratch.path + "/x.tar.gz"], ["unmount", scratch.path + "/dir"],
-                     ["upload", scratch.path + "/dir", "v:/dir"], ["download", "v:/", scratch.path + "/dir"],
-                     ["import", scratch.path + "/x.tar.gz", "--volume", "v"]] {
+                     ["upload", scratch.path + "/dir", "v:/dir"], ["download", "v:/", scratch.path + "/dir"]] {
             let r = try Daemon.runTool(ctl, args, env: env)
             XCTAssertEqual(r.status, 64, "\(args): \(r.stderr)")
             XCTAssertTrue(r.stderr.contains("not available over --endpoint yet"), "\(args): \(r.stderr)")

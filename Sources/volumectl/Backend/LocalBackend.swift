@@ -24,7 +24,7 @@ struct LocalBackend: VolumeBackend {
     }
 
     func withFiles<T>(_ ref: String, _ body: (any FilesBackend) throws -> T) throws -> T {
-        try global.withVolume(ref) { _, vol in try body(LocalFiles(vol: vol)) }
+        try global.withVolume(ref) { store, vol in try body(LocalFiles(vol: vol, store: store)) }
     }
 
     func createAPIKey(tenant: String, operator: Bool, expiresIn: TimeInterval?) throws -> NewAPIKey {
@@ -40,6 +40,8 @@ struct LocalBackend: VolumeBackend {
 /// The files of an open volume.
 struct LocalFiles: FilesBackend {
     let vol: Volume
+    /// For the import lease a streamed write holds.
+    let store: VolumeStore
     var volumeId: String { vol.id }
 
     func stat(_ path: String) throws -> EntryInfo { try vol.stat(path) }
@@ -89,6 +91,8 @@ struct LocalFiles: FilesBackend {
         let input = try LocalFile.source(localFile)
         let source = try StreamFileSource(input: input, name: p.name, mode: mode ?? existing ?? 0o644)
         let options = TransferOptions(isCancelled: TransferSignals.isCancelled)
-        return WriteInfo(path: p.description, size: try vol.writeFile(p, streaming: source, options: options).bytes)
+        // An import lease, as every streamed write holds: a deletion from another process is refused meanwhile.
+        let report = try store.withLease(volume: vol.id, purpose: .import) { try vol.writeFile(p, streaming: source, options: options) }
+        return WriteInfo(path: p.description, size: report.bytes)
     }
 }

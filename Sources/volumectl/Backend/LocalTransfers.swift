@@ -22,7 +22,8 @@ extension LocalBackend {
                 _ = try vol.prepareStreamedWrite(dest, createParents: true)
                 let input = FileByteSource(fd: 0, name: "standard input", isCancelled: TransferSignals.isCancelled)
                 defer { bar.finish() }
-                return (id, try vol.writeFile(dest, streaming: try StreamFileSource(input: input, name: dest.name, mode: mode), options: options))
+                let source = try StreamFileSource(input: input, name: dest.name, mode: mode)
+                return (id, try store.withLease(volume: id, purpose: .import) { try vol.writeFile(dest, streaming: source, options: options) })
             }
             let importSource: ImportSource
             let directory: String
@@ -37,7 +38,8 @@ extension LocalBackend {
                 }
             }
             defer { bar.finish() }
-            return (id, try vol.importTree(from: importSource, into: directory, options: options))
+            // An import lease, as every import into an existing volume holds: a deletion is refused meanwhile.
+            return (id, try store.withLease(volume: id, purpose: .import) { try vol.importTree(from: importSource, into: directory, options: options) })
         }
     }
 

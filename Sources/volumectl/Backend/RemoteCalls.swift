@@ -63,8 +63,3 @@ private final class ResultBox<T: Sendable>: @unchecked Sendable {
 func convert<T: Decodable>(_ value: some Encodable, to type: T.Type = T.self) throws -> T {
     try JSONDecoder().decode(T.self, from: try JSONEncoder().encode(value))
 }
-
-/// Builds a core value from its JSON fields (reports the core only makes itself).
-func make<T: Decodable>(_ fields: [String: Any], as type: T.Type = T.self) throws -> T {
-    try JSONDecoder().decode(T.self, from: try JSONSerialization.data(withJSONObject: fields))
-}
