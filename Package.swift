@@ -62,12 +62,14 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // The reference sandbox runtime (bubblewrap): no core, no HTTP; VolumeServer drives it.
+        .target(name: "SandboxRuntime"),
         .target(
             name: "VolumeServer",
             dependencies: [
                 // VolumeFUSE for its mount table (MountSupervisor reads and unmounts through MountTable);
                 // CSupport for placing mounts inside a sandbox's mount namespace.
-                "VolumeCore", "VolumeAPI", "VolumeFUSE", "CSupport",
+                "VolumeCore", "VolumeAPI", "VolumeFUSE", "CSupport", "SandboxRuntime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -84,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "volumed",
             dependencies: [
-                "VolumeServer", "VolumeCore",
+                "VolumeServer", "VolumeCore", "SandboxRuntime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

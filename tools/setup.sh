@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian machine (apt packages), only what is missing.
 set -euo pipefail
-packages=(fuse3 libfuse3-dev libsqlite3-dev zlib1g-dev sqlite3 git rsync fio tar gzip python3 python3-venv python3-pip util-linux procps time curl)
+packages=(fuse3 libfuse3-dev bubblewrap libsqlite3-dev zlib1g-dev sqlite3 git rsync fio tar gzip python3 python3-venv python3-pip util-linux procps time curl)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -2,6 +2,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import SandboxRuntime
 import VolumeCore
 
 /// One attachment as a request body names it.
@@ -22,13 +23,16 @@ struct AttachmentBody: Decodable, Sendable {
 /// `POST /v1/sandboxes`.
 struct CreateSandboxBody: Decodable, Sendable {
     var attachments: [AttachmentBody]?
-    /// The user and group the sandbox's programs run as: recorded and returned.
+    /// The user and group the sandbox's programs run as: recorded and returned (with a runtime its
+    /// processes run as them, default 1000:1000; no owner mapping on the mounts yet).
     var uid: UInt32?
     var gid: UInt32?
     /// A process inside the sandbox: each attachment is also placed at its `mount_path` in that
     /// process's mount namespace.
     var namespace_pid: Int32?
-    static let fields: Set<String> = ["attachments", "uid", "gid", "namespace_pid"]
+    /// `bwrap`: the daemon runs the sandbox's processes (see `SandboxRunner`); `none` or absent: only records and mounts.
+    var runtime: String?
+    static let fields: Set<String> = ["attachments", "uid", "gid", "namespace_pid", "runtime"]
 }
 
 /// `POST /v1/sandboxes/{id}/fork` and `/resume` (the body is optional).
@@ -44,10 +48,12 @@ struct ForkSandboxBody: Decodable, Sendable {
 struct SandboxView: Encodable, Sendable {
     let sandbox: Sandbox
     let attachments: [Attachment]
+    /// The runtime running its processes, if any.
+    var runtime: RuntimeHandle? = nil
 
     enum Keys: String, CodingKey {
         case sandboxId = "sandbox_id", ownerId = "owner_id", state, parentId = "parent_id", createdAt = "created_at"
-        case updatedAt = "updated_at", namespacePid = "namespace_pid", uid, gid, attachments
+        case updatedAt = "updated_at", namespacePid = "namespace_pid", uid, gid, attachments, runtime, runtimePid = "runtime_pid"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -62,6 +68,8 @@ struct SandboxView: Encodable, Sendable {
         try c.encode(sandbox.uid, forKey: .uid)
         try c.encode(sandbox.gid, forKey: .gid)
         try c.encode(attachments, forKey: .attachments)
+        try c.encode(runtime?.runtime, forKey: .runtime)
+        try c.encode(runtime?.pid, forKey: .runtimePid)
     }
 }
 
@@ -79,6 +87,7 @@ struct SandboxRoutes: Sendable {
     let bridge: BlockingBridge
     let limits: ServerLimits
     let supervisor: MountSupervisor
+    let runner: SandboxRunner
 
     func register(on router: Router<VolumeRequestContext>) {
         router.post("/v1/sandboxes", use: create)
@@ -92,6 +101,7 @@ struct SandboxRoutes: Sendable {
             return try await self.move(r, c, to: .running, namespacePid: body.namespace_pid)
         }
         router.post("/v1/sandboxes/:sandbox/fork", use: fork)
+        SandboxExecRoute(host: host, bridge: bridge, limits: limits, runner: runner).register(on: router)
     }
 
     @Sendable func create(_ request: Request, context: VolumeRequestContext) async throws -> Response {
@@ -100,11 +110,22 @@ struct SandboxRoutes: Sendable {
         }
         let body = try await Self.createBody(request, limit: limits.maxJSONBytes)
         let requests = try (body.attachments ?? []).map { try $0.request() }
-        let supervisor = self.supervisor
+        let runtime = try runner.runtime(named: body.runtime)
+        if runtime != nil, body.namespace_pid != nil {
+            throw APIFailure.badRequest("give runtime or namespace_pid, not both: with a runtime the daemon starts the sandbox's processes")
+        }
+        let store = host.store, supervisor = self.supervisor, runner = self.runner
         let view = try await bridge.run { () -> SandboxView in
-            let made = try supervisor.createSandbox(owner: owner, attachments: requests, uid: body.uid, gid: body.gid,
-                                                    namespacePid: body.namespace_pid)
-            return SandboxView(sandbox: made.sandbox, attachments: made.attachments)
+            guard let runtime else {
+                let made = try supervisor.createSandbox(owner: owner, attachments: requests, uid: body.uid, gid: body.gid,
+                                                        namespacePid: body.namespace_pid)
+                return SandboxView(sandbox: made.sandbox, attachments: made.attachments)
+            }
+            // With a runtime: its processes first, then the records (their init is the namespace
+            // process), then the mounts, each placed inside the running sandbox.
+            let (sandbox, attachments, handle) = try runner.create(owner: owner, attachments: requests, uid: body.uid ?? 1000,
+                                                                   gid: body.gid ?? 1000, runtime: runtime)
+            return SandboxView(sandbox: sandbox, attachments: attachments, runtime: handle)
         }
         return try SandboxJSON.make(view, status: .created)
     }
@@ -116,7 +137,7 @@ struct SandboxRoutes: Sendable {
         let data = Data(buffer.readableBytesView)
         if let dict = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
             let unknown = Set(dict.keys).subtracting(CreateSandboxBody.fields)
-            if !unknown.isEmpty { throw APIFailure("invalid_json", "unknown field(s) \(unknown.sorted().joined(separator: ", ")); this route takes attachments, uid, gid, namespace_pid") }
+            if !unknown.isEmpty { throw APIFailure("invalid_json", "unknown field(s) \(unknown.sorted().joined(separator: ", ")); this route takes attachments, uid, gid, namespace_pid, runtime") }
             for case let a as [String: Any] in (dict["attachments"] as? [Any]) ?? [] {
                 let u = Set(a.keys).subtracting(AttachmentBody.fields)
                 if !u.isEmpty { throw APIFailure("invalid_json", "unknown attachment field(s) \(u.sorted().joined(separator: ", ")); an attachment takes volume_id, mount_path, read_only, subpath") }
@@ -133,10 +154,10 @@ struct SandboxRoutes: Sendable {
     @Sendable func list(_ request: Request, context: VolumeRequestContext) async throws -> Response {
         let owner = try RequestHelpers.scope(request, context)
         let destroyed = try RequestHelpers.boolQuery(request, "include_destroyed")
-        let store = host.store
+        let store = host.store, runner = self.runner
         let views = try await bridge.run {
             try store.sandboxes(owner: owner, includeDestroyed: destroyed).map {
-                SandboxView(sandbox: $0, attachments: try store.attachments(sandbox: $0.id, owner: nil))
+                SandboxView(sandbox: $0, attachments: try store.attachments(sandbox: $0.id, owner: nil), runtime: runner.handle($0.id))
             }
         }
         return try SandboxJSON.make(views)
@@ -145,9 +166,10 @@ struct SandboxRoutes: Sendable {
     @Sendable func get(_ request: Request, context: VolumeRequestContext) async throws -> Response {
         let owner = try RequestHelpers.scope(request, context)
         let id = try context.parameters.require("sandbox")
-        let store = host.store
+        let store = host.store, runner = self.runner
         let view = try await bridge.run {
-            SandboxView(sandbox: try store.sandbox(id, owner: owner), attachments: try store.attachments(sandbox: id, owner: owner))
+            SandboxView(sandbox: try store.sandbox(id, owner: owner), attachments: try store.attachments(sandbox: id, owner: owner),
+                        runtime: runner.handle(id))
         }
         return try SandboxJSON.make(view)
     }
@@ -158,7 +180,7 @@ struct SandboxRoutes: Sendable {
     func move(_ request: Request, _ context: VolumeRequestContext, to state: SandboxState, namespacePid: Int32? = nil) async throws -> Response {
         let owner = try RequestHelpers.scope(request, context)
         let id = try context.parameters.require("sandbox")
-        let store = host.store, supervisor = self.supervisor
+        let store = host.store, supervisor = self.supervisor, runner = self.runner
         let view = try await bridge.run { () -> SandboxView in
             let current = try store.sandbox(id, owner: owner)
             if state == .running {
@@ -174,13 +196,18 @@ struct SandboxRoutes: Sendable {
                 if current.state != .running || atts.contains(where: { $0.state != .mounted }) {
                     atts = try atts.map { try supervisor.mount($0.id) }
                 }
-                return SandboxView(sandbox: s, attachments: atts)
+                // Every intent is mounted (or failed) before the sandbox's processes run again.
+                try runner.thaw(id)
+                return SandboxView(sandbox: s, attachments: atts, runtime: runner.handle(id))
             }
             if current.state != state {
+                // The processes stop (pause, hibernate) or die (destroy) before their mounts go.
+                if state == .destroyed { try runner.kill(id) } else if current.state == .running { try runner.freeze(id) }
                 for a in try store.attachments(sandbox: id, owner: owner) where a.state == .mounted { supervisor.unmount(a.id) }
             }
             let s = try store.setSandboxState(id, owner: owner, to: state)
-            return SandboxView(sandbox: s, attachments: try store.attachments(sandbox: id, owner: owner))
+            if state == .destroyed { runner.removeDirectories(try store.attachments(sandbox: id, owner: owner, includeDetached: true)) }
+            return SandboxView(sandbox: s, attachments: try store.attachments(sandbox: id, owner: owner), runtime: runner.handle(id))
         }
         return try SandboxJSON.make(view)
     }
@@ -204,10 +231,16 @@ struct SandboxRoutes: Sendable {
         let owner = try RequestHelpers.scope(request, context)
         let id = try context.parameters.require("sandbox")
         let body = try await Self.namespaceBody(request, limit: limits.maxJSONBytes)
-        let supervisor = self.supervisor, pid = body.namespace_pid
+        let supervisor = self.supervisor, runner = self.runner, pid = body.namespace_pid
         let view = try await bridge.run { () -> SandboxView in
-            let made = try supervisor.forkSandbox(id, owner: owner, namespacePid: pid)
-            return SandboxView(sandbox: made.sandbox, attachments: made.attachments)
+            // A fork of a sandbox with a runtime gets its own processes, as the same user (a fresh
+            // start: memory and processes are not copied, the attachments are).
+            guard let parent = runner.handle(id), let runtime = runner.runtime, runtime.name == parent.runtime, pid == nil else {
+                let made = try supervisor.forkSandbox(id, owner: owner, namespacePid: pid)
+                return SandboxView(sandbox: made.sandbox, attachments: made.attachments)
+            }
+            let (sandbox, attachments, handle) = try runner.fork(id, owner: owner, parent: parent, runtime: runtime)
+            return SandboxView(sandbox: sandbox, attachments: attachments, runtime: handle)
         }
         return try SandboxJSON.make(view, status: .created)
     }

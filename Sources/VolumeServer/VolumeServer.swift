@@ -1,5 +1,7 @@
 // Builds the daemon's router: error and auth middleware, then the volume, files and admin routes over one host and bridge.
+import Foundation
 import Hummingbird
+import SandboxRuntime
 import VolumeCore
 
 /// The HTTP API over a `VolumeHost`. `volumed` serves `router()` on its TCP listener and its Unix socket.
@@ -20,10 +22,16 @@ public struct VolumeServer: Sendable {
 
     /// Mounts sandboxes' attachments; without one the sandbox routes are not served.
     public let supervisor: MountSupervisor?
+    /// Runs the processes of sandboxes created with a runtime; by default one with no runtime.
+    public let runner: SandboxRunner?
 
     public init(host: VolumeHost, bridge: BlockingBridge, limits: ServerLimits = ServerLimits(), version: String = "0.1.0",
-                housekeeper: Housekeeper? = nil, gcInterval: Double? = nil, supervisor: MountSupervisor? = nil) {
+                housekeeper: Housekeeper? = nil, gcInterval: Double? = nil, supervisor: MountSupervisor? = nil,
+                runner: SandboxRunner? = nil) {
         self.supervisor = supervisor
+        self.runner = runner ?? supervisor.map {
+            SandboxRunner(runtime: nil, records: RuntimeRecords(dir: host.store.dataDir.appendingPathComponent("runtime")), supervisor: $0)
+        }
         self.host = host
         self.bridge = bridge
         self.limits = limits
@@ -52,8 +60,8 @@ public struct VolumeServer: Sendable {
         WatchRoutes(host: host, bridge: bridge, hub: watches).register(on: router)
         AdminOpsRoutes(host: host, bridge: bridge, limits: limits, housekeeper: housekeeper, gcInterval: gcInterval).register(on: router)
         MetricsRoutes(host: host, bridge: bridge, metrics: metrics, watches: watches, housekeeper: housekeeper).register(on: router)
-        if let supervisor {
-            SandboxRoutes(host: host, bridge: bridge, limits: limits, supervisor: supervisor).register(on: router)
+        if let supervisor, let runner {
+            SandboxRoutes(host: host, bridge: bridge, limits: limits, supervisor: supervisor, runner: runner).register(on: router)
             AttachmentRoutes(host: host, bridge: bridge, limits: limits, supervisor: supervisor).register(on: router)
         }
         // Register every route above this line: the table answers 405 for the methods a path lacks.

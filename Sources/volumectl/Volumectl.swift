@@ -30,6 +30,7 @@ struct Volumectl: ParsableCommand {
             UploadCommand.self,
             DownloadCommand.self,
             APIKeyCommand.self,
+            SandboxCommand.self,
         ]
     )
 }

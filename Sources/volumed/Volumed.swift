@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdCore
 import NIOCore
 import Logging
+import SandboxRuntime
 import ServiceLifecycle
 import VolumeCore
 import VolumeServer
@@ -71,6 +72,8 @@ struct Volumed: AsyncParsableCommand {
     var mountRoot: String?
     @Option(name: .customLong("volumectl"), help: "The volumectl that serves mounts (default: the one beside volumed).")
     var volumectlPath: String?
+    @Option(name: .customLong("sandbox-runtime"), help: "bwrap: run the processes of sandboxes created with \"runtime\": \"bwrap\" (needs root and bubblewrap); none: records and mounts only (default none; $VOLUMED_SANDBOX_RUNTIME).")
+    var sandboxRuntime: String?
 
     func settings() throws -> Settings {
         let env = ProcessInfo.processInfo.environment
@@ -154,8 +157,20 @@ struct Volumed: AsyncParsableCommand {
         let mountRootPath = mountRoot ?? env["VOLUMED_MOUNT_ROOT"].flatMap { $0.isEmpty ? nil : $0 } ?? s.dataDir.appendingPathComponent("mounts").path
         let supervisor = MountSupervisor(store: store, mountRoot: URL(fileURLWithPath: mountRootPath).standardizedFileURL,
                                          volumectl: volumectlPath ?? env["VOLUMED_VOLUMECTL"].flatMap { $0.isEmpty ? nil : $0 } ?? MountSupervisor.siblingVolumectl())
+        let runtimeName = sandboxRuntime ?? env["VOLUMED_SANDBOX_RUNTIME"].flatMap { $0.isEmpty ? nil : $0 } ?? "none"
+        var runtime: (any SandboxRuntime)?
+        switch runtimeName {
+        case "none": runtime = nil
+        case "bwrap":
+            guard let bwrap = BubblewrapRuntime.findOnPath() else {
+                throw ValidationError("--sandbox-runtime bwrap: no bwrap on PATH (apt-get install bubblewrap)")
+            }
+            runtime = BubblewrapRuntime(bwrap: bwrap, stateDir: s.dataDir.appendingPathComponent("runtime/state"))
+        default: throw ValidationError("--sandbox-runtime must be bwrap or none, not '\(runtimeName)'")
+        }
+        let runner = SandboxRunner(runtime: runtime, records: RuntimeRecords(dir: s.dataDir.appendingPathComponent("runtime")), supervisor: supervisor)
         var server = VolumeServer(host: host, bridge: bridge, limits: s.limits, housekeeper: housekeeper,
-                                  gcInterval: s.gcInterval > 0 ? s.gcInterval : nil, supervisor: supervisor)
+                                  gcInterval: s.gcInterval > 0 ? s.gcInterval : nil, supervisor: supervisor, runner: runner)
         server.transfers = transfers
         let router = server.router()
         if printRoutes {
@@ -168,6 +183,9 @@ struct Volumed: AsyncParsableCommand {
         // Before listening: converge the attachment records with the kernel's mount table.
         do {
             try FileManager.default.createDirectory(at: supervisor.mountRoot, withIntermediateDirectories: true)
+            // Sandboxes first (one whose processes are gone is destroyed), then their mounts.
+            let sandboxes = try await bridge.run { try runner.reconcile() }
+            Output.line("volumed: reconciled sandboxes: \(sandboxes)")
             let report = try await bridge.run { try supervisor.reconcile() }
             Output.line("volumed: reconciled attachments: \(report)")
         } catch {
