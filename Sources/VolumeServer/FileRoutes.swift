@@ -182,14 +182,6 @@ struct FileRoutes: Sendable {
         return Response(status: range == nil ? .ok : .partialContent, headers: headers, body: body)
     }
 
-    static func httpDate(_ d: Date) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "GMT")
-        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        return f.string(from: d)
-    }
-
     /// Creates or replaces a file with the request body, streamed through the core's import path: the
     /// file appears whole when the body has arrived and been stored, or not at all (a cut upload, a body
     /// that disagrees with its Content-Length, or the cap leave the old content).

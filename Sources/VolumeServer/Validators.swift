@@ -70,7 +70,7 @@ struct Validators {
         return f
     }
 
-    static func httpDate(_ d: Date) -> String { formatter("EEE, dd MMM yyyy HH:mm:ss 'GMT'").string(from: d) }
+    static func httpDate(_ d: Date) -> String { TimeText.http(d) }
 
     /// An HTTP date in any of the three forms RFC 9110 accepts.
     static func parseDate(_ s: String) -> Date? {

@@ -46,7 +46,7 @@ extension VolumeStore {
         for id in ids { marked.formUnion(try volume(id, owner: nil).referencedChunks()) }
         var report = GCReport(volumesScanned: ids.count, chunksReferenced: marked.count, chunksDeleted: 0,
                               bytesFreed: 0, chunksInGrace: 0, dryRun: dryRun)
-        report.writesInProgressSince = writesSince.map { ISO8601DateFormatter().string(from: $0) }
+        report.writesInProgressSince = writesSince.map { TimeText.iso($0) }
         var doomed: [StoredChunk] = []
         try chunks.forEach { c in
             guard !marked.contains(c.id) else { return }

@@ -97,7 +97,7 @@ extension VolumeStore {
 
     static func keyHash(_ key: String) -> Data { Data(SHA256.hash(data: Data(key.utf8))) }
 
-    static func iso(_ d: Date) -> String { ISO8601DateFormatter().string(from: d) }
+    static func iso(_ d: Date) -> String { TimeText.iso(d) }
 
     static func keyInfo(_ r: Row, now: Date) -> APIKeyInfo {
         let expires: Double? = r["expires_at"]

@@ -25,7 +25,7 @@ extension VolumeStore {
                   (SELECT count(*) FROM volume v WHERE v.owner_id = t.id AND v.state = 'active') AS n
                 FROM tenant t ORDER BY t.id
                 """).map { r in
-                TenantInfo(tenant: r["id"], createdAt: ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: r["created_at"])),
+                TenantInfo(tenant: r["id"], createdAt: TimeText.iso(Date(timeIntervalSince1970: r["created_at"])),
                            capBytes: r["quota_bytes"], volumes: r["n"])
             }
         }

@@ -292,7 +292,7 @@ public final class VolumeStore: Sendable {
         return VolumeInfo(volumeId: id, ownerId: r["owner_id"], name: r["name"], sizeBytes: stats.usedBytes,
                           fileCount: stats.files, quotaBytes: stats.capBytes,
                           metadata: (try? JSONDecoder().decode([String: String].self, from: Data((r["metadata"] as String).utf8))) ?? [:],
-                          createdAt: ISO8601DateFormatter().string(from: created))
+                          createdAt: TimeText.iso(created))
     }
 
     private func removeCatalogFiles(_ id: String) {
