@@ -45,7 +45,9 @@ struct LocalFiles: FilesBackend {
     func stat(_ path: String) throws -> EntryInfo { try vol.stat(path) }
     func exists(_ path: String) throws -> Bool { try vol.exists(path) }
     func list(_ path: String, depth: Int) throws -> [EntryInfo] { try vol.list(path, depth: depth) }
-    func makeDirectory(_ path: String, parents: Bool, mode: UInt32) throws -> Bool { try vol.makeDirectory(path, parents: parents, mode: mode) }
+    func makeDirectory(_ path: String, parents: Bool, mode: UInt32, user: FileOwner?) throws -> Bool {
+        try vol.makeDirectory(path, parents: parents, mode: mode, caller: (user ?? .root).caller())
+    }
     func move(_ from: String, to: String, overwrite: Bool) throws { try vol.move(from, to: to, overwrite: overwrite) }
 
     func remove(_ path: String, recursive: Bool, force: Bool) throws -> Bool {
@@ -80,10 +82,10 @@ struct LocalFiles: FilesBackend {
         return data.count
     }
 
-    func write(_ path: String, from localFile: String?, parents: Bool, mode: UInt32?) throws -> WriteInfo {
+    func write(_ path: String, from localFile: String?, parents: Bool, mode: UInt32?, user: FileOwner?) throws -> WriteInfo {
         // Validate the path before reading a possibly long stdin.
         _ = try VolumePath(path)
         let data = localFile == nil ? try LocalFile.readStandardInput() : try LocalFile.read(localFile!)
-        return try vol.writeFile(path, data: data, createParents: parents, mode: mode)
+        return try vol.writeFile(path, data: data, createParents: parents, mode: mode, caller: (user ?? .root).caller())
     }
 }
