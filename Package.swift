@@ -65,7 +65,9 @@ let package = Package(
         .target(
             name: "VolumeServer",
             dependencies: [
-                "VolumeCore", "VolumeAPI",
+                // VolumeFUSE for its mount table (MountSupervisor reads and unmounts through MountTable);
+                // CSupport for placing mounts inside a sandbox's mount namespace.
+                "VolumeCore", "VolumeAPI", "VolumeFUSE", "CSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -35,6 +35,9 @@ GIT_FILES=${GIT_FILES:-3000}
 ROUNDS=${ROUNDS:-3}
 TARGETS=${TARGETS:-"plain bindfs juicefs volume"}
 if [ -n "${BASELINE_VOLUMECTL:-}" ] && [[ " $TARGETS " != *" baseline "* ]]; then TARGETS="$TARGETS baseline"; fi
+if [[ " $TARGETS " == *" baseline "* ]] && [ ! -x "${BASELINE_VOLUMECTL:-}" ]; then
+    echo "the baseline target needs BASELINE_VOLUMECTL, an older volumectl binary" >&2; exit 1
+fi
 
 [ "$(id -u)" = 0 ] || { echo "run as root (mounts, drop_caches)" >&2; exit 1; }
 [ -e /dev/fuse ] || { echo "/dev/fuse is missing" >&2; exit 1; }
@@ -58,7 +61,7 @@ cleanup() {
         if mountpoint -q "$m" 2>/dev/null; then
             if [ "$m" = "$W/mnt-juicefs" ]; then juicefs umount "$m" >/dev/null 2>&1 || fusermount3 -uz "$m"
             elif [ "$m" = "$W/mnt-volume" ]; then "$VOLUMECTL" unmount "$m" >/dev/null 2>&1 || fusermount3 -uz "$m"
-            elif [ "$m" = "$W/mnt-baseline" ]; then "$BASELINE_VOLUMECTL" unmount "$m" >/dev/null 2>&1 || fusermount3 -uz "$m"
+            elif [ "$m" = "$W/mnt-baseline" ]; then "${BASELINE_VOLUMECTL:-false}" unmount "$m" >/dev/null 2>&1 || fusermount3 -uz "$m"
             else fusermount3 -uz "$m"; fi
         fi
     done

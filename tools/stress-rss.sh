@@ -38,7 +38,8 @@ cleanup() {
     rm -rf "$STRESS_DIR"
 }
 trap cleanup EXIT
-rm -rf "$STRESS_DIR"
+# A mount left by an interrupted run is unmounted before its directory is removed.
+cleanup
 mkdir -p "$DATA" "$MNT"
 
 vol=$("$VOLUMECTL" volume create --data-dir "$DATA" stress --quiet)

@@ -54,7 +54,7 @@ public struct Files: Sendable {
     public func write(_ path: String, data: Data, parents: Bool = false, mode: String? = nil, user: String? = nil) async throws -> WriteResponse {
         var r = writeRequest(path, parents: parents, mode: mode, user: user)
         r.body = .bytes(ByteBuffer(bytes: data))
-        return try await decode(WriteResponse.self, try await transport.collect(try await transport.send(r)))
+        return try await transport.json(r, as: WriteResponse.self)
     }
 
     /// Creates or replaces a file with bytes from an async sequence, streamed (never held whole). With
@@ -65,7 +65,7 @@ public struct Files: Sendable {
                                                   mode: String? = nil, user: String? = nil) async throws -> WriteResponse where S.Element == ByteBuffer {
         var r = writeRequest(path, parents: parents, mode: mode, user: user)
         r.body = .stream(stream, length: length.map { .known($0) } ?? .unknown)
-        return try await decode(WriteResponse.self, try await transport.collect(try await transport.send(r)))
+        return try await transport.json(r, as: WriteResponse.self)
     }
 
     /// Creates or replaces a file with a local file's bytes, streamed.
@@ -139,11 +139,5 @@ public struct Files: Sendable {
         try await transport.json(.POST, base + "/replace",
                                  body: ReplaceRequest(glob: glob, old: old, new: new, regex: regex, dryRun: dryRun, under: under),
                                  as: ReplaceResponse.self)
-    }
-
-    private func decode<T: Decodable>(_ type: T.Type, _ data: Data) throws -> T {
-        do { return try JSONDecoder().decode(T.self, from: data) } catch {
-            throw VolumeClientError(status: 0, code: "bad_response", message: "the answer is not the expected JSON: \(error)")
-        }
     }
 }

@@ -167,21 +167,30 @@ struct Transport: Sendable {
     /// A JSON call: `body` encoded as JSON when given, the answer decoded as `T`.
     func json<T: Decodable>(_ method: HTTPMethod, _ route: String, query: [(String, String?)] = [], body: (any Encodable)? = nil,
                             as type: T.Type) async throws -> T {
-        let data = try await call(method, route, query: query, body: body)
+        try await json(jsonRequest(method, route, query: query, body: body), as: T.self)
+    }
+
+    /// Sends a prepared request (a streamed upload, say) and decodes its answer as `T`.
+    func json<T: Decodable>(_ request: HTTPClientRequest, as type: T.Type) async throws -> T {
+        let data = try await collect(try await send(request))
         do { return try JSONDecoder().decode(T.self, from: data) } catch {
-            throw VolumeClientError(status: 0, code: "bad_response", message: "\(method) \(route): the answer is not the expected JSON: \(error)")
+            throw VolumeClientError(status: 0, code: "bad_response", message: "\(request.method) \(request.url): the answer is not the expected JSON: \(error)")
         }
     }
 
     /// A call whose answer body is returned raw (empty for 204).
     @discardableResult
     func call(_ method: HTTPMethod, _ route: String, query: [(String, String?)] = [], body: (any Encodable)? = nil) async throws -> Data {
+        try await collect(try await send(try jsonRequest(method, route, query: query, body: body)))
+    }
+
+    private func jsonRequest(_ method: HTTPMethod, _ route: String, query: [(String, String?)], body: (any Encodable)?) throws -> HTTPClientRequest {
         var r = request(method, route, query: query)
         if let body {
             r.headers.add(name: "Content-Type", value: "application/json")
             r.body = .bytes(ByteBuffer(bytes: try Self.encoder.encode(body)))
         }
-        return try await collect(try await send(r))
+        return r
     }
 
     /// The route of a volume: `/v1/volumes/{ref}`.

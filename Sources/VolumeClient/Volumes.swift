@@ -22,8 +22,7 @@ public struct Volumes: Sendable {
     where S.Element == ByteBuffer {
         var r = transport.request(.POST, "/v1/volumes", query: [("name", name)], headers: [("Content-Type", "application/gzip")])
         r.body = .stream(archive, length: length.map { .known($0) } ?? .unknown)
-        let data = try await transport.collect(try await transport.send(r))
-        return try decode(ImportedVolumeResponse.self, data)
+        return try await transport.json(r, as: ImportedVolumeResponse.self)
     }
 
     /// The Phase 1 create from a tar.gz file on disk, streamed (never read whole).
@@ -36,7 +35,7 @@ public struct Volumes: Sendable {
     public func create(name: String, archive: Data) async throws -> ImportedVolumeResponse {
         var r = transport.request(.POST, "/v1/volumes", query: [("name", name)], headers: [("Content-Type", "application/gzip")])
         r.body = .bytes(ByteBuffer(bytes: archive))
-        return try decode(ImportedVolumeResponse.self, try await transport.collect(try await transport.send(r)))
+        return try await transport.json(r, as: ImportedVolumeResponse.self)
     }
 
     /// The caller's volumes (an operator without a tenant: everyone's), newest first.
@@ -57,11 +56,5 @@ public struct Volumes: Sendable {
     /// Deletes a volume and everything in it.
     public func delete(_ ref: String) async throws {
         try await transport.call(.DELETE, Transport.volumeRoute(ref))
-    }
-
-    private func decode<T: Decodable>(_ type: T.Type, _ data: Data) throws -> T {
-        do { return try JSONDecoder().decode(T.self, from: data) } catch {
-            throw VolumeClientError(status: 0, code: "bad_response", message: "the answer is not the expected JSON: \(error)")
-        }
     }
 }

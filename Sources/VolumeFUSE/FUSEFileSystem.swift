@@ -152,7 +152,7 @@ final class FUSEFileSystem: Sendable {
             fuse_reply_err(req, EINVAL)
             return
         }
-        make(req, parent, name, kind: kind, mode: UInt32(mode), rdev: kind.isDevice ? UInt64(rdev) : 0)
+        make(req, parent, name, kind: kind, mode: UInt32(mode), rdev: UInt64(rdev))  // Volume.create keeps rdev for device nodes only
     }
 
     func mkdir(_ req: fuse_req_t, _ parent: UInt64, _ name: UnsafePointer<CChar>, _ mode: mode_t) {

@@ -92,18 +92,10 @@ public final class FUSEMount: Sendable {
 
     private static let origins = Atomic<Int>(1_000_000)
 
-    /// Request buffers (1 MiB) and block buffers (4 MiB by default) come and go all the time: keep them in the heap
-    /// instead of having malloc map and unmap each one (page faults dominated the write path).
-    private static let tuneMalloc: Void = {
-        _ = mallopt(M_MMAP_THRESHOLD, 8 << 20)
-        _ = mallopt(M_TRIM_THRESHOLD, 64 << 20)
-    }()
-
     /// Mounts `volume` at `mountpoint` and starts serving. A mountpoint left behind by a process
     /// that died is cleaned up first; a live mount there is an error.
     public static func start(volume: Volume, mountpoint: String, options: MountOptions = MountOptions(),
                              logger: Logger = Logger(label: "volumes.fuse")) throws -> FUSEMount {
-        _ = tuneMalloc
         HeapTrimmer.start()
         guard FileManager.default.fileExists(atPath: "/dev/fuse") else {
             throw VolumeError.io("/dev/fuse is missing: this host cannot mount FUSE file systems", errno: ENODEV)

@@ -1,28 +1,8 @@
 // Operator routes beyond keys: caps per volume and tenant, tenants, gc (with the last scheduled run) and fsck. Tenant keys get 403.
 import Foundation
 import Hummingbird
+import VolumeAPI
 import VolumeCore
-
-/// `{"cap_bytes": N}`: the body of a cap change.
-struct CapRequest: Codable, Sendable {
-    var capBytes: Int64
-    enum CodingKeys: String, CodingKey { case capBytes = "cap_bytes" }
-    static let fields: Set<String> = ["cap_bytes"]
-}
-
-/// A tenant's cap override, as set.
-struct TenantCapResponse: Codable, Sendable {
-    var tenant: String
-    var capBytes: Int64?
-    enum CodingKeys: String, CodingKey { case tenant, capBytes = "cap_bytes" }
-
-    /// `cap_bytes` is always present (null when cleared).
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(tenant, forKey: .tenant)
-        try c.encode(capBytes, forKey: .capBytes)
-    }
-}
 
 /// The last scheduled housekeeping run and the totals since the daemon started.
 struct GCStatusResponse: Codable, Sendable {

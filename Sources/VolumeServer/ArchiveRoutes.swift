@@ -78,7 +78,7 @@ struct ArchiveRoutes: Sendable {
         let pipe = BodyPipe()
         async let work: ImportReport = bridge.run {
             defer { pipe.closeReading() }
-            return try host.withVolume(ref, owner: owner) { v in
+            return try host.withImport(ref, owner: owner) { v in
                 // With `user`, everything the archive brings is that user's (as extracting as that
                 // user would make it); without, entries keep the archive's owners.
                 var options = TransferOptions(caller: fileOwner.caller())

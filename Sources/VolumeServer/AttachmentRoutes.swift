@@ -27,9 +27,8 @@ struct AttachmentRoutes: Sendable {
         let (record, isNew) = try await bridge.run { () -> (Attachment, Bool) in
             let before = Set(try store.attachments(sandbox: id, owner: owner).map(\.id))
             var a = try store.attach(sandbox: id, owner: owner, wanted)
-            if try store.sandbox(id, owner: owner).state == .running, a.state != .mounted || !(a.servedBy?.process.isAlive ?? false) {
-                a = try supervisor.mount(a.id)
-            }
+            // The supervisor leaves a mount that is served and in the mount table as it is.
+            if try store.sandbox(id, owner: owner).state == .running { a = try supervisor.mount(a.id) }
             return (a, !before.contains(a.id))
         }
         return try SandboxJSON.make(record, status: isNew ? .created : .ok)

@@ -159,11 +159,23 @@ struct FileRoutes: Sendable {
         let owner = try RequestHelpers.scope(request, context)
         let ref = try context.parameters.require("volume")
         let host = self.host, bridge = self.bridge, chunk = limits.readChunkBytes
+        let ino = a.ino, etag = validators.etag
         let body = ResponseBody(contentLength: Int(length)) { writer in
             var offset = start, remaining = length
             while remaining > 0 {
                 let n = Int(min(Int64(chunk), remaining)), at = offset
-                let data = try await bridge.run { try host.withVolume(ref, owner: owner) { try $0.readFile(p.description, offset: at, length: n) } }
+                // Each piece is read from the inode the ETag names and kept only while the file is still that
+                // version: a file replaced or changed meanwhile cuts the transfer instead of mixing the new
+                // version's bytes into the old one's body.
+                let data = try await bridge.run {
+                    try host.withVolume(ref, owner: owner) { v -> Data in
+                        let data = try v.read(ino, offset: at, count: n)
+                        guard Validators(try v.getattr(ino)).etag == etag else {
+                            throw APIFailure("precondition_failed", "\(p) changed during the download; the transfer is cut")
+                        }
+                        return data
+                    }
+                }
                 if data.isEmpty { break }
                 try await writer.write(ByteBuffer(bytes: data))
                 offset += Int64(data.count)
@@ -196,28 +208,17 @@ struct FileRoutes: Sendable {
         let tooLarge = APIFailure("too_large", "a file body is at most \(ByteSize.format(maxFile ?? 0)) on this daemon; nothing was written")
         if let m = maxFile, let d = declared, d > m { throw tooLarge }
         // Checks that need no body: the parent directory, and what is at the path now.
-        let existing = try await withVolume(request, context) { v -> UInt32? in
-            if !parents {
-                let parent = try v.stat(p.parent.description)
-                guard parent.type == "dir" else { throw VolumeError.notADirectory(p.parent.description) }
-            }
-            guard let e = try? v.stat(p.description) else { return nil }
-            if e.type == "dir" { throw VolumeError.isADirectory(p.description) }
-            return UInt32(e.mode, radix: 8) ?? 0o644
-        }
+        let existing = try await withVolume(request, context) { v in try v.prepareStreamedWrite(p, createParents: parents) }
         let pipe = BodyPipe()
         let tenant = try RequestHelpers.scope(request, context)
         let ref = try context.parameters.require("volume")
         let host = self.host
         async let work: WriteResponse = bridge.run {
             defer { pipe.closeReading() }
-            return try host.withVolume(ref, owner: tenant) { v in
+            return try host.withImport(ref, owner: tenant) { v in
                 let source = BodyFileSource(pipe: pipe, name: p.name, mode: mode ?? existing ?? 0o644, owner: owner, declaredSize: declared)
-                // Never hold the volume's write lock while a (possibly slow) client streams.
-                var options = TransferOptions(caller: owner.caller())
-                options.holdWriteLockWhenEmpty = false
-                let report = try v.importTree(from: source, into: p.parent.description, options: options)
-                return WriteResponse(path: p.description, size: report.bytes)
+                let options = TransferOptions(caller: owner.caller())
+                return WriteResponse(path: p.description, size: try v.writeFile(p, streaming: source, options: options).bytes)
             }
         }
         await RequestHelpers.stream(request, into: pipe, declared: declared, limit: maxFile, tooLarge: tooLarge)

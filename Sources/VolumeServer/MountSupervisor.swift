@@ -1,6 +1,7 @@
-// Host-path delivery: each mounted attachment is served by its own detached mount-server process; mount, unmount, reconcile.
+// Delivery: each mounted attachment is served by its own detached mount-server process at its host path (and placed in the sandbox's namespace when it has one); mount, unmount, reconcile.
 import Foundation
 import VolumeCore
+import VolumeFUSE
 
 #if canImport(Glibc)
 import Glibc
@@ -10,8 +11,9 @@ import Glibc
 /// process started in a new session without `auto_unmount`: it outlives the daemon (a crash, a
 /// `kill -9`, an upgrade), and if it dies the mount answers ENOTCONN instead of showing the empty
 /// directory under it. The records (`served_by`, `host_path`) say which process serves what, and
-/// `reconcile()` converges them with `/proc/self/mountinfo` when the daemon starts.
-/// All methods block: call them through the `BlockingBridge`.
+/// `reconcile()` converges them with `/proc/self/mountinfo` when the daemon starts. An attachment of
+/// a sandbox with a namespace process is also placed inside that process's mount namespace
+/// (`NamespacePlacement`, see `SandboxDelivery.swift`). All methods block: call them through the `BlockingBridge`.
 public final class MountSupervisor: @unchecked Sendable {
     public let store: VolumeStore
     public let mountRoot: URL
@@ -36,7 +38,7 @@ public final class MountSupervisor: @unchecked Sendable {
     /// Where attachment `id` is mounted on the host.
     public func hostPath(_ id: String) -> String { mountRoot.appendingPathComponent(id).path }
 
-    private func exclusively<T>(_ id: String, _ body: () throws -> T) rethrows -> T {
+    func exclusively<T>(_ id: String, _ body: () throws -> T) rethrows -> T {
         cond.lock()
         while busy.contains(id) { cond.wait() }
         busy.insert(id)
@@ -53,21 +55,34 @@ public final class MountSupervisor: @unchecked Sendable {
     // MARK: Mounting
 
     /// Mounts attachment `id` unless it is already served; records `mounted` (with the server and
-    /// `host_path`) or `failed` with the reason. Returns the record.
+    /// `host_path`) or `failed` with the reason. An attachment delivered `namespace` is then placed
+    /// at its `mount_path` inside the sandbox process's mount namespace (unless a copy of this mount
+    /// is there already); a sandbox whose process is gone makes it `failed`, `sandbox_gone`, with no
+    /// mount left. Returns the record.
     @discardableResult
     public func mount(_ id: String) throws -> Attachment {
         try exclusively(id) {
             let a = try store.attachment(id)
             guard a.detachedAt == nil else { return a }
-            if a.state == .mounted, let s = a.servedBy, s.process.isAlive, MountInfo.current().contains(hostPath(id)) { return a }
-            return try start(a)
+            var namespace: ProcessIdentity?
+            if a.delivery == .namespace {
+                let sbx = try store.sandbox(a.sandboxId, owner: nil)
+                guard let ns = sbx.namespace, ns.isAlive else { return try sandboxGone(a, sbx) }
+                namespace = ns
+            }
+            var current = a
+            if !(a.state == .mounted && (a.servedBy?.process.isAlive ?? false) && MountTable.entry(at: hostPath(id)) != nil) {
+                current = try start(a)
+            }
+            guard let namespace, current.state == .mounted else { return current }
+            return try place(current, in: namespace).record
         }
     }
 
-    private func start(_ a: Attachment) throws -> Attachment {
+    func start(_ a: Attachment) throws -> Attachment {
         let path = hostPath(a.id)
         // A mount left by a server that died answers ENOTCONN: detach it before mounting again.
-        if MountInfo.current().contains(path) { Self.fusermountUnmount(path, lazy: true) }
+        if MountTable.entry(at: path) != nil { MountTable.unmount(path, lazy: true) }
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         var args = ["mount", a.volumeId, path, "--json", "--no-auto-unmount", "--strict-subpath",
                     "--data-dir", store.dataDir.path, "--log-file", mountRoot.appendingPathComponent(a.id + ".log").path]
@@ -112,26 +127,23 @@ public final class MountSupervisor: @unchecked Sendable {
     public func unmount(_ id: String) {
         exclusively(id) {
             let path = hostPath(id)
-            let process = (try? store.attachment(id))?.servedBy?.process
-            stopServer(path: path, process: process)
+            let a = try? store.attachment(id)
+            // A placed copy shares the host mount's superblock: it goes first, or the server would
+            // keep serving it after the host unmount.
+            if let a { unplace(a) }
+            stopServer(path: path, process: a?.servedBy?.process)
         }
     }
 
-    private func stopServer(path: String, process: ProcessIdentity?) {
-        if MountInfo.current().contains(path) {
-            if !Self.fusermountUnmount(path, lazy: false) { Self.fusermountUnmount(path, lazy: true) }
+    func stopServer(path: String, process: ProcessIdentity?) {
+        if MountTable.entry(at: path) != nil, !MountTable.unmount(path, lazy: false) {
+            MountTable.unmount(path, lazy: true)
         }
         // The server exits once its session ends (after committing); wait a bounded while for it.
         if let process {
             for _ in 0..<500 where process.isAlive { usleep(10_000) }
         }
         rmdir(path)
-    }
-
-    @discardableResult
-    static func fusermountUnmount(_ path: String, lazy: Bool) -> Bool {
-        let r = try? runTool("/usr/bin/env", ["fusermount3", lazy ? "-uz" : "-u", path])
-        return r?.status == 0
     }
 
     // MARK: Reconcile
@@ -143,21 +155,25 @@ public final class MountSupervisor: @unchecked Sendable {
         public var released: [String] = []
         public var failed: [String] = []
         public var orphansUnmounted: [String] = []
+        /// Adopted host mounts whose copy inside the sandbox's namespace had to be placed again.
+        public var placed: [String] = []
         public var description: String {
-            "adopted \(adopted.count), remounted \(remounted.count), released \(released.count), failed \(failed.count), orphan mounts removed \(orphansUnmounted.count)"
+            "adopted \(adopted.count), remounted \(remounted.count), released \(released.count), failed \(failed.count), "
+                + "placed again in namespaces \(placed.count), orphan mounts removed \(orphansUnmounted.count)"
         }
     }
 
     /// Converges the records with the kernel's mount table (at start-up, before listening): a
-    /// `mounted` attachment whose server is alive and whose mount is in the table is adopted; one
-    /// whose server died or whose mount vanished (a reboot) is mounted again; a `pending` one of a
-    /// running sandbox is mounted; attachments of sandboxes that are not running have their mounts
+    /// `mounted` attachment whose server is alive and whose mount is in the table is adopted; every
+    /// other intent of a running sandbox is mounted (again), as a resume does: one whose server died
+    /// or whose mount vanished (a reboot), a `pending` one, one left `released` by a crash in the
+    /// middle of a resume; attachments of sandboxes that are not running have their mounts
     /// taken down and are `released`; a mount under `mountRoot` that no record serves is taken down.
     /// What cannot be mounted is `failed` with the reason.
     @discardableResult
     public func reconcile() throws -> ReconcileReport {
         var report = ReconcileReport()
-        let table = MountInfo.current()
+        let table = Set(MountTable.entries().map(\.mountpoint))
         var keep: Set<String> = []
         for sbx in try store.sandboxes(owner: nil, includeDestroyed: true) {
             for a in try store.attachments(sandbox: sbx.id, owner: nil) {
@@ -173,14 +189,23 @@ public final class MountSupervisor: @unchecked Sendable {
                     continue
                 }
                 if a.state == .mounted, let s = a.servedBy, s.process.isAlive, table.contains(path) {
+                    if a.delivery == .namespace {
+                        // The host mount is served; the copy inside must be of it (placed again if not).
+                        let (after, placedAgain) = try adoptPlacement(a, sandbox: sbx)
+                        guard after.state == .mounted else { report.failed.append(a.id); continue }
+                        if placedAgain { report.placed.append(a.id) }
+                    }
                     keep.insert(path)
                     report.adopted.append(a.id)
                     continue
                 }
-                let shouldMount = a.state == .mounted || (a.state == .released && a.reason == .pending)
-                guard shouldMount else { continue }
+                // Every other intent of a running sandbox is mounted, as a resume mounts them: `pending`
+                // (a crash between the record and the mount), `released` (a crash in a resume, after
+                // the sandbox became running), `failed` (tried again, as a resume tries it).
                 if let s = a.servedBy?.process, s.isAlive {
-                    // Its server runs but its mount is gone: stop that server before starting another.
+                    // Its server runs but its mount is gone: stop that server before starting another
+                    // (a copy of its mount inside the sandbox first, which would keep it serving).
+                    unplace(a)
                     kill(s.pid, SIGTERM)
                     for _ in 0..<300 where s.isAlive { usleep(10_000) }
                 }
@@ -193,8 +218,8 @@ public final class MountSupervisor: @unchecked Sendable {
                 }
             }
         }
-        for p in table.mountpoints where p.hasPrefix(mountRoot.path + "/") && !keep.contains(p) {
-            Self.fusermountUnmount(p, lazy: true)
+        for p in table where p.hasPrefix(mountRoot.path + "/") && !keep.contains(p) {
+            MountTable.unmount(p, lazy: true)
             rmdir(p)
             report.orphansUnmounted.append(p)
         }
@@ -229,21 +254,47 @@ public final class MountSupervisor: @unchecked Sendable {
     }
 }
 
-/// The kernel's mount table as this process sees it (`/proc/self/mountinfo`).
+/// The kernel's mount table as a process sees it (`/proc/self/mountinfo`, or `/proc/PID/mountinfo`:
+/// mount points relative to that process's root).
 struct MountInfo {
-    let mountpoints: Set<String>
+    /// One mount: its device (`major:minor`, shared by every copy of a mount: the same FUSE
+    /// connection), its file system type and source.
+    struct Entry: Equatable {
+        let device: String
+        let fsType: String
+        let source: String
+    }
 
-    func contains(_ path: String) -> Bool { mountpoints.contains(path) }
+    /// The topmost mount at each mount point.
+    let entries: [String: Entry]
 
-    static func current() -> MountInfo {
-        let text = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
-        var points: Set<String> = []
+    var mountpoints: Set<String> { Set(entries.keys) }
+
+    func contains(_ path: String) -> Bool { entries[path] != nil }
+
+    func entry(_ path: String) -> Entry? { entries[path] }
+
+    static func current() -> MountInfo { read("/proc/self/mountinfo") ?? MountInfo(entries: [:]) }
+
+    /// Process `pid`'s view; nil when it cannot be read (the process is gone).
+    static func of(pid: Int32) -> MountInfo? { read("/proc/\(pid)/mountinfo") }
+
+    static func read(_ file: String) -> MountInfo? {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
+        var entries: [String: Entry] = [:]
         for line in text.split(separator: "\n") {
+            // id parent major:minor root mountpoint options [optional...] - fstype source superoptions
             let fields = line.split(separator: " ", omittingEmptySubsequences: false)
             guard fields.count > 4 else { continue }
-            points.insert(unescape(String(fields[4])))
+            var fsType = "", source = ""
+            if let dash = fields.firstIndex(of: "-"), dash + 2 < fields.count {
+                fsType = String(fields[dash + 1])
+                source = unescape(String(fields[dash + 2]))
+            }
+            // Later lines are mounted on top of earlier ones at the same point.
+            entries[unescape(String(fields[4]))] = Entry(device: String(fields[2]), fsType: fsType, source: source)
         }
-        return MountInfo(mountpoints: points)
+        return MountInfo(entries: entries)
     }
 
     /// mountinfo writes space, tab, newline and backslash as octal escapes (`\040`).

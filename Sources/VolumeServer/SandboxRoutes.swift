@@ -22,10 +22,21 @@ struct AttachmentBody: Decodable, Sendable {
 /// `POST /v1/sandboxes`.
 struct CreateSandboxBody: Decodable, Sendable {
     var attachments: [AttachmentBody]?
-    /// Accepted; the owner mapping they ask for is not applied yet.
+    /// The user and group the sandbox's programs run as: recorded and returned.
     var uid: UInt32?
     var gid: UInt32?
-    static let fields: Set<String> = ["attachments", "uid", "gid"]
+    /// A process inside the sandbox: each attachment is also placed at its `mount_path` in that
+    /// process's mount namespace.
+    var namespace_pid: Int32?
+    static let fields: Set<String> = ["attachments", "uid", "gid", "namespace_pid"]
+}
+
+/// `POST /v1/sandboxes/{id}/fork` (the body is optional).
+struct ForkSandboxBody: Decodable, Sendable {
+    init() {}
+    /// The new sandbox's own process (the parent's is not copied).
+    var namespace_pid: Int32?
+    static let fields: Set<String> = ["namespace_pid"]
 }
 
 /// A sandbox on the wire: its record and its attachments (not detached ones).
@@ -35,7 +46,7 @@ struct SandboxView: Encodable, Sendable {
 
     enum Keys: String, CodingKey {
         case sandboxId = "sandbox_id", ownerId = "owner_id", state, parentId = "parent_id", createdAt = "created_at"
-        case updatedAt = "updated_at", attachments
+        case updatedAt = "updated_at", namespacePid = "namespace_pid", uid, gid, attachments
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -46,6 +57,9 @@ struct SandboxView: Encodable, Sendable {
         try c.encode(sandbox.parentId, forKey: .parentId)
         try c.encode(sandbox.createdAt, forKey: .createdAt)
         try c.encode(sandbox.updatedAt, forKey: .updatedAt)
+        try c.encode(sandbox.namespacePid, forKey: .namespacePid)
+        try c.encode(sandbox.uid, forKey: .uid)
+        try c.encode(sandbox.gid, forKey: .gid)
         try c.encode(attachments, forKey: .attachments)
     }
 }
@@ -82,22 +96,23 @@ struct SandboxRoutes: Sendable {
         }
         let body = try await Self.createBody(request, limit: limits.maxJSONBytes)
         let requests = try (body.attachments ?? []).map { try $0.request() }
-        let store = host.store, supervisor = self.supervisor
+        let supervisor = self.supervisor
         let view = try await bridge.run { () -> SandboxView in
-            let made = try store.createSandbox(owner: owner, attachments: requests)
-            let mounted = try made.attachments.map { try supervisor.mount($0.id) }
-            return SandboxView(sandbox: made.sandbox, attachments: mounted)
+            let made = try supervisor.createSandbox(owner: owner, attachments: requests, uid: body.uid, gid: body.gid,
+                                                    namespacePid: body.namespace_pid)
+            return SandboxView(sandbox: made.sandbox, attachments: made.attachments)
         }
         return try SandboxJSON.make(view, status: .created)
     }
 
-    /// The create body: strict at the top and in each attachment.
+    /// The create body: strict at the top and in each attachment; empty, a sandbox without attachments.
+    /// (`RequestHelpers.json` with a check of each attachment's fields, and an empty body allowed.)
     static func createBody(_ request: Request, limit: Int) async throws -> CreateSandboxBody {
-        let buffer = try await request.body.collect(upTo: limit)
+        let buffer = try await RequestHelpers.collect(request, limit: limit, tooLarge: APIFailure("too_large", "a JSON body is at most \(limit) bytes"))
         let data = Data(buffer.readableBytesView)
         if let dict = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
             let unknown = Set(dict.keys).subtracting(CreateSandboxBody.fields)
-            if !unknown.isEmpty { throw APIFailure("invalid_json", "unknown field(s) \(unknown.sorted().joined(separator: ", ")); this route takes attachments, uid, gid") }
+            if !unknown.isEmpty { throw APIFailure("invalid_json", "unknown field(s) \(unknown.sorted().joined(separator: ", ")); this route takes attachments, uid, gid, namespace_pid") }
             for case let a as [String: Any] in (dict["attachments"] as? [Any]) ?? [] {
                 let u = Set(a.keys).subtracting(AttachmentBody.fields)
                 if !u.isEmpty { throw APIFailure("invalid_json", "unknown attachment field(s) \(u.sorted().joined(separator: ", ")); an attachment takes volume_id, mount_path, read_only, subpath") }
@@ -162,11 +177,48 @@ struct SandboxRoutes: Sendable {
     @Sendable func fork(_ request: Request, context: VolumeRequestContext) async throws -> Response {
         let owner = try RequestHelpers.scope(request, context)
         let id = try context.parameters.require("sandbox")
-        let store = host.store, supervisor = self.supervisor
+        let buffer = try await RequestHelpers.collect(request, limit: limits.maxJSONBytes,
+                                                      tooLarge: APIFailure("too_large", "a JSON body is at most \(limits.maxJSONBytes) bytes"))
+        let data = Data(buffer.readableBytesView)
+        var body = ForkSandboxBody()
+        if !data.isEmpty {
+            guard let dict = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+                throw APIFailure("invalid_json", "the body must be a JSON object (or empty)")
+            }
+            let unknown = Set(dict.keys).subtracting(ForkSandboxBody.fields)
+            if !unknown.isEmpty { throw APIFailure("invalid_json", "unknown field(s) \(unknown.sorted().joined(separator: ", ")); this route takes namespace_pid") }
+            do { body = try JSONDecoder().decode(ForkSandboxBody.self, from: data) } catch let e as DecodingError {
+                throw APIFailure("invalid_json", RequestHelpers.describe(e))
+            }
+        }
+        let supervisor = self.supervisor, pid = body.namespace_pid
         let view = try await bridge.run { () -> SandboxView in
-            let made = try store.forkSandbox(id, owner: owner)
-            return SandboxView(sandbox: made.sandbox, attachments: try made.attachments.map { try supervisor.mount($0.id) })
+            let made = try supervisor.forkSandbox(id, owner: owner, namespacePid: pid)
+            return SandboxView(sandbox: made.sandbox, attachments: made.attachments)
         }
         return try SandboxJSON.make(view, status: .created)
+    }
+}
+
+extension MountSupervisor {
+    /// Creates a running sandbox of `owner` and delivers its attachments: each is mounted at its host
+    /// path and, when `namespacePid` names a process inside the sandbox, placed at its `mount_path` in
+    /// that process's mount namespace; `mounted`, or `failed` with the reason. `uid`/`gid` are
+    /// recorded. The one way a sandbox is created (the API, and a sandbox runtime in the daemon).
+    /// Blocks. A `namespacePid` that is not a live process in a mount namespace of its own is
+    /// `invalid_argument` (400) and nothing is recorded.
+    public func createSandbox(owner: String, attachments requests: [AttachmentRequest], uid: UInt32? = nil, gid: UInt32? = nil,
+                              namespacePid: Int32? = nil) throws -> (sandbox: Sandbox, attachments: [Attachment]) {
+        let namespace = try namespacePid.map { try SandboxNamespace.process(pid: $0) }
+        let made = try store.createSandbox(owner: owner, attachments: requests, uid: uid, gid: gid, namespace: namespace)
+        return (made.sandbox, try made.attachments.map { try mount($0.id) })
+    }
+
+    /// Forks sandbox `parentID` (its intents and uid/gid; `namespacePid` is the new sandbox's own
+    /// process, checked as at create) and delivers the new sandbox's attachments. Blocks.
+    public func forkSandbox(_ parentID: String, owner: String?, namespacePid: Int32? = nil) throws -> (sandbox: Sandbox, attachments: [Attachment]) {
+        let namespace = try namespacePid.map { try SandboxNamespace.process(pid: $0) }
+        let made = try store.forkSandbox(parentID, owner: owner, namespace: namespace)
+        return (made.sandbox, try made.attachments.map { try mount($0.id) })
     }
 }

@@ -192,13 +192,11 @@ struct TusRoutes: Sendable {
         let host = self.host, uploads = self.uploads
         try await bridge.run {
             let p = try VolumePath(r.path)
-            try host.withVolume(r.volumeId, owner: r.owner) { v in
+            try host.withImport(r.volumeId, owner: r.owner) { v in
                 let data = try FileByteSource(path: uploads.dataURL(r.id).path)
                 let owner = try RequestHelpers.owner(try Self.metadata(r.metadata)["user"])
                 let source = SingleFileSource(data, name: p.name, size: r.length, owner: owner)
-                var options = TransferOptions(caller: owner.caller())
-                options.holdWriteLockWhenEmpty = false
-                _ = try v.importTree(from: source, into: p.parent.description, options: options)
+                _ = try v.writeFile(p, streaming: source, options: TransferOptions(caller: owner.caller()))
             }
             uploads.remove(r.id)
         }

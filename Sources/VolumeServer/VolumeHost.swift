@@ -57,6 +57,13 @@ public final class VolumeHost: @unchecked Sendable {
         return try body(try store.volume(id, owner: owner))
     }
 
+    /// Runs an import into the volume `ref` names (a PUT, a tar.gz upload, a tus upload landing): borrowed
+    /// as `withVolume` does, and under an `import` lease in the registry, so that a deletion from another
+    /// process (which cannot see this host's borrowers) is refused while it runs.
+    public func withImport<T>(_ ref: String, owner: String?, _ body: (Volume) throws -> T) throws -> T {
+        try withVolume(ref, owner: owner) { v in try store.withLease(volume: v.id, purpose: .import) { try body(v) } }
+    }
+
     /// Deletes the volume `ref` names once its borrowers (an upload in flight, say) are done; requests
     /// that arrive meanwhile wait, then find it gone (`notFound`).
     /// `force`: even while mounted in sandboxes; returns the attachments that became `failed`.
@@ -74,7 +81,9 @@ public final class VolumeHost: @unchecked Sendable {
         return try withStore { try $0.deleteVolume(id, owner: owner, force: force) }
     }
 
-    /// Runs a store-wide call (list, create, delete, info): no volume is closed meanwhile.
+    /// Runs a store-wide call (list, create, delete, info): no volume is closed meanwhile. A volume the
+    /// call opened counts as used now; one that was open already keeps its last use (another tenant's
+    /// listing is no use of it).
     public func withStore<T>(_ body: (VolumeStore) throws -> T) throws -> T {
         locked { $0.storeCalls += 1 }
         defer {
@@ -82,7 +91,7 @@ public final class VolumeHost: @unchecked Sendable {
             let open = store.openVolumeIDs()
             locked { s in
                 s.storeCalls -= 1
-                for id in open where s.lastUse[id] == nil || s.borrowed[id] == nil { s.lastUse[id] = now }
+                for id in open where s.lastUse[id] == nil { s.lastUse[id] = now }
             }
         }
         return try body(store)

@@ -49,6 +49,11 @@ public struct TestStore: Sendable {
     }
 }
 
+/// The errno of the `VolumeError` `body` throws (-1 for another error), or nil when it throws none.
+public func errnoOf(_ body: () throws -> Void) -> Int32? {
+    do { try body(); return nil } catch let e as VolumeError { return e.errno } catch { return -1 }
+}
+
 /// Polls `condition` every 10 ms until it holds or `seconds` pass, and says whether it held (for
 /// work a test cannot wait on directly, like a mount's background stores).
 public func eventually(within seconds: Double = 20, _ condition: () throws -> Bool) rethrows -> Bool {

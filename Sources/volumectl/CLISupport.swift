@@ -52,28 +52,23 @@ func plural(_ n: Int, _ word: String) -> String { "\(n) \(word)\(n == 1 ? "" : "
 
 /// Files on the local machine (the other side of put and get), with errors that say which side failed.
 enum LocalFile {
-    /// Reads a whole local file.
-    static func read(_ path: String) throws -> Data {
+    /// A local file (or standard input when nil) opened as a byte stream for a streamed write: the same
+    /// errors as reading it would give (missing: not found; a directory: exit 4), before a byte is sent.
+    static func source(_ path: String?) throws -> FileByteSource {
+        guard let path else {
+            if isatty(STDIN_FILENO) != 0 {
+                writeStderr("volumectl: reading the file's bytes from the terminal; end with Ctrl-D\n")
+            }
+            return FileByteSource(fd: STDIN_FILENO, name: "standard input", isCancelled: TransferSignals.isCancelled)
+        }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw error(errno, "cannot read local file '\(path)'") }
-        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         var st = stat()
         if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
+            close(fd)
             throw VolumeError.isADirectory("local path '\(path)' is a directory; give one file")
         }
-        do { return try handle.readToEnd() ?? Data() } catch {
-            throw VolumeError.io("cannot read local file '\(path)'", errno: EIO)
-        }
-    }
-
-    /// Reads all of standard input.
-    static func readStandardInput() throws -> Data {
-        if isatty(STDIN_FILENO) != 0 {
-            writeStderr("volumectl: reading the file's bytes from the terminal; end with Ctrl-D\n")
-        }
-        do { return try FileHandle.standardInput.readToEnd() ?? Data() } catch {
-            throw VolumeError.io("cannot read standard input", errno: EIO)
-        }
+        return FileByteSource(fd: fd, name: "local file '\(path)'", owns: true, isCancelled: TransferSignals.isCancelled)
     }
 
     /// Creates or truncates a local file and writes `data` to it.
@@ -81,17 +76,7 @@ enum LocalFile {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw error(errno, "cannot write local file '\(path)'") }
         defer { close(fd) }
-        try data.withUnsafeBytes { (buf: UnsafeRawBufferPointer) in
-            var off = 0
-            while off < buf.count {
-                let n = Glibc.write(fd, buf.baseAddress! + off, buf.count - off)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw error(errno, "cannot write local file '\(path)'")
-                }
-                off += n
-            }
-        }
+        if let code = writeAll(fd, data) { throw error(code, "cannot write local file '\(path)'") }
     }
 
     /// Whether `path` is an existing local directory.

@@ -199,11 +199,26 @@ struct Volumed: AsyncParsableCommand {
                 onServerRunning: { _ in Output.line("volumed: listening on unix:\(socket)") },
                 logger: logger))
         }
-        services.append(UploadSweeper(uploads: transfers.uploads, bridge: bridge,
-                                      interval: max(0.5, min(60, s.uploadExpirySeconds / 4)), logger: logger))
-        services.append(IdleCloser(host: host, bridge: bridge, interval: max(0.5, min(30, s.idleCloseSeconds / 2))))
+        // The chores below log through a copy (`logger` is a var, which a @Sendable job cannot capture).
+        let log = logger
+        // Expired resumable uploads and their bytes go, at start and every few seconds.
+        let uploads = transfers.uploads
+        services.append(PeriodicService(bridge: bridge, interval: max(0.5, min(60, s.uploadExpirySeconds / 4)), runAtStart: true) {
+            let (n, bytes) = uploads.sweep()
+            if n > 0 || bytes > 0 { log.info("swept \(n) expired upload(s), \(bytes) bytes") }
+        })
+        // Catalogs nobody used for --idle-close seconds are closed.
+        services.append(PeriodicService(bridge: bridge, interval: max(0.5, min(30, s.idleCloseSeconds / 2))) { host.closeIdle() })
         if s.gcInterval > 0 {
-            services.append(HousekeepingService(housekeeper: housekeeper, bridge: bridge, interval: s.gcInterval, logger: logger))
+            // gc and journal trimming every --gc-interval seconds (the first one interval after start).
+            services.append(PeriodicService(bridge: bridge, interval: s.gcInterval) {
+                let r = housekeeper.run()
+                if let e = r.error {
+                    log.error("housekeeping failed: \(e)")
+                } else if let gc = r.gc {
+                    log.info("gc freed \(gc.bytesFreed) bytes in \(gc.chunksDeleted) chunks (\(gc.chunksInGrace) in grace, \(gc.volumesScanned) volumes); journal rows trimmed: \(r.journalRowsTrimmed)")
+                }
+            })
         }
         services.append(WatchCloser(hub: server.watches))
 

@@ -10,6 +10,14 @@ final class ConcurrentWritersTests: XCTestCase {
 
     private func bytes(_ n: Int, seed: UInt8) -> Data { Data((0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) }) }
 
+    /// Writes `content` at `path` and opens the file there; returns its inode.
+    private func openFile(_ v: Volume, _ path: String, _ content: Data) throws -> UInt64 {
+        try v.writeFile(path, data: content)
+        let ino = try v.attributes(at: path).ino
+        try v.open(ino)
+        return ino
+    }
+
     /// The reproduction: a handle has a buffered write into an 8 KiB file, a path write
     /// replaces the file with 12 KiB, then the handle closes. The handle's write was made first,
     /// so the file is the path write's 12 KiB (it was 8 KiB with a block past its end before).
@@ -18,9 +26,7 @@ final class ConcurrentWritersTests: XCTestCase {
             let ts = try TestStore(blockSize: 4096)
             defer { ts.remove() }
             let v = ts.volume
-            try v.writeFile("/f", data: bytes(8192, seed: 1))
-            let ino = try v.attributes(at: "/f").ino
-            try v.open(ino)
+            let ino = try openFile(v, "/f", bytes(8192, seed: 1))
             try v.write(ino, offset: 0, data: Data(repeating: 0xEE, count: 100), caller: who)
             let new = bytes(12288, seed: 2)
             if batch {
@@ -66,9 +72,7 @@ final class ConcurrentWritersTests: XCTestCase {
                 let ts = try TestStore(blockSize: blockSize)
                 defer { ts.remove() }
                 let v = ts.volume
-                try v.writeFile("/g", data: old)
-                let ino = try v.attributes(at: "/g").ino
-                try v.open(ino)
+                let ino = try openFile(v, "/g", old)
                 XCTAssertEqual(try v.read(ino, offset: 0, count: 10), old.prefix(10))
                 try v.write(ino, offset: 0, data: mine, caller: who)
 
@@ -118,9 +122,7 @@ final class ConcurrentWritersTests: XCTestCase {
         defer { ts.remove() }
         let v = ts.volume
         let old = bytes(8192, seed: 1)
-        try v.writeFile("/f", data: old)
-        let ino = try v.attributes(at: "/f").ino
-        try v.open(ino)
+        let ino = try openFile(v, "/f", old)
         XCTAssertEqual(try v.read(ino, offset: 0, count: 8192), old)
         try v.write(ino, offset: 0, data: Data("mine".utf8), caller: who)
 
@@ -146,9 +148,7 @@ final class ConcurrentWritersTests: XCTestCase {
         let ts = try TestStore(blockSize: 4096)
         defer { ts.remove() }
         let v = ts.volume
-        try v.writeFile("/f", data: bytes(4096, seed: 1))
-        let ino = try v.attributes(at: "/f").ino
-        try v.open(ino)
+        let ino = try openFile(v, "/f", bytes(4096, seed: 1))
         try v.write(ino, offset: 0, data: Data("mine".utf8), caller: who)
         _ = try v.read(ino, offset: 0, count: 4096)   // the block is read and buffered whole
 

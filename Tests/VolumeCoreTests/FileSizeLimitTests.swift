@@ -5,11 +5,6 @@ import XCTest
 import VolumeTestSupport
 
 final class FileSizeLimitTests: XCTestCase {
-    private func errno(_ body: () throws -> Void) -> Int32? {
-        do { try body() } catch { return (error as? VolumeError)?.errno ?? -1 }
-        return nil
-    }
-
     func testSizesPastTheLargestFileAreEFBIGAndPastTheCapEDQUOT() throws {
         let ts = try TestStore(cap: 1 << 20)
         defer { ts.remove() }
@@ -20,18 +15,18 @@ final class FileSizeLimitTests: XCTestCase {
         XCTAssertLessThan(max, 999_999_999_999_999, "the size a conformance suite tries is past it")
 
         for size in [999_999_999_999_999, Int64(1) << 51, max + 1, Int64.max] {
-            XCTAssertEqual(errno { try v.truncate(ino, to: size, caller: .root) }, EFBIG, "truncate to \(size)")
-            XCTAssertEqual(errno { _ = try v.setattr(ino, AttributeChanges(size: size), caller: .root) }, EFBIG, "setattr size \(size)")
+            XCTAssertEqual(errnoOf { try v.truncate(ino, to: size, caller: .root) }, EFBIG, "truncate to \(size)")
+            XCTAssertEqual(errnoOf { _ = try v.setattr(ino, AttributeChanges(size: size), caller: .root) }, EFBIG, "setattr size \(size)")
         }
         // A write that would end past it, however far out it starts (no overflow at the top of Int64).
         for offset in [999_999_999_999_999, max, Int64.max - 1] {
-            XCTAssertEqual(errno { _ = try v.write(ino, offset: offset, data: Data([1, 2]), caller: .root) }, EFBIG, "write at \(offset)")
+            XCTAssertEqual(errnoOf { _ = try v.write(ino, offset: offset, data: Data([1, 2]), caller: .root) }, EFBIG, "write at \(offset)")
         }
         // Within it but past the cap: a bigger cap would allow these.
-        XCTAssertEqual(errno { try v.truncate(ino, to: max, caller: .root) }, EDQUOT, "truncate to the largest file")
-        XCTAssertEqual(errno { try v.truncate(ino, to: 1 << 40, caller: .root) }, EDQUOT, "truncate past the cap")
-        XCTAssertEqual(errno { _ = try v.write(ino, offset: max - 2, data: Data([1, 2]), caller: .root) }, EDQUOT, "write ending at the largest file")
-        XCTAssertEqual(errno { try v.truncate(ino, to: -1, caller: .root) }, EINVAL, "a negative size")
+        XCTAssertEqual(errnoOf { try v.truncate(ino, to: max, caller: .root) }, EDQUOT, "truncate to the largest file")
+        XCTAssertEqual(errnoOf { try v.truncate(ino, to: 1 << 40, caller: .root) }, EDQUOT, "truncate past the cap")
+        XCTAssertEqual(errnoOf { _ = try v.write(ino, offset: max - 2, data: Data([1, 2]), caller: .root) }, EDQUOT, "write ending at the largest file")
+        XCTAssertEqual(errnoOf { try v.truncate(ino, to: -1, caller: .root) }, EINVAL, "a negative size")
         XCTAssertEqual(try v.readFile("/f"), Data("data".utf8), "nothing changed")
         XCTAssertEqual(try ts.fsckProblems(), [])
     }

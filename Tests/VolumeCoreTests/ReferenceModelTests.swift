@@ -109,10 +109,6 @@ struct FileModel {
 final class ReferenceModelTests: XCTestCase {
     static let names = ["a", "b", "c", "dir", "e.txt", "f"]
 
-    func errnoOf(_ body: () throws -> Void) -> Int32? {
-        do { try body(); return nil } catch let e as VolumeError { return e.errno } catch { return -1 }
-    }
-
     /// `handles`: also open files and keep them open across steps, writing, flushing and closing
     /// them between the other operations. `processes: 2`: every operation runs in one of two
     /// stores on the data directory (two processes), each polling the other's commits at every

@@ -11,19 +11,6 @@ import Glibc
 #endif
 
 final class MountCommandTests: MountTestCase {
-    /// The volumectl binary next to the test bundle.
-    private func volumectl() throws -> String {
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<3 {
-            let candidate = dir.appendingPathComponent("volumectl").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        let fallback = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/volumectl").standardized.path
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: fallback), "volumectl is not built (swift build)")
-        return fallback
-    }
-
     private struct Fixture {
         let ts: TestStore
         let mnt: TemporaryDirectory
@@ -43,16 +30,6 @@ final class MountCommandTests: MountTestCase {
             ts.remove()
         }
         try body(Fixture(ts: ts, mnt: mnt, cli: try volumectl()))
-    }
-
-    /// Waits (up to 20 s; normally well under 1 s) for `condition`.
-    private func eventually(_ what: String, _ condition: () throws -> Bool) throws {
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            if (try? condition()) == true { return }
-            usleep(20_000)
-        }
-        XCTFail("timed out waiting for \(what)")
     }
 
     private func pid(fromJSON text: String) throws -> pid_t {
@@ -111,6 +88,17 @@ final class MountCommandTests: MountTestCase {
         }
     }
 
+    /// After a mount over the mountpoint of a killed server (`mountOutput`: its JSON): the file
+    /// written before the kill is there; the new server unmounts and exits, and fsck is clean.
+    private func checkRemounted(_ f: Fixture, _ mountOutput: String) throws {
+        let second = try pid(fromJSON: mountOutput)
+        XCTAssertEqual(try String(contentsOfFile: f.mnt.path + "/a.txt", encoding: .utf8), "durable")
+        try sh(f.cmd("unmount", "\(q(f.mnt.path))"))
+        try eventually("the second server to exit") { kill(second, 0) != 0 }
+        XCTAssertNil(MountTable.entry(at: f.mnt.path))
+        assertFsckClean(f.ts)
+    }
+
     func testStaleMountpointOfAKilledServerIsCleanedBeforeRemounting() throws {
         try withFixture { f in
             let out = try sh(f.cmd("mount", "--json --no-auto-unmount \(f.ts.volumeID) \(q(f.mnt.path))"))
@@ -122,12 +110,7 @@ final class MountCommandTests: MountTestCase {
             XCTAssertTrue(MountTable.isStale(f.mnt.path))
             // Mounting again detects the dead mount and detaches it first.
             let again = try sh(f.cmd("mount", "--json \(f.ts.volumeID) \(q(f.mnt.path))"))
-            let second = try pid(fromJSON: again.stdout)
-            XCTAssertEqual(try String(contentsOfFile: f.mnt.path + "/a.txt", encoding: .utf8), "durable")
-            try sh(f.cmd("unmount", "\(q(f.mnt.path))"))
-            try eventually("the second server to exit") { kill(second, 0) != 0 }
-            XCTAssertNil(MountTable.entry(at: f.mnt.path))
-            assertFsckClean(f.ts)
+            try checkRemounted(f, again.stdout)
         }
     }
 
@@ -151,12 +134,7 @@ final class MountCommandTests: MountTestCase {
             let again = try sh(f.cmd("mount", "--json \(f.ts.volumeID) \(q(f.mnt.path))"), check: false)
             XCTAssertEqual(again.status, 0, again.stderr)
             guard again.status == 0 else { return }
-            let second = try pid(fromJSON: again.stdout)
-            XCTAssertEqual(try String(contentsOfFile: f.mnt.path + "/a.txt", encoding: .utf8), "durable")
-            try sh(f.cmd("unmount", "\(q(f.mnt.path))"))
-            try eventually("the second server to exit") { kill(second, 0) != 0 }
-            XCTAssertNil(MountTable.entry(at: f.mnt.path))
-            assertFsckClean(f.ts)
+            try checkRemounted(f, again.stdout)
         }
     }
 

@@ -10,18 +10,6 @@ import Glibc
 #endif
 
 final class MountFullDiskTests: MountTestCase {
-    private func volumectl() throws -> String {
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<3 {
-            let candidate = dir.appendingPathComponent("volumectl").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        let fallback = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/volumectl").standardized.path
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: fallback), "volumectl is not built (swift build)")
-        return fallback
-    }
-
     /// Starts `volumectl ARGS` with stdout and stderr going to `output` (a path).
     private func start(_ args: [String], output: String) throws -> Process {
         let p = Process()
@@ -33,16 +21,6 @@ final class MountFullDiskTests: MountTestCase {
         p.standardInput = FileHandle.nullDevice
         try p.run()
         return p
-    }
-
-    /// Waits (up to 20 s; normally well under 1 s) for `condition`.
-    private func eventually(_ what: String, _ condition: () throws -> Bool) throws {
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            if (try? condition()) == true { return }
-            usleep(20_000)
-        }
-        XCTFail("timed out waiting for \(what)")
     }
 
     /// Writes `data` to a new file at `path` in 1 MiB writes, then fsyncs and closes it; returns the

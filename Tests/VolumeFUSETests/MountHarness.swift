@@ -17,6 +17,30 @@ func requireFUSE() throws {
                       "/dev/fuse is absent: FUSE mount tests need it (apt-get install fuse3; run as root)")
 }
 
+/// The volumectl binary next to the test bundle (skips the test when it is not built).
+func volumectl() throws -> String {
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for _ in 0..<3 {
+        let candidate = dir.appendingPathComponent("volumectl").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        dir = dir.deletingLastPathComponent()
+    }
+    let fallback = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/volumectl").standardized.path
+    try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: fallback), "volumectl is not built (swift build)")
+    return fallback
+}
+
+/// Waits (up to 20 s; normally well under 1 s) for `condition` (a throw counts as "not yet"),
+/// and fails the test naming `what` when it never holds.
+func eventually(_ what: String, _ condition: () throws -> Bool) throws {
+    let deadline = Date().addingTimeInterval(20)
+    while Date() < deadline {
+        if (try? condition()) == true { return }
+        usleep(20_000)
+    }
+    XCTFail("timed out waiting for \(what)")
+}
+
 /// A temporary mountpoint with `volume` mounted on it for the duration of `body`. Always unmounts
 /// and removes the directory, even when `body` throws, and fails the test if the mount survives.
 @discardableResult

@@ -2,14 +2,7 @@
 import Foundation
 import XCTest
 
-final class AdminOpsTests: XCTestCase {
-    var d: Daemon!
-
-    override func tearDown() {
-        d?.stop()
-        d = nil
-    }
-
+final class AdminOpsTests: DaemonTestCase {
     func waitFor(_ what: String, _ cond: () throws -> Bool) throws {
         let deadline = Date().addingTimeInterval(60)
         while try !cond() {

@@ -2,22 +2,12 @@
 import Foundation
 import XCTest
 
-final class BadInputTests: XCTestCase {
-    var d: Daemon!
-    var key = ""
-    var vol = ""
+final class BadInputTests: DaemonTestCase {
     let old = Data("the old content\n".utf8)
 
     override func setUpWithError() throws {
-        d = try Daemon()
-        key = try d.tenantKey("acme")
-        vol = try d.createVolume("bad-input", key: key)
+        try startDaemon(volume: "bad-input")
         try d.put(vol, "/doc.txt", old, key: key)
-    }
-
-    override func tearDown() {
-        d?.stop()
-        d = nil
     }
 
     var base: String { "/v1/volumes/\(vol)/files" }
@@ -194,6 +184,10 @@ final class BadInputTests: XCTestCase {
         let form = #"--b\r\nContent-Disposition: form-data; name="/made.txt"\r\n\r\nabc\r\n--b--\r\n"#
         r = try d.python(Self.raw, [head("POST", base + "/batch", "Content-Type: multipart/form-data; boundary=b\\r\\nContent-Length: 500\\r\\n") + form, "halfclose"])
         XCTAssertTrue(r.stdout.hasPrefix("HTTP/1.1 400") && r.stdout.contains("length_mismatch"), r.stdout + r.stderr)
+        // And for a sandbox's create body (read whole by a route of its own): no sandbox is made.
+        r = try d.python(Self.raw, [head("POST", "/v1/sandboxes", "Content-Type: application/json\\r\\nContent-Length: 50\\r\\n") + #"{"attachments": []}"#, "halfclose"])
+        XCTAssertTrue(r.stdout.hasPrefix("HTTP/1.1 400") && r.stdout.contains("length_mismatch"), r.stdout + r.stderr)
+        XCTAssertEqual(try d.get("/v1/sandboxes", key: key).array().count, 0)
         // A Content-Length that is not a number, or two that disagree: refused before the body is read.
         for bad in ["Content-Length: ten\\r\\n", "Content-Length: 5\\r\\nContent-Length: 6\\r\\n", "Content-Length: -5\\r\\n"] {
             r = try d.python(Self.raw, [head("PUT", path, bad) + "hello!", "halfclose"])
@@ -217,9 +211,7 @@ final class BadInputTests: XCTestCase {
     func testABodyOverTheFileLimitIs413AndWritesNothing() throws {
         let first = d!
         defer { first.stop() }
-        d = try Daemon(arguments: ["--max-file-bytes", "1000"])
-        key = try d.tenantKey("acme")
-        vol = try d.createVolume("limits", key: key)
+        try startDaemon(["--max-file-bytes", "1000"], volume: "limits")
         try d.put(vol, "/doc.txt", old, key: key)
         let path = base + "/content?path=/doc.txt"
         // Declared too large: refused before the body.

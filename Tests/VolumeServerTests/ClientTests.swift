@@ -8,18 +8,12 @@ import VolumeClient
 import VolumeTestSupport
 import XCTest
 
-final class ClientTests: XCTestCase {
-    var d: Daemon!
+final class ClientTests: DaemonTestCase {
     var client: VolumeClient!
 
     override func setUpWithError() throws {
         d = try Daemon()
         client = try VolumeClient(endpoint: d.url, apiKey: d.operatorKey, tenant: "acme")
-    }
-
-    override func tearDown() {
-        d?.stop()
-        d = nil
     }
 
     /// The typed error a call threw, or a failure when it threw something else or nothing.

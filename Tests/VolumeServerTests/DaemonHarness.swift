@@ -59,6 +59,27 @@ func builtBinary(_ name: String, env: String) -> Result<URL, HarnessError> {
     return .failure(.binaryNotFound(name, candidates.map(\.path)))
 }
 
+/// A test case on one daemon `d`, stopped by `tearDown`; `startDaemon` starts it with a key of the tenant
+/// "acme" and one volume of that tenant. The route tests share this set-up instead of each copying it.
+class DaemonTestCase: XCTestCase {
+    var d: Daemon!
+    var key = ""
+    var vol = ""
+
+    /// Starts volumed with `arguments`, creates a key of the tenant "acme" and that tenant's volume `volume`.
+    func startDaemon(_ arguments: [String] = [], volume: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        d = try Daemon(arguments: arguments)
+        key = try d.tenantKey("acme", file: file, line: line)
+        vol = try d.createVolume(volume, key: key, file: file, line: line)
+    }
+
+    override func tearDown() {
+        d?.stop()
+        d = nil
+        super.tearDown()
+    }
+}
+
 /// A running volumed on its own data directory. `stop()` sends SIGTERM and waits; deinit kills it if a test forgot.
 final class Daemon {
     static let binary = builtBinary("volumed", env: "VOLUMED")

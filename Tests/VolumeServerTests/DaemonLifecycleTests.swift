@@ -77,6 +77,47 @@ final class DaemonLifecycleTests: XCTestCase {
         d.stop()
     }
 
+    /// Waits (a generous bound) until the daemon holds no volume open, asking `between` first each round.
+    func waitUntilNoVolumeIsOpen(_ d: Daemon, between: () throws -> Void = {}) throws -> Int {
+        var open = -1
+        for _ in 0..<200 {
+            try between()
+            open = try d.get("/healthz", key: nil).object()["open_volumes"] as? Int ?? -1
+            if open == 0 { break }
+            usleep(100_000)
+        }
+        return open
+    }
+
+    /// A store-wide call of another tenant (listing its own volumes, which opens none of acme's) does not
+    /// count as a use of acme's idle volume: it is still closed while such calls keep coming.
+    func testAnotherTenantsListingDoesNotKeepAnIdleVolumeOpen() throws {
+        let d = try Daemon(arguments: ["--idle-close", "1"])
+        let key = try d.tenantKey("acme"), other = try d.tenantKey("other")
+        let vol = try d.createVolume("idle", key: key)
+        try d.put(vol, "/a.txt", Data("hello".utf8), key: key)
+        let open = try waitUntilNoVolumeIsOpen(d) {
+            XCTAssertEqual(try d.get("/v1/volumes", key: other).status, 200)
+        }
+        XCTAssertEqual(open, 0, "another tenant's listings kept the idle volume open")
+        d.stop()
+    }
+
+    /// A /metrics scrape counts the volumes from the registry: it opens none of their catalogs.
+    func testAMetricsScrapeOpensNoVolume() throws {
+        let d = try Daemon(arguments: ["--idle-close", "1"])
+        let key = try d.tenantKey("acme")
+        let vol = try d.createVolume("idle", key: key)
+        try d.put(vol, "/a.txt", Data("hello".utf8), key: key)
+        XCTAssertEqual(try waitUntilNoVolumeIsOpen(d), 0, "the idle volume should have been closed")
+        let r = try d.get("/metrics", key: d.operatorKey)
+        XCTAssertEqual(r.status, 200, r.text)
+        let count = r.text.split(separator: "\n").first { $0.hasPrefix("volumed_volumes ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+        XCTAssertEqual(count, 1, r.text)
+        XCTAssertEqual(try d.get("/healthz", key: nil).object()["open_volumes"] as? Int, 0, "the scrape opened the volume")
+        d.stop()
+    }
+
     /// Sends half of a 2 MiB PUT, SIGTERMs the daemon (a PID this test started), then sends the rest (or,
     /// with `finish` false, stalls) and prints the status line it gets (or "no response").
     static let uploadAcrossSIGTERM = """

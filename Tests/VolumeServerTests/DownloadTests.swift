@@ -3,20 +3,9 @@ import Foundation
 import XCTest
 import VolumeTestSupport
 
-final class DownloadTests: XCTestCase {
-    var d: Daemon!
-    var key = ""
-    var vol = ""
-
+final class DownloadTests: DaemonTestCase {
     override func setUpWithError() throws {
-        d = try Daemon()
-        key = try d.tenantKey("acme")
-        vol = try d.createVolume("dl", key: key)
-    }
-
-    override func tearDown() {
-        d?.stop()
-        d = nil
+        try startDaemon(volume: "dl")
     }
 
     var content: String { "/v1/volumes/\(vol)/files/content?path=/f.txt" }
@@ -54,6 +43,50 @@ final class DownloadTests: XCTestCase {
         XCTAssertEqual(second.status, 200)
         XCTAssertEqual(second.text, "9876543210")
         XCTAssertNotEqual(second.headers["etag"], etag)
+    }
+
+    /// A download is of the version its ETag names: when the file is replaced while the body streams,
+    /// the rest of the body never comes from the new file (the transfer is cut instead). The reader
+    /// takes 1 MiB, stops reading (so the server can run at most the socket buffers ahead), the file is
+    /// replaced, then the reader takes the rest.
+    func testAFileReplacedDuringADownloadIsNeverMixedIntoIt() throws {
+        let size = 48 << 20
+        try d.put(vol, "/big.bin", Data(repeating: 0x11, count: size), key: key)
+        let script = #"""
+            import http.client, sys
+            host, port, key, vol, size = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
+            path = "/v1/volumes/%s/files/content?path=/big.bin" % vol
+            g = http.client.HTTPConnection(host, port, timeout=120)
+            g.request("GET", path, headers={"X-API-Key": key})
+            r = g.getresponse()
+            assert r.status == 200, r.status
+            got = r.read(1 << 20)
+            p = http.client.HTTPConnection(host, port, timeout=120)
+            p.request("PUT", path, body=b"\xee" * size, headers={"X-API-Key": key, "Content-Type": "application/octet-stream"})
+            pr = p.getresponse()
+            pr.read()
+            assert pr.status == 200, pr.status
+            try:
+                while True:
+                    b = r.read(1 << 20)
+                    if not b:
+                        break
+                    got += b
+            except http.client.IncompleteRead as e:
+                got += e.partial
+            except (ConnectionError, OSError):
+                pass
+            print(len(got), got.count(b"\x11"), got.count(b"\xee"))
+            """#
+        let r = try d.python(script, [key, vol, String(size)])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let n = r.stdout.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        XCTAssertEqual(n.count, 3, r.stdout)
+        guard n.count == 3 else { return }
+        XCTAssertGreaterThanOrEqual(n[0], 1 << 20, r.stdout)
+        XCTAssertEqual(n[2], 0, "bytes of the new version were served under the old one's ETag: \(r.stdout)")
+        XCTAssertEqual(n[1], n[0], r.stdout)
+        XCTAssertEqual(try d.read(vol, "/big.bin", key: key).body, Data(repeating: 0xEE, count: size))
     }
 
     func testDirectoryAndVolumeAsTarGz() throws {

@@ -2,20 +2,9 @@
 import Foundation
 import XCTest
 
-final class FileRouteTests: XCTestCase {
-    var d: Daemon!
-    var key = ""
-    var vol = ""
-
+final class FileRouteTests: DaemonTestCase {
     override func setUpWithError() throws {
-        d = try Daemon()
-        key = try d.tenantKey("acme")
-        vol = try d.createVolume("files", key: key)
-    }
-
-    override func tearDown() {
-        d?.stop()
-        d = nil
+        try startDaemon(volume: "files")
     }
 
     var base: String { "/v1/volumes/\(vol)/files" }
@@ -337,5 +326,35 @@ final class FileRouteTests: XCTestCase {
         XCTAssertEqual(r.stdout, "upload 201\ndelete 204\n", r.stdout + r.stderr + d.log())
         XCTAssertEqual(try d.get("/v1/volumes/\(vol)", key: key).status, 404)
         XCTAssertEqual(try d.get("/v1/volumes", key: key).array().count, 0)
+    }
+
+    /// An upload in flight holds an import lease in the registry, so another process on the data directory
+    /// (volumectl, with its own store: it cannot see the daemon's borrowers) is refused the volume's deletion
+    /// with a conflict (exit 4) naming the lease, and the upload lands. The client has sent 32 MiB of a
+    /// 64 MiB body when volumectl runs: more than the socket buffers and the body pipe hold, so the daemon's
+    /// import is reading it by then.
+    func testADeletionFromAnotherProcessIsRefusedWhileAnUploadIsInFlight() throws {
+        let ctl = try Daemon.volumectl.get().path
+        let script = """
+        import socket, subprocess, sys
+        host, port, key, vol, ctl, data = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
+        half = 32 << 20
+        a = socket.create_connection((host, port))
+        a.sendall(("PUT /v1/volumes/%s/files/content?path=/up.bin HTTP/1.1\\r\\nHost: x\\r\\nX-API-Key: %s\\r\\nContent-Length: %d\\r\\n\\r\\n" % (vol, key, 2 * half)).encode())
+        a.sendall(b"a" * half)
+        env = {"PATH": "/usr/bin:/bin", "VOLUMES_API_KEY": "", "VOLUMES_ENDPOINT": "", "VOLUMES_DATA_DIR": "", "VOLUMES_TENANT": ""}
+        d = subprocess.run([ctl, "--data-dir", data, "--owner", "acme", "volume", "delete", vol], capture_output=True, text=True, env=env)
+        print("delete", d.returncode, "import lease" in d.stderr, d.stderr.strip().replace("\\n", " "))
+        a.sendall(b"b" * half)
+        a.settimeout(120)
+        print("upload", a.recv(4096).split(b"\\r\\n")[0].decode().split(" ")[1])
+        """
+        let r = try d.python(script, [key, vol, ctl, d.dataDir])
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 2, r.stdout + r.stderr + d.log())
+        XCTAssertTrue(lines.first?.hasPrefix("delete 4 True ") == true, "the deletion was not refused as in use by the import lease: \(r.stdout)")
+        XCTAssertEqual(lines.last, "upload 201", r.stdout + r.stderr)
+        XCTAssertEqual(try d.get("/v1/volumes/\(vol)", key: key).status, 200, "the volume is still there")
+        XCTAssertEqual(try d.get(base + "/stat?path=/up.bin", key: key).object()["size"] as? Int, 64 << 20, "the upload landed")
     }
 }

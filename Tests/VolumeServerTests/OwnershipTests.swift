@@ -1,6 +1,7 @@
 // Owners through the real daemon: API writes name the user they write as (400 for an unknown one), and `volumectl mount --map-root` makes an API-filled volume the sandbox user's.
 import Foundation
 import XCTest
+import VolumeClient
 import VolumeTestSupport
 
 #if canImport(Glibc)
@@ -128,6 +129,24 @@ final class OwnershipTests: XCTestCase {
         XCTAssertEqual(try tusUpload("/u.bin", user: "bob", data: Data("u".utf8)).status, 400)
         let ls = try d.get(files + "?path=/", key: key)
         XCTAssertEqual(try ls.array().count, 0, ls.text)
+    }
+
+    /// The Swift client passes `user` on its writes, and reads the owner back.
+    func testTheClientWritesAsAUser() async throws {
+        try start()
+        let files = try VolumeClient(endpoint: d.url, apiKey: key).volume(vol).files
+        try await files.write("/c.txt", data: Data("c".utf8), user: "1000")
+        try await files.makeDir("/cd", user: "1001:1002")
+        try await files.writeFiles([WriteEntry(path: "/cb.txt", data: Data("b".utf8))], user: "1003")
+        let c = try await files.stat("/c.txt"), cd = try await files.stat("/cd"), cb = try await files.stat("/cb.txt")
+        XCTAssertEqual([c.uid, c.gid, cd.uid, cd.gid, cb.uid, cb.gid], [1000, 1000, 1001, 1002, 1003, 1003])
+        do {
+            try await files.write("/x.txt", data: Data(), user: "alice")
+            XCTFail("an unknown user was accepted")
+        } catch let e as VolumeClientError {
+            XCTAssertEqual(e.status, 400)
+            XCTAssertTrue(e.message.contains("unknown user 'alice'"), e.message)
+        }
     }
 
     // MARK: Mounting for a sandbox's user

@@ -237,6 +237,49 @@ final class SandboxRouteTests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: hostPath + "/seed.txt", encoding: .utf8), "seed")
     }
 
+    /// Deleting a volume mounted in a sandbox is refused with a conflict that names the sandbox, and
+    /// volumectl exits 4 for it both on the data directory and over --endpoint (the daemon's `conflict`).
+    func testVolumectlExits4ForAMountedVolumesDeletionInBothWorlds() throws {
+        let d = try daemon()
+        let key = try d.tenantKey("acme")
+        let vol = try d.createVolume("data", key: key)
+        let sbx = try create(d, key: key, [["volume_id": vol, "mount_path": "/data"]])
+        let id = sbx["sandbox_id"] as! String
+        XCTAssertEqual(Self.attachments(sbx).first?["state"] as? String, "mounted", "\(sbx)")
+        let ctl = try Daemon.volumectl.get().path
+        let env = ["VOLUMES_API_KEY": key, "VOLUMES_ENDPOINT": "", "VOLUMES_DATA_DIR": "", "VOLUMES_TENANT": ""]
+        for world in [["--endpoint", d.url], ["--data-dir", d.dataDir, "--owner", "acme"]] {
+            let r = try Daemon.runTool(ctl, world + ["volume", "delete", vol], env: env)
+            XCTAssertEqual(r.status, 4, "\(world): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(id), "\(world): the refusal names the sandbox: \(r.stderr)")
+        }
+    }
+
+    /// A crash in the middle of a resume (the sandbox recorded `running`, its intents still `released`,
+    /// nothing mounted): the next start mounts them, as the resume would have.
+    func testARestartAfterACrashInTheMiddleOfAResumeMountsTheIntents() throws {
+        let d = try daemon()
+        let key = try d.tenantKey("acme")
+        let vol = try d.createVolume("data", key: key)
+        try d.put(vol, "/f.txt", Data("f".utf8), key: key)
+        let sbx = try create(d, key: key, [["volume_id": vol, "mount_path": "/data"]])
+        let id = sbx["sandbox_id"] as! String
+        let hostPath = try XCTUnwrap(Self.attachments(sbx).first?["host_path"] as? String)
+        let paused = try d.request("POST", "/v1/sandboxes/\(id)/pause", key: key).object()
+        XCTAssertEqual(Self.attachments(paused).first?["reason"] as? String, "sandbox_paused")
+        XCTAssertEqual(d.stop(), 0, d.log())
+        // What the resume route records first (`setSandboxState(.running)` changes only the sandbox's
+        // row), with the crash before it mounts anything.
+        let sql = "UPDATE sandbox SET state = 'running' WHERE id = '\(id)'"
+        let r = try Daemon.runTool("/usr/bin/env", ["sqlite3", d.dataDir + "/registry.sqlite", sql])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        try d.start()
+        let list = try d.get("/v1/sandboxes/\(id)/attachments", key: key).array()
+        XCTAssertEqual(list.first?["state"] as? String, "mounted", "\(list)")
+        XCTAssertTrue(d.log().contains("remounted 1"), d.log())
+        XCTAssertEqual(try String(contentsOfFile: hostPath + "/f.txt", encoding: .utf8), "f")
+    }
+
     /// A mount server that dies leaves a mount that answers ENOTCONN (no auto_unmount), never the empty
     /// directory under it; the next start of volumed mounts it again.
     func testADeadMountServerGivesENOTCONNNotTheBareDirectoryAndARestartRemounts() throws {

@@ -2,16 +2,12 @@
 import Foundation
 import XCTest
 
-final class SignedURLTests: XCTestCase {
-    var d: Daemon!
-    var key = ""
-    var vol = ""
+final class SignedURLTests: DaemonTestCase {
     /// A daemon replaced by a restart on its data directory: kept (its deinit removes the directory) until the end.
     var first: Daemon?
 
     override func tearDown() {
-        d?.stop()
-        d = nil
+        super.tearDown()
         first = nil
     }
 
@@ -32,9 +28,7 @@ final class SignedURLTests: XCTestCase {
     }
 
     func testSignedURLs() throws {
-        d = try Daemon(arguments: ["--signing-secret", "first-secret"])
-        key = try d.tenantKey("acme")
-        vol = try d.createVolume("signed", key: key)
+        try startDaemon(["--signing-secret", "first-secret"], volume: "signed")
         try d.put(vol, "/report.txt", Data("the report".utf8), key: key)
 
         // GET without a key, with Range and the validators of a normal read.
@@ -87,9 +81,7 @@ final class SignedURLTests: XCTestCase {
     }
 
     func testGeneratedSecretIsKeptInTheDataDirectory() throws {
-        d = try Daemon()
-        key = try d.tenantKey("acme")
-        vol = try d.createVolume("gen", key: key)
+        try startDaemon(volume: "gen")
         try d.put(vol, "/a.txt", Data("a".utf8), key: key)
         let path = d.dataDir + "/signing.key"
         let attrs = try FileManager.default.attributesOfItem(atPath: path)

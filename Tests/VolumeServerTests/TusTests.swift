@@ -2,21 +2,8 @@
 import Foundation
 import XCTest
 
-final class TusTests: XCTestCase {
-    var d: Daemon!
-    var key = ""
-    var vol = ""
-
-    override func tearDown() {
-        d?.stop()
-        d = nil
-    }
-
-    func start(_ args: [String] = []) throws {
-        d = try Daemon(arguments: args)
-        key = try d.tenantKey("acme")
-        vol = try d.createVolume("up", key: key)
-    }
+final class TusTests: DaemonTestCase {
+    func start(_ args: [String] = []) throws { try startDaemon(args, volume: "up") }
 
     var uploads: String { "/v1/volumes/\(vol)/uploads" }
     let tus = ["Tus-Resumable": "1.0.0"]

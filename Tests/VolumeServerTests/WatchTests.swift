@@ -61,21 +61,8 @@ final class SSEReader {
     deinit { stop() }
 }
 
-final class WatchTests: XCTestCase {
-    var d: Daemon!
-    var key = ""
-    var vol = ""
-
-    override func tearDown() {
-        d?.stop()
-        d = nil
-    }
-
-    func start(_ args: [String] = []) throws {
-        d = try Daemon(arguments: args)
-        key = try d.tenantKey("acme")
-        vol = try d.createVolume("watched", key: key)
-    }
+final class WatchTests: DaemonTestCase {
+    func start(_ args: [String] = []) throws { try startDaemon(args, volume: "watched") }
 
     var watchPath: String { "/v1/volumes/\(vol)/files/watch?path=/&recursive=true" }
 

@@ -391,3 +391,30 @@ final class FilesCommandTests: XCTestCase {
         }
     }
 }
+
+/// `files put` streams its input into the volume (the write path the daemon's PUT uses) instead of reading it whole.
+final class FilesPutStreamingTests: XCTestCase {
+    func testPutFromStdinDoesNotHoldTheInputInMemory() throws {
+        let cli = try CLI()
+        _ = try cli.createVolume("data")
+        let bin = try CLI.binary.get().path
+        // 600 MiB through a pipe; GNU time reports the peak resident set of volumectl in KiB.
+        let script = "head -c 629145600 /dev/zero | /usr/bin/time -f '%M' -o '\(cli.local("rss"))' '\(bin)' files put data /big.bin -"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", script]
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("VOLUMES_") }
+        env["VOLUMES_DATA_DIR"] = cli.dataDir
+        p.environment = env
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        let stat = try cli.ok("files", "stat", "data", "/big.bin", "--json").jsonObject()
+        XCTAssertEqual(stat["size"] as? Int, 629_145_600)
+        let rssText = try String(contentsOfFile: cli.local("rss"), encoding: .utf8)
+        let peakKiB = try XCTUnwrap(Int(rssText.split(separator: "\n").last.map(String.init)?.trimmingCharacters(in: .whitespaces) ?? ""), rssText)
+        // Reading the input whole would need at least its 600 MiB.
+        XCTAssertLessThan(peakKiB, 300 << 10, "volumectl's peak RSS was \(peakKiB) KiB for a 600 MiB put")
+    }
+}

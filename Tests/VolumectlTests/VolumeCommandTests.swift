@@ -103,6 +103,37 @@ final class VolumeCommandTests: XCTestCase {
         try cli.fails(3, "volume", "inspect", id)
     }
 
+    /// `volumectl upload` holds an import lease while it streams: a deletion from another process is refused
+    /// as a conflict naming that lease, and the upload then lands whole. The test has written 1 MiB into the
+    /// upload's standard input (a pipe holds 64 KiB) before it deletes, so the upload is reading by then.
+    func testADeletionIsRefusedWhileAnUploadStreams() throws {
+        let cli = try CLI()
+        let id = try cli.createVolume("busy")
+        // Not empty: an upload into an empty volume holds its catalog's write lock while it streams, and
+        // the deletion would wait for that (opening the volume) before it ever checked the leases.
+        try cli.put(id, "/seed.txt", "seed")
+        signal(SIGPIPE, SIG_IGN)  // an upload that stopped early fails this test instead of killing it
+        let input = Pipe()
+        let upload = Process()
+        upload.executableURL = try CLI.binary.get()
+        upload.arguments = ["upload", "-", "\(id):/up.bin", "--quiet"]
+        upload.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("VOLUMES_") }
+            .merging(["VOLUMES_DATA_DIR": cli.dataDir]) { $1 }
+        upload.standardInput = input
+        upload.standardOutput = FileHandle.nullDevice
+        upload.standardError = FileHandle.nullDevice
+        try upload.run()
+        defer { if upload.isRunning { upload.terminate(); upload.waitUntilExit() } }
+        let half = Data(repeating: 0x61, count: 1 << 20)
+        try input.fileHandleForWriting.write(contentsOf: half)
+        try cli.fails(4, "volume", "delete", "busy", mentioning: ["in use", "import lease"])
+        try input.fileHandleForWriting.write(contentsOf: half)
+        try input.fileHandleForWriting.close()
+        upload.waitUntilExit()
+        XCTAssertEqual(upload.terminationStatus, 0, "the upload failed")
+        XCTAssertEqual(try cli.ok("files", "stat", id, "/up.bin", "--json").jsonObject()["size"] as? Int, 2 << 20)
+    }
+
     func testImportIntoAVolumeThatAnotherProcessDeletesIsRefused() throws {
         let cli = try CLI()
         let id = try cli.createVolume("going")

@@ -1,4 +1,4 @@
-// C helpers the core needs that Swift cannot import directly: zlib's init macros, syncfs(2), sync_file_range(2), O_DIRECT and open file description locks.
+// C helpers Swift cannot import directly: zlib's init macros, syncfs(2), sync_file_range(2), O_DIRECT, open file description locks, and placing a mount in another mount namespace.
 #ifndef CSUPPORT_H
 #define CSUPPORT_H
 #include <zlib.h>
@@ -21,4 +21,26 @@ int csupport_clear_direct(int fd);
 /// from `byte` of fd: `type` 0 unlocks, 1 takes a read lock, 2 a write lock. The constants need
 /// _GNU_SOURCE. 0, or -1 and errno (EAGAIN: another description holds a conflicting lock).
 int csupport_ofd_lock(int fd, long long byte, long long count, int type, int wait);
+
+/// The step of a placement that failed (`stage` of csupport_place_mount and csupport_unplace_mount).
+enum {
+    CSUPPORT_PLACE_OPEN = 1,    ///< opening /proc/PID/ns/mnt or /proc/PID/root (the process is gone?)
+    CSUPPORT_PLACE_TREE = 2,    ///< open_tree(source, OPEN_TREE_CLONE)
+    CSUPPORT_PLACE_FORK = 3,    ///< the pipe, fork or the child's report
+    CSUPPORT_PLACE_SETNS = 4,   ///< setns(CLONE_NEWNS) in the child
+    CSUPPORT_PLACE_ROOT = 5,    ///< taking the process's root (fchdir, chroot)
+    CSUPPORT_PLACE_MKDIR = 6,   ///< creating target's directories
+    CSUPPORT_PLACE_MOVE = 7,    ///< move_mount(tree, target)
+    CSUPPORT_PLACE_UMOUNT = 8,  ///< umount2(target, MNT_DETACH)
+};
+/// Places a copy of the mount at `source` (a path in this mount namespace) at `target` inside the
+/// mount namespace of process `pid`, resolved from that process's root, creating `target`'s
+/// directories when missing: open_tree(OPEN_TREE_CLONE) here, then in a forked child (single-
+/// threaded, as setns(CLONE_NEWNS) requires) setns, chroot to the process's root, mkdir -p and
+/// move_mount. The copy shares the mount's superblock: the same FUSE connection, read-only when it
+/// is. 0, or an errno value with `*stage` saying which step failed.
+int csupport_place_mount(const char *source, int pid, const char *target, int *stage);
+/// Detaches (umount2 MNT_DETACH) the mount at `target` inside the mount namespace of process `pid`,
+/// in a forked child as above. 0, or an errno value with `*stage`.
+int csupport_unplace_mount(int pid, const char *target, int *stage);
 #endif

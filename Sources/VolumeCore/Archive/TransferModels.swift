@@ -132,7 +132,8 @@ public struct ImportReport: Codable, Sendable, Equatable {
         case dropped, droppedTruncated = "dropped_truncated"
     }
 
-    init(volumeId: String, destination: String) {
+    /// An empty report (nothing imported yet) of an import into `destination`.
+    public init(volumeId: String, destination: String) {
         self.volumeId = volumeId; self.destination = destination
         entries = 0; files = 0; directories = 0; bytes = 0; replaced = 0; inputBytes = 0
         droppedCount = 0; droppedByReason = [:]; dropped = []; droppedTruncated = false
@@ -160,7 +161,8 @@ public struct ExportReport: Codable, Sendable, Equatable {
         case outputBytes = "output_bytes"
     }
 
-    init(volumeId: String, path: String) {
+    /// An empty report (nothing written yet) of an export of `path`.
+    public init(volumeId: String, path: String) {
         self.volumeId = volumeId; self.path = path
         files = 0; directories = 0; symlinks = 0; hardLinks = 0; skipped = []; bytes = 0
     }

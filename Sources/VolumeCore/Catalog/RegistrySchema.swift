@@ -1,4 +1,4 @@
-// The registry database's schema: tenants, volumes (hidden while an import creates them), API keys, leases, sandboxes and attachments.
+// The registry database's schema: tenants, volumes (hidden while an import creates them), API keys, leases, sandboxes and attachments (and how they are delivered).
 import GRDB
 
 /// Migrations of the registry database. Never edit a registered migration; append a new one.
@@ -110,6 +110,20 @@ enum RegistrySchema {
                   attachment_id TEXT UNIQUE REFERENCES attachment(id) ON DELETE CASCADE
                 );
                 CREATE INDEX lease_by_volume ON lease(volume_id);
+                """)
+        }
+        // Delivery "in the sandbox" (issue 18): a sandbox may name the process whose mount namespace
+        // receives its attachments (pid, start time in clock ticks since boot, boot ID: a reused pid or
+        // a reboot is then not mistaken for it), and the uid/gid its programs run as. An attachment
+        // says how it is delivered: at its host path only, or also placed inside that namespace.
+        m.registerMigration("v5-sandbox-delivery") { db in
+            try db.execute(sql: """
+                ALTER TABLE sandbox ADD COLUMN namespace_pid INTEGER CHECK (namespace_pid IS NULL OR namespace_pid > 0);
+                ALTER TABLE sandbox ADD COLUMN namespace_start INTEGER CHECK ((namespace_start IS NULL) = (namespace_pid IS NULL));
+                ALTER TABLE sandbox ADD COLUMN namespace_boot TEXT CHECK ((namespace_boot IS NULL) = (namespace_pid IS NULL));
+                ALTER TABLE sandbox ADD COLUMN uid INTEGER CHECK (uid IS NULL OR uid BETWEEN 0 AND 4294967294);
+                ALTER TABLE sandbox ADD COLUMN gid INTEGER CHECK (gid IS NULL OR gid BETWEEN 0 AND 4294967294);
+                ALTER TABLE attachment ADD COLUMN delivery TEXT NOT NULL DEFAULT 'host_path' CHECK (delivery IN ('host_path', 'namespace'));
                 """)
         }
         return m

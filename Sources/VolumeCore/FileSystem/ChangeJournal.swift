@@ -71,7 +71,8 @@ enum ChangeJournal {
 
     /// Records a rename of `from` to `to` (entries given as parent and name; parents exist).
     static func rename(_ db: Database, from: (UInt64, Data), to: (UInt64, Data)) throws {
-        guard let a = try path(db, from.0), let b = try path(db, to.0) else { return }
+        // Within one directory its path is walked once.
+        guard let a = try path(db, from.0), let b = try from.0 == to.0 ? Optional(a) : path(db, to.0) else { return }
         try record(db, .rename, path: join(b, to.1), from: join(a, from.1))
     }
 
@@ -95,6 +96,11 @@ enum ChangeJournal {
         return out
     }
 
+    /// The last sequence number ever given out (0 before the first row), trimmed rows included.
+    static func latest(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'journal'") ?? 0
+    }
+
     /// Deletes rows past retention (at most the ones below `latest - retainEvents`, and the old ones).
     static func trim(_ db: Database, latest: Int64, now: Nanos, retainEvents: Int64 = retainEvents, retainNanos: Nanos = retainNanos) throws {
         try db.execute(sql: "DELETE FROM journal WHERE seq <= ?", arguments: [latest - retainEvents])
@@ -113,7 +119,7 @@ extension Volume {
     public func journalWindow() throws -> JournalWindow {
         try quickRead { db in
             let oldest = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM journal")
-            let latest = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'journal'") ?? 0
+            let latest = try ChangeJournal.latest(db)
             return JournalWindow(oldest: oldest, latest: max(latest, oldest ?? 0))
         }
     }
@@ -146,13 +152,13 @@ extension Volume {
         let now = Nanos.now(), keepNanos = Nanos(keepSeconds * 1e9)
         let due = try quickRead { db -> Bool in
             guard let r = try Row.fetchOne(db, sql: "SELECT seq, time FROM journal ORDER BY seq LIMIT 1") else { return false }
-            let latest = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'journal'") ?? 0
+            let latest = try ChangeJournal.latest(db)
             return (r[0] as Int64) <= latest - keepEvents || (r[1] as Int64) < now - keepNanos
         }
         guard due else { return 0 }
         return try mutate(origin: 0) { db, _ in
             let before = db.totalChangesCount
-            let latest = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'journal'") ?? 0
+            let latest = try ChangeJournal.latest(db)
             try ChangeJournal.trim(db, latest: latest, now: now, retainEvents: keepEvents, retainNanos: keepNanos)
             return db.totalChangesCount - before
         }

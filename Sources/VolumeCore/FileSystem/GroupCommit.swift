@@ -164,7 +164,7 @@ extension Volume {
     /// (`cause`), so that writers hear why, else EIO.
     @discardableResult
     private func groupEnded(lost: String?, cause: Error? = nil) -> VolumeError? {
-        let full = (cause as? DatabaseError)?.resultCode == .SQLITE_FULL || (cause as? VolumeError)?.errno == ENOSPC
+        let full = cause.map { VolumeError.of($0).errno == ENOSPC } ?? false
         let failure = lost.map { VolumeError.io("a group of changes is lost: it \($0)", errno: full ? ENOSPC : EIO) }
         group.withLock { g in
             g.open = false

@@ -11,27 +11,10 @@ struct BlockBase: Equatable {
 
 extension OpenFile.State {
     /// Records that bytes `range` of block `idx` were written (kept sorted, disjoint and merged).
+    /// On the write path: the list changes in place, and only the ranges `range` meets are visited.
     mutating func noteWritten(_ idx: Int, _ range: Range<Int>) {
         guard !range.isEmpty else { return }
-        guard var list = written[idx], !list.isEmpty else { return written[idx] = [range] }
-        // Writes in order (the common case) extend the last range.
-        if let last = list.last, last.lowerBound <= range.lowerBound, range.lowerBound <= last.upperBound {
-            list[list.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
-            return written[idx] = list
-        }
-        var merged = range
-        var out: [Range<Int>] = []
-        out.reserveCapacity(list.count + 1)
-        for r in list {
-            if r.upperBound < merged.lowerBound || r.lowerBound > merged.upperBound {
-                out.append(r)
-            } else {
-                merged = min(r.lowerBound, merged.lowerBound)..<max(r.upperBound, merged.upperBound)
-            }
-        }
-        out.append(merged)
-        out.sort { $0.lowerBound < $1.lowerBound }
-        written[idx] = out
+        written[idx, default: []].insertMerging(range)
     }
 
     /// Whether the writes since the last commit cover the whole of block `idx`: then its
@@ -100,5 +83,25 @@ extension OpenFile {
         for idx in Array(st.patches.keys) where st.dirty[idx] == nil && st.staged[idx] == nil && !st.hasStoredContent(idx, blockSize: bs) {
             try materialize(&st, [idx], volume: volume)
         }
+    }
+}
+
+extension Array where Element == Range<Int> {
+    /// Adds `range` to this list of sorted ranges that neither overlap nor touch, merged with the
+    /// ones it overlaps or touches, so the list stays that way.
+    mutating func insertMerging(_ range: Range<Int>) {
+        // The first range that ends at or after `range` starts; every one before it ends earlier.
+        var lo = 0, hi = count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if self[mid].upperBound < range.lowerBound { lo = mid + 1 } else { hi = mid }
+        }
+        var merged = range
+        var end = lo
+        while end < count, self[end].lowerBound <= merged.upperBound {
+            merged = Swift.min(self[end].lowerBound, merged.lowerBound)..<Swift.max(self[end].upperBound, merged.upperBound)
+            end += 1
+        }
+        replaceSubrange(lo..<end, with: CollectionOfOne(merged))
     }
 }

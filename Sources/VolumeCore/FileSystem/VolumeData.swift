@@ -74,8 +74,17 @@ extension Volume {
 
     /// Commits buffered writes of `ino` (close-to-open: visible to every other reader afterwards).
     public func flush(_ ino: UInt64, caller: Caller) throws {
-        guard let f = openFiles.withLock({ $0[ino] }) else { return }
-        try f.commit(volume: self, durable: false, origin: caller.origin)
+        try commitOpenFile(ino, origin: caller.origin)
+    }
+
+    /// Commits the buffered writes of `ino` when it is open in this process, and returns it then:
+    /// a change that sets the file's size or content (truncate, a path write, an mtime) calls this
+    /// first, so that it takes effect after the writes made before it.
+    @discardableResult
+    func commitOpenFile(_ ino: UInt64, origin: Int) throws -> OpenFile? {
+        guard let f = openFiles.withLock({ $0[ino] }) else { return nil }
+        try f.commit(volume: self, durable: false, origin: origin)
+        return f
     }
 
     /// Commits buffered writes and returns when they and the catalog are on stable storage.
@@ -180,8 +189,7 @@ extension Volume {
     /// Sets the size of regular file `ino`: cuts blocks past the end, or grows with zeros (sparse).
     public func truncate(_ ino: UInt64, to size: Int64, caller: Caller) throws {
         try Self.checkFileEnd(offset: size, "size \(size)")
-        let f = openFiles.withLock { $0[ino] }
-        if let f { try f.commit(volume: self, durable: false, origin: caller.origin) }
+        let f = try commitOpenFile(ino, origin: caller.origin)
         // Shortening a block stores its shorter chunk before the transaction that references it commits.
         let hold = try beginHold()
         defer { endHold(hold) }

@@ -216,7 +216,7 @@ extension Volume {
         if let size = changes.size { try truncate(ino, to: size, caller: caller) }
         let rest = AttributeChanges(mode: changes.mode, uid: changes.uid, gid: changes.gid, atime: changes.atime, mtime: changes.mtime)
         if rest != AttributeChanges() {
-            if rest.mtime != nil, let f = openFiles.withLock({ $0[ino] }) { try f.commit(volume: self, durable: false, origin: caller.origin) }
+            if rest.mtime != nil { try commitOpenFile(ino, origin: caller.origin) }
             try mutate(origin: caller.origin) { db, events in
                 guard let a = try Catalog.attributes(db, ino) else { throw VolumeError.notFound("inode \(ino)") }
                 let now = Nanos.now()

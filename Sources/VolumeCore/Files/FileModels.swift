@@ -57,6 +57,7 @@ public struct WriteEntry: Sendable {
 public struct WriteInfo: Codable, Sendable, Equatable {
     public var path: String
     public var size: Int64
+    public init(path: String, size: Int64) { self.path = path; self.size = size }
 }
 
 /// One hit of a search: a path, and for content searches the line.

@@ -270,9 +270,7 @@ extension Volume {
     func commitOpenFiles(at paths: [VolumePath], origin: Int) throws {
         guard !openFiles.withLock({ $0.isEmpty }) else { return }
         let inos = try read { db in paths.compactMap { p in (try? resolve(db, p))?.1 }.filter { $0.kind == .file }.map(\.ino) }
-        for ino in inos {
-            if let f = openFiles.withLock({ $0[ino] }) { try f.commit(volume: self, durable: false, origin: origin) }
-        }
+        for ino in inos { try commitOpenFile(ino, origin: origin) }
     }
 
     /// Creates a directory; with `parents`, missing parents too and no error if it exists.

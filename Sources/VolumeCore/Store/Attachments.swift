@@ -145,11 +145,13 @@ extension VolumeStore {
         }
         let now = clock.now().timeIntervalSince1970
         let id = "att-" + Self.randomID()
+        let inNamespace = try Bool.fetchOne(db, sql: "SELECT namespace_pid IS NOT NULL FROM sandbox WHERE id = ?", arguments: [sandboxID]) ?? false
         try db.execute(sql: """
-            INSERT INTO attachment (id, sandbox_id, volume_id, mount_path, read_only, subpath, state, reason, message, created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, 'released', ?, ?, ?, ?)
+            INSERT INTO attachment (id, sandbox_id, volume_id, mount_path, read_only, subpath, state, reason, message, created_at, updated_at, delivery)
+            VALUES (?, ?, ?, ?, ?, ?, 'released', ?, ?, ?, ?, ?)
             """, arguments: [id, sandboxID, request.volumeId, request.mountPath.path, request.readOnly, request.subpath,
-                             AttachmentReason.pending.rawValue, "recorded; not mounted yet", now, now])
+                             AttachmentReason.pending.rawValue, "recorded; not mounted yet", now, now,
+                             (inNamespace ? AttachmentDelivery.namespace : .hostPath).rawValue])
         return try Self.attachment(db, id)!
     }
 
@@ -164,6 +166,7 @@ extension VolumeStore {
                           mountPath: (try? MountPath(r["mount_path"])) ?? MountPath(unchecked: r["mount_path"]),
                           readOnly: r["read_only"], subpath: r["subpath"], state: AttachmentState(rawValue: r["state"]) ?? .failed,
                           reason: AttachmentReason(r["reason"]), message: r["message"], servedBy: served, hostPath: r["host_path"],
+                          delivery: AttachmentDelivery(rawValue: (r["delivery"] as String?) ?? "") ?? .hostPath,
                           createdAt: Date(timeIntervalSince1970: r["created_at"]), updatedAt: Date(timeIntervalSince1970: r["updated_at"]),
                           detachedAt: detached)
     }

@@ -106,6 +106,11 @@ public final class VolumeStore: Sendable {
         return try rows.map { try info(from: $0) }
     }
 
+    /// How many volumes there are, from the registry alone (no catalog is opened, unlike `listVolumes`).
+    public func volumeCount() throws -> Int {
+        try registry.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM volume WHERE state = 'active'") ?? 0 }
+    }
+
     /// One volume; `notFound` when it does not exist or is another tenant's.
     public func info(_ id: String, owner: String?) throws -> VolumeInfo {
         try info(from: try row(id, owner: owner))

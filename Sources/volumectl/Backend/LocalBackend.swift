@@ -24,7 +24,7 @@ struct LocalBackend: VolumeBackend {
     }
 
     func withFiles<T>(_ ref: String, _ body: (any FilesBackend) throws -> T) throws -> T {
-        try global.withVolume(ref) { _, vol in try body(LocalFiles(vol: vol)) }
+        try global.withVolume(ref) { store, vol in try body(LocalFiles(vol: vol, store: store)) }
     }
 
     func createAPIKey(tenant: String, operator: Bool, expiresIn: TimeInterval?) throws -> NewAPIKey {
@@ -40,6 +40,8 @@ struct LocalBackend: VolumeBackend {
 /// The files of an open volume.
 struct LocalFiles: FilesBackend {
     let vol: Volume
+    /// For the import lease a streamed write holds.
+    let store: VolumeStore
     var volumeId: String { vol.id }
 
     func stat(_ path: String) throws -> EntryInfo { try vol.stat(path) }
@@ -82,10 +84,18 @@ struct LocalFiles: FilesBackend {
         return data.count
     }
 
+    /// The streaming write the daemon's PUT uses: the input is stored as it is read (never held whole) and the
+    /// file appears in one commit at the end; a failure leaves the old content.
     func write(_ path: String, from localFile: String?, parents: Bool, mode: UInt32?, user: FileOwner?) throws -> WriteInfo {
-        // Validate the path before reading a possibly long stdin.
-        _ = try VolumePath(path)
-        let data = localFile == nil ? try LocalFile.readStandardInput() : try LocalFile.read(localFile!)
-        return try vol.writeFile(path, data: data, createParents: parents, mode: mode, caller: (user ?? .root).caller())
+        // Check the path and the target before reading a possibly long stdin.
+        let p = try VolumePath(path)
+        let existing = try vol.prepareStreamedWrite(p, createParents: parents)
+        let input = try LocalFile.source(localFile)
+        let owner = user ?? .root
+        let source = try StreamFileSource(input: input, name: p.name, mode: mode ?? existing ?? 0o644, owner: owner)
+        let options = TransferOptions(caller: owner.caller(), isCancelled: TransferSignals.isCancelled)
+        // An import lease, as every streamed write holds: a deletion from another process is refused meanwhile.
+        let report = try store.withLease(volume: vol.id, purpose: .import) { try vol.writeFile(p, streaming: source, options: options) }
+        return WriteInfo(path: p.description, size: report.bytes)
     }
 }

@@ -10,17 +10,24 @@ extension LocalBackend {
             let dest = try VolumePath(loc.path)
             let destIsDir = (try? vol.stat(dest.description).type == "dir") ?? false
             let intoDest = destIsDir || loc.path.hasSuffix("/")
-            let importSource: ImportSource
-            let directory: String
+            let options = TransferOptions(
+                progress: { bar.update($0) },
+                onDrop: { d in if !quiet { bar.log("volumectl: skipped '\(d.path)': \(d.reason)") } },
+                isCancelled: TransferSignals.isCancelled)
             if source == "-" {
                 guard !intoDest else {
                     throw VolumeError.isADirectory("\(loc.path) is a directory; give the path of the file to write, like \(loc.volume):\(dest.isRoot ? "" : dest.description)/data.bin")
                 }
-                guard !dest.isRoot else { throw VolumeError.isADirectory("/ is the volume root; give a file path") }
+                // Standard input is one file: the streaming write that `files put` and the daemon's PUT use.
+                _ = try vol.prepareStreamedWrite(dest, createParents: true)
                 let input = FileByteSource(fd: 0, name: "standard input", isCancelled: TransferSignals.isCancelled)
-                importSource = try StreamFileSource(input: input, name: dest.name, mode: mode)
-                directory = dest.parent.description
-            } else {
+                defer { bar.finish() }
+                let source = try StreamFileSource(input: input, name: dest.name, mode: mode)
+                return (id, try store.withLease(volume: id, purpose: .import) { try vol.writeFile(dest, streaming: source, options: options) })
+            }
+            let importSource: ImportSource
+            let directory: String
+            do {
                 if intoDest {
                     importSource = try LocalTreeSource(path: source)
                     directory = dest.description
@@ -30,12 +37,9 @@ extension LocalBackend {
                     directory = dest.parent.description
                 }
             }
-            let options = TransferOptions(
-                progress: { bar.update($0) },
-                onDrop: { d in if !quiet { bar.log("volumectl: skipped '\(d.path)': \(d.reason)") } },
-                isCancelled: TransferSignals.isCancelled)
             defer { bar.finish() }
-            return (id, try vol.importTree(from: importSource, into: directory, options: options))
+            // An import lease, as every import into an existing volume holds: a deletion is refused meanwhile.
+            return (id, try store.withLease(volume: id, purpose: .import) { try vol.importTree(from: importSource, into: directory, options: options) })
         }
     }
 

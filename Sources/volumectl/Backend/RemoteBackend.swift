@@ -42,10 +42,9 @@ struct RemoteBackend: VolumeBackend {
     }
 
     func deleteVolume(_ ref: String, force: Bool) throws -> VolumeInfo {
-        if force { throw RemoteFailure.notAvailable("volume delete --force") }
         let client = self.client
         let info = try blocking { try await client.volumes.get(ref) }
-        try blocking { try await client.volumes.delete(info.volumeId) }
+        try blocking { try await client.volumes.delete(info.volumeId, force: force) }
         return try convert(info)
     }
 
@@ -147,10 +146,7 @@ struct RemoteFiles: FilesBackend {
             let d = try await f.readStream(path)
             var total = 0
             for try await buffer in d.body {
-                fflush(nil)
-                if let code = writeAll(STDOUT_FILENO, Data(buffer.readableBytesView)) {
-                    throw RemoteFailure(code: "io_error", message: "cannot write standard output: \(String(cString: strerror(code)))")
-                }
+                try writeStdout(Data(buffer.readableBytesView))
                 total += buffer.readableBytes
             }
             return total

@@ -11,21 +11,8 @@ struct RemoteFailure: Error, CustomStringConvertible {
     let message: String
     var description: String { message }
 
-    /// The CLI's exit code for a daemon error code (the same table as `VolumeError.exitCode`).
-    var exitCode: Int32 {
-        switch code {
-        case "not_found", "no_such_attribute": return 3
-        case "invalid_path", "name_too_long", "invalid_argument", "out_of_range", "too_large", "bad_request", "invalid_json",
-             "unsupported_media_type", "length_mismatch", "bad_endpoint", "not_available":
-            return 64
-        case "already_exists", "directory_not_empty", "edit_conflict", "not_a_directory", "is_a_directory", "cross_device",
-             "too_many_links", "symlink_loop":
-            return 4
-        case "quota_exceeded": return 5
-        case "read_only", "permission_denied", "forbidden", "unauthorized": return 6
-        default: return 70
-        }
-    }
+    /// The CLI's exit code for the daemon's error code: the same table as the local mode's (`ExitCodes`).
+    var exitCode: Int32 { ExitCodes.forCode(code) }
 
     init(code: String, message: String) { self.code = code; self.message = message }
 
@@ -75,9 +62,4 @@ private final class ResultBox<T: Sendable>: @unchecked Sendable {
 /// Re-reads a wire value as the core's value with the same JSON keys (VolumeResponse -> VolumeInfo, ...).
 func convert<T: Decodable>(_ value: some Encodable, to type: T.Type = T.self) throws -> T {
     try JSONDecoder().decode(T.self, from: try JSONEncoder().encode(value))
-}
-
-/// Builds a core value from its JSON fields (reports the core only makes itself).
-func make<T: Decodable>(_ fields: [String: Any], as type: T.Type = T.self) throws -> T {
-    try JSONDecoder().decode(T.self, from: try JSONSerialization.data(withJSONObject: fields))
 }

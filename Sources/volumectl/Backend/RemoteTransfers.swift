@@ -51,11 +51,12 @@ extension RemoteBackend {
         let written = try blocking {
             try await files.write(targetText, stream: try FileChunks(path: path, progress: progress), length: total, parents: true, mode: modeText)
         }
-        let report: ImportReport = try make([
-            "volume_id": id, "destination": target.parent.description, "entries": 1, "files": 1, "directories": 0,
-            "bytes": Int(written.size), "replaced": existed ? 1 : 0, "input_bytes": Int(written.size), "dropped_count": 0,
-            "dropped_by_reason": [String: Int](), "dropped": [Any](), "dropped_truncated": false,
-        ])
+        var report = ImportReport(volumeId: id, destination: target.parent.description)
+        report.entries = 1
+        report.files = 1
+        report.bytes = written.size
+        report.replaced = existed ? 1 : 0
+        report.inputBytes = written.size
         return (id, report)
     }
 
@@ -80,22 +81,22 @@ extension RemoteBackend {
         if let date = ISO8601DateFormatter.withFractions.date(from: entry.modified) ?? ISO8601DateFormatter().date(from: entry.modified) {
             try? FileManager.default.setAttributes([.modificationDate: date], ofItemAtPath: target)
         }
-        let report: ExportReport = try make([
-            "volume_id": id, "path": source.description, "files": 1, "directories": 0, "symlinks": 0, "hard_links": 0,
-            "skipped": [String](), "bytes": Int(bytes),
-        ])
+        var report = ExportReport(volumeId: id, path: source.description)
+        report.files = 1
+        report.bytes = bytes
         return (id, report)
     }
 
     func importArchive(blob: String, create: String?, volume: String?, path: String, owner: String?, bar: TransferProgressBar,
                        quiet: Bool) throws -> (ImportReport, String, String?) {
-        guard let create else { throw RemoteFailure.notAvailable("importing into an existing volume (--volume)") }
-        guard try VolumePath(path).isRoot else { throw RemoteFailure.notAvailable("importing below the root (--path)") }
+        let destination = try VolumePath(path)
         let name = blob == "-" ? "standard input" : blob
         var size: Int64? = nil
         if blob != "-" {
+            // Opened as the local import opens it, so a missing or unreadable blob gives the same error.
+            let probe = try FileByteSource(path: blob)
             var st = stat()
-            guard stat(blob, &st) == 0 else { throw LocalFile.error(errno, "cannot read '\(blob)'") }
+            guard fstat(probe.fd, &st) == 0 else { throw LocalFile.error(errno, "cannot read '\(blob)'") }
             size = Int64(st.st_size)
             // Refuse an oversized blob before sending anything.
             if let s = size, s > phase1BlobLimit {
@@ -108,6 +109,30 @@ extension RemoteBackend {
         }
         let client = owner == nil ? self.client : self.client.acting(for: owner)
         let path = blob == "-" ? "/dev/stdin" : blob
+        // Into an existing volume, or a new one below its root: the archive route unpacks into a directory.
+        if create == nil || !destination.isRoot {
+            let volumeId: String
+            var made: String? = nil
+            if let create {
+                volumeId = try createVolume(owner: owner, name: create, metadata: [:]).volumeId
+                made = volumeId
+            } else {
+                volumeId = try volumeInfo(volume ?? "").volumeId
+            }
+            let files = client.volume(volumeId).files
+            let dir = destination.description
+            let answer: ArchiveUploadResponse
+            do {
+                defer { bar.finish() }
+                answer = try blocking { try await files.uploadArchive(into: dir, archive: try FileChunks(path: path, progress: progress), length: total) }
+            } catch {
+                // A volume this command made holds nothing of a failed import: it goes again.
+                if let made { _ = try? deleteVolume(made, force: false) }
+                throw error
+            }
+            return (try importReport(answer.import, volumeId: volumeId, destination: answer.path, quiet: quiet, bar: bar), volumeId, made)
+        }
+        guard let create else { preconditionFailure("a create without --path returned above") }
         let answer: ImportedVolumeResponse
         do {
             defer { bar.finish() }
@@ -124,20 +149,28 @@ extension RemoteBackend {
                 }
             }
         }
-        let s = answer.import
+        let report = try importReport(answer.import, volumeId: answer.volume.volumeId, destination: "/", quiet: quiet, bar: bar)
+        return (report, answer.volume.volumeId, answer.volume.volumeId)
+    }
+
+    /// The core's import report from the daemon's summary (dropped entries logged unless `quiet`).
+    private func importReport(_ s: ImportSummary, volumeId: String, destination: String, quiet: Bool, bar: TransferProgressBar) throws -> ImportReport {
         if !quiet { for d in s.dropped { bar.log("volumectl: dropped entry \(d.entry) '\(d.path)': \(d.reason)") } }
         var reasons: [String: Int] = [:]
         // The core counts by kind ("symbolic link"); an entry's reason may add details in parentheses.
         for d in s.dropped { reasons[d.reason.components(separatedBy: " (").first ?? d.reason, default: 0] += 1 }
         if s.droppedCount > s.dropped.count { reasons["(not listed)", default: 0] += s.droppedCount - s.dropped.count }
-        let report: ImportReport = try make([
-            "volume_id": answer.volume.volumeId, "destination": "/", "entries": s.files + s.directories + s.droppedCount,
-            "files": s.files, "directories": s.directories, "bytes": Int(s.bytes), "replaced": 0, "input_bytes": Int(s.inputBytes),
-            "dropped_count": s.droppedCount, "dropped_by_reason": reasons,
-            "dropped": s.dropped.map { ["entry": $0.entry, "path": $0.path, "reason": $0.reason] as [String: Any] },
-            "dropped_truncated": s.droppedTruncated,
-        ])
-        return (report, answer.volume.volumeId, answer.volume.volumeId)
+        var report = ImportReport(volumeId: volumeId, destination: destination)
+        report.entries = s.files + s.directories + s.droppedCount
+        report.files = s.files
+        report.directories = s.directories
+        report.bytes = s.bytes
+        report.inputBytes = s.inputBytes
+        report.droppedCount = s.droppedCount
+        report.droppedByReason = reasons
+        report.dropped = s.dropped.map { DroppedEntry(entry: $0.entry, path: $0.path, reason: $0.reason) }
+        report.droppedTruncated = s.droppedTruncated
+        return report
     }
 }
 

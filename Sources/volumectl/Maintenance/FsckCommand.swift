@@ -36,20 +36,9 @@ struct FsckCommand: ParsableCommand {
     var quick = false
 
     func run() throws {
-        try global.requireLocal("fsck")
         var clean = true
         try reporting {
-            let reports = try global.withStore { store -> [(String, FsckReport)] in
-                let volumes: [VolumeInfo]
-                if let volume {
-                    volumes = [try store.info(try store.resolve(volume, owner: global.scope), owner: global.scope)]
-                } else {
-                    volumes = try store.listVolumes(owner: global.scope)
-                }
-                return try volumes.map { v in
-                    (v.name, try store.fsck(v.volumeId, repair: repair, verifyData: !quick)[0])
-                }
-            }
+            let reports = try global.adminBackend().fsck(volume, repair: repair, verifyData: !quick)
             clean = reports.allSatisfy { $0.1.ok }
             try global.output(reports.map(\.1)) {
                 for (name, r) in reports {

@@ -33,10 +33,9 @@ struct GCCommand: ParsableCommand {
     func validate() throws { _ = try DurationText.parse(grace) }
 
     func run() throws {
-        try global.requireLocal("gc")
         try reporting {
             let seconds = try DurationText.parse(grace)
-            let r = try global.withStore { try $0.collectGarbage(grace: seconds, dryRun: dryRun) }
+            let r = try global.adminBackend().collectGarbage(grace: seconds, dryRun: dryRun)
             try global.output(r) {
                 let freed = "\(ByteSize.format(r.bytesFreed)) (\(plural(Int(r.bytesFreed), "byte")), \(plural(r.chunksDeleted, "chunk")))"
                 print(dryRun ? "would free \(freed) (dry run; nothing deleted)" : "freed \(freed)")

@@ -36,14 +36,14 @@ struct QuotaClearCommand: ParsableCommand {
     }
 
     func run() throws {
-        try global.requireLocal("quota clear")
         try reporting {
+            let admin = try global.adminBackend()
             if let tenant {
-                try global.withStore { try $0.setTenantQuota(tenant, bytes: nil) }
+                try admin.setTenantQuota(tenant, bytes: nil)
                 try global.output(TenantQuota(tenant: tenant, capBytes: nil)) { print("tenant \(tenant): cap override removed") }
                 return
             }
-            let q = try global.withStore { store in try store.setVolumeQuota(try store.resolve(volume!, owner: global.scope), bytes: nil) }
+            let q = try admin.setVolumeQuota(volume!, bytes: nil)
             try global.output(q) { printQuota(q) }
         }
     }

@@ -49,17 +49,17 @@ struct QuotaSetCommand: ParsableCommand {
     }
 
     func run() throws {
-        try global.requireLocal("quota set")
         try reporting {
             let bytes = try parseSize(target.size)
+            let admin = try global.adminBackend()
             if let tenant {
-                try global.withStore { try $0.setTenantQuota(tenant, bytes: bytes) }
+                try admin.setTenantQuota(tenant, bytes: bytes)
                 try global.output(TenantQuota(tenant: tenant, capBytes: bytes)) {
                     print("tenant \(tenant): cap set to \(ByteSize.format(bytes)) for its volumes without their own cap")
                 }
                 return
             }
-            let q = try global.withStore { store in try store.setVolumeQuota(try store.resolve(target.volume!, owner: global.scope), bytes: bytes) }
+            let q = try admin.setVolumeQuota(target.volume!, bytes: bytes)
             try global.output(q) { printQuota(q) }
         }
     }

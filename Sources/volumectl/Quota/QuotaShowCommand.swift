@@ -22,9 +22,8 @@ struct QuotaShowCommand: ParsableCommand {
     var volume: String
 
     func run() throws {
-        try global.requireLocal("quota show")
         try reporting {
-            let q = try global.withStore { store in try store.quota(try store.resolve(volume, owner: global.scope)) }
+            let q = try global.adminBackend().quota(volume)
             try global.output(q) { printQuota(q) }
         }
     }
