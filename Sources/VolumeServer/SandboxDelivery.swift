@@ -37,6 +37,29 @@ extension MountSupervisor {
         return (record, true)
     }
 
+    /// Process `pid` as a sandbox of `tenant` may name it: running, in a mount namespace other than the
+    /// daemon's (`invalid_argument`, 400) and not that of another tenant's live sandbox (`forbidden`, 403).
+    public func namespaceProcess(pid: Int32, tenant: String) throws -> ProcessIdentity {
+        let process = try SandboxNamespace.process(pid: pid)
+        try SandboxNamespace.checkNotAnothers(process, tenant: tenant, store: store)
+        return process
+    }
+
+    /// Gives sandbox `id` a new namespace process (`pid`, checked as at create; nil: host paths only):
+    /// the copies in the old namespace (if its process lives) are taken out, the record changed, and,
+    /// while the sandbox runs, every attachment is mounted and placed in the new one (an attachment
+    /// that was `sandbox_gone` comes back). For a runtime that starts a sandbox's processes again,
+    /// and for resume with `namespace_pid`. Blocks.
+    public func setNamespace(_ id: String, owner: String?, pid: Int32?) throws -> (sandbox: Sandbox, attachments: [Attachment]) {
+        let tenant = try store.sandbox(id, owner: owner).ownerId
+        let process = try pid.map { try namespaceProcess(pid: $0, tenant: tenant) }
+        for a in try store.attachments(sandbox: id, owner: owner) { exclusively(a.id) { unplace(a) } }
+        let s = try store.setSandboxNamespace(id, owner: owner, namespace: process)
+        var atts = try store.attachments(sandbox: id, owner: owner)
+        if s.state == .running { atts = try atts.map { try mount($0.id) } }
+        return (s, atts)
+    }
+
     /// Takes the copies of `a`'s mount out of its sandbox's namespace, when the sandbox has a live
     /// process (a namespace whose processes are all gone takes its mounts with it).
     func unplace(_ a: Attachment) {
@@ -51,6 +74,26 @@ extension MountSupervisor {
         let who = sbx.namespace.map { "its process (pid \($0.pid)) is gone" } ?? "it has no namespace process"
         return try store.markAttachment(a.id, state: .failed, reason: .sandboxGone,
                                         message: "sandbox \(sbx.id) is delivered in its mount namespace, and \(who); attach again to a sandbox with a live process")
+    }
+
+    /// Fails (`sandbox_gone`, host mount taken down) the mounted attachments of running sandboxes
+    /// whose namespace process has ended while the daemon runs. Returns their IDs. Blocks.
+    @discardableResult
+    public func sweepGoneNamespaces() throws -> [String] {
+        var gone: [String] = []
+        for sbx in try store.sandboxes(owner: nil) where sbx.state == .running {
+            guard let ns = sbx.namespace, !ns.isAlive else { continue }
+            for a in try store.attachments(sandbox: sbx.id, owner: nil) where a.delivery == .namespace && a.state == .mounted {
+                let after = try exclusively(a.id) { () -> Attachment in
+                    // Read again under the lock: a resume may have given the sandbox a new process meanwhile.
+                    let now = try store.sandbox(sbx.id, owner: nil), current = try store.attachment(a.id)
+                    guard current.state == .mounted, current.delivery == .namespace, !(now.namespace?.isAlive ?? false) else { return current }
+                    return try sandboxGone(current, now)
+                }
+                if after.reason == .sandboxGone { gone.append(a.id) }
+            }
+        }
+        return gone
     }
 
     /// Reconcile's step for an adopted (served) attachment delivered in a namespace: the sandbox's

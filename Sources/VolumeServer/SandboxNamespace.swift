@@ -28,4 +28,14 @@ enum SandboxNamespace {
         return process
     }
 
+    /// Refuses (`forbidden`, 403) a process whose mount namespace is that of a live sandbox of another
+    /// tenant: one tenant cannot have its volumes placed in another's sandbox.
+    static func checkNotAnothers(_ process: ProcessIdentity, tenant: String, store: VolumeStore) throws {
+        guard let ns = mountNamespace(of: process.pid) else { return }
+        for s in try store.sandboxes(owner: nil) where s.ownerId != tenant {
+            if let p = s.namespace, p.isAlive, mountNamespace(of: p.pid) == ns {
+                throw APIFailure("forbidden", "namespace_pid \(process.pid) is in the mount namespace of a sandbox of another tenant")
+            }
+        }
+    }
 }

@@ -31,10 +31,11 @@ struct CreateSandboxBody: Decodable, Sendable {
     static let fields: Set<String> = ["attachments", "uid", "gid", "namespace_pid"]
 }
 
-/// `POST /v1/sandboxes/{id}/fork` (the body is optional).
+/// `POST /v1/sandboxes/{id}/fork` and `/resume` (the body is optional).
 struct ForkSandboxBody: Decodable, Sendable {
     init() {}
-    /// The new sandbox's own process (the parent's is not copied).
+    /// Fork: the new sandbox's own process (the parent's is not copied). Resume: the sandbox's process
+    /// from now on (a runtime that started it again).
     var namespace_pid: Int32?
     static let fields: Set<String> = ["namespace_pid"]
 }
@@ -86,7 +87,10 @@ struct SandboxRoutes: Sendable {
         router.post("/v1/sandboxes/:sandbox/pause") { r, c in try await self.move(r, c, to: .paused) }
         router.post("/v1/sandboxes/:sandbox/hibernate") { r, c in try await self.move(r, c, to: .hibernated) }
         router.post("/v1/sandboxes/:sandbox/destroy") { r, c in try await self.move(r, c, to: .destroyed) }
-        router.post("/v1/sandboxes/:sandbox/resume") { r, c in try await self.move(r, c, to: .running) }
+        router.post("/v1/sandboxes/:sandbox/resume") { r, c in
+            let body = try await Self.namespaceBody(r, limit: self.limits.maxJSONBytes)
+            return try await self.move(r, c, to: .running, namespacePid: body.namespace_pid)
+        }
         router.post("/v1/sandboxes/:sandbox/fork", use: fork)
     }
 
@@ -151,15 +155,22 @@ struct SandboxRoutes: Sendable {
     /// Pause, hibernate, destroy: every mount is taken down first (its server commits what it
     /// buffered), then the records say `released` with the reason. Resume: the state first, then
     /// every intent is mounted again (`mounted`, or `failed` with the reason).
-    func move(_ request: Request, _ context: VolumeRequestContext, to state: SandboxState) async throws -> Response {
+    func move(_ request: Request, _ context: VolumeRequestContext, to state: SandboxState, namespacePid: Int32? = nil) async throws -> Response {
         let owner = try RequestHelpers.scope(request, context)
         let id = try context.parameters.require("sandbox")
         let store = host.store, supervisor = self.supervisor
         let view = try await bridge.run { () -> SandboxView in
             let current = try store.sandbox(id, owner: owner)
             if state == .running {
+                // A bad namespace_pid is refused before anything changes.
+                if let namespacePid { _ = try supervisor.namespaceProcess(pid: namespacePid, tenant: current.ownerId) }
                 let s = try store.setSandboxState(id, owner: owner, to: .running)
                 var atts = try store.attachments(sandbox: id, owner: owner)
+                if let namespacePid {
+                    // The runtime started the sandbox's processes again: its attachments go to the new namespace.
+                    let moved = try supervisor.setNamespace(id, owner: owner, pid: namespacePid)
+                    return SandboxView(sandbox: moved.sandbox, attachments: moved.attachments)
+                }
                 if current.state != .running || atts.contains(where: { $0.state != .mounted }) {
                     atts = try atts.map { try supervisor.mount($0.id) }
                 }
@@ -174,23 +185,25 @@ struct SandboxRoutes: Sendable {
         return try SandboxJSON.make(view)
     }
 
+    /// The optional body of fork and resume: `{"namespace_pid"?}`, or nothing.
+    static func namespaceBody(_ request: Request, limit: Int) async throws -> ForkSandboxBody {
+        let buffer = try await RequestHelpers.collect(request, limit: limit, tooLarge: APIFailure("too_large", "a JSON body is at most \(limit) bytes"))
+        let data = Data(buffer.readableBytesView)
+        guard !data.isEmpty else { return ForkSandboxBody() }
+        guard let dict = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw APIFailure("invalid_json", "the body must be a JSON object (or empty)")
+        }
+        let unknown = Set(dict.keys).subtracting(ForkSandboxBody.fields)
+        if !unknown.isEmpty { throw APIFailure("invalid_json", "unknown field(s) \(unknown.sorted().joined(separator: ", ")); this route takes namespace_pid") }
+        do { return try JSONDecoder().decode(ForkSandboxBody.self, from: data) } catch let e as DecodingError {
+            throw APIFailure("invalid_json", RequestHelpers.describe(e))
+        }
+    }
+
     @Sendable func fork(_ request: Request, context: VolumeRequestContext) async throws -> Response {
         let owner = try RequestHelpers.scope(request, context)
         let id = try context.parameters.require("sandbox")
-        let buffer = try await RequestHelpers.collect(request, limit: limits.maxJSONBytes,
-                                                      tooLarge: APIFailure("too_large", "a JSON body is at most \(limits.maxJSONBytes) bytes"))
-        let data = Data(buffer.readableBytesView)
-        var body = ForkSandboxBody()
-        if !data.isEmpty {
-            guard let dict = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-                throw APIFailure("invalid_json", "the body must be a JSON object (or empty)")
-            }
-            let unknown = Set(dict.keys).subtracting(ForkSandboxBody.fields)
-            if !unknown.isEmpty { throw APIFailure("invalid_json", "unknown field(s) \(unknown.sorted().joined(separator: ", ")); this route takes namespace_pid") }
-            do { body = try JSONDecoder().decode(ForkSandboxBody.self, from: data) } catch let e as DecodingError {
-                throw APIFailure("invalid_json", RequestHelpers.describe(e))
-            }
-        }
+        let body = try await Self.namespaceBody(request, limit: limits.maxJSONBytes)
         let supervisor = self.supervisor, pid = body.namespace_pid
         let view = try await bridge.run { () -> SandboxView in
             let made = try supervisor.forkSandbox(id, owner: owner, namespacePid: pid)
@@ -209,7 +222,10 @@ extension MountSupervisor {
     /// `invalid_argument` (400) and nothing is recorded.
     public func createSandbox(owner: String, attachments requests: [AttachmentRequest], uid: UInt32? = nil, gid: UInt32? = nil,
                               namespacePid: Int32? = nil) throws -> (sandbox: Sandbox, attachments: [Attachment]) {
-        let namespace = try namespacePid.map { try SandboxNamespace.process(pid: $0) }
+        for (name, id) in [("uid", uid), ("gid", gid)] where id == UInt32.max {
+            throw APIFailure("invalid_argument", "\(name) 4294967295 is (uid_t)-1, no user; give 0 to 4294967294")
+        }
+        let namespace = try namespacePid.map { try namespaceProcess(pid: $0, tenant: owner) }
         let made = try store.createSandbox(owner: owner, attachments: requests, uid: uid, gid: gid, namespace: namespace)
         return (made.sandbox, try made.attachments.map { try mount($0.id) })
     }
@@ -217,7 +233,8 @@ extension MountSupervisor {
     /// Forks sandbox `parentID` (its intents and uid/gid; `namespacePid` is the new sandbox's own
     /// process, checked as at create) and delivers the new sandbox's attachments. Blocks.
     public func forkSandbox(_ parentID: String, owner: String?, namespacePid: Int32? = nil) throws -> (sandbox: Sandbox, attachments: [Attachment]) {
-        let namespace = try namespacePid.map { try SandboxNamespace.process(pid: $0) }
+        let tenant = try store.sandbox(parentID, owner: owner).ownerId
+        let namespace = try namespacePid.map { try namespaceProcess(pid: $0, tenant: tenant) }
         let made = try store.forkSandbox(parentID, owner: owner, namespace: namespace)
         return (made.sandbox, try made.attachments.map { try mount($0.id) })
     }

@@ -221,6 +221,8 @@ struct Volumed: AsyncParsableCommand {
             })
         }
         services.append(WatchCloser(hub: server.watches))
+        // A sandbox whose namespace process ends: its placed attachments become sandbox_gone within a second.
+        services.append(NamespaceWatchService(supervisor: supervisor, bridge: bridge, interval: 1, logger: logger))
 
         var config = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         config.maximumGracefulShutdownDuration = .milliseconds(Int64(s.drainSeconds * 1000))

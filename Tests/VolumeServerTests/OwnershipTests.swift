@@ -174,6 +174,40 @@ final class OwnershipTests: XCTestCase {
         try Daemon.runTool("/usr/bin/setpriv", ["--reuid=1000", "--regid=1000", "--clear-groups", "--", "/bin/sh", "-c", "cd \(dir) && " + command])
     }
 
+    /// A sandbox created with uid/gid 1000 gets its attachment mounted for that user: the API-filled
+    /// volume's root is 1000:1000 at the host path, uid 1000 writes there, and what it made is stored
+    /// as root. A sandbox without a uid sees the owners as stored.
+    func testASandboxsUidGidMapsItsAttachments() throws {
+        try XCTSkipUnless(getuid() == 0 && FileManager.default.fileExists(atPath: "/dev/fuse"), "needs root and /dev/fuse")
+        try start()
+        addTeardownBlock { [d] in
+            d?.stop()
+            SandboxRouteTests.unmountAll(under: d!.dataDir + "/mounts")
+        }
+        try d.put(vol, "/rows.csv", Data("a\n".utf8), key: key)
+        func hostPath(_ body: [String: Any]) throws -> String {
+            let r = try d.send("POST", "/v1/sandboxes", key: key, json: body)
+            XCTAssertEqual(r.status, 201, r.text)
+            let att = try XCTUnwrap(SandboxRouteTests.attachments(try r.object()).first, r.text)
+            XCTAssertEqual(att["state"] as? String, "mounted", "\(att)")
+            return try XCTUnwrap(att["host_path"] as? String)
+        }
+        let mapped = try hostPath(["attachments": [["volume_id": vol, "mount_path": "/data"]], "uid": 1000, "gid": 1000])
+        let plain = try hostPath(["attachments": [["volume_id": vol, "mount_path": "/data"]]])
+        // Let uid 1000 reach the host paths (the test's data directory is private to root).
+        for p in [d.dir.path, d.dataDir, d.dataDir + "/mounts"] { chmod(p, 0o755) }
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: mapped)[.ownerAccountID] as? Int, 1000)
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: mapped + "/rows.csv")[.groupOwnerAccountID] as? Int, 1000)
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: plain)[.ownerAccountID] as? Int, 0)
+        let refused = try asSandboxUser("touch nope.txt", in: plain)
+        XCTAssertNotEqual(refused.status, 0, "the unmapped attachment stays root's")
+        let r = try asSandboxUser("echo out > result.txt && echo b >> rows.csv", in: mapped)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(eventually { (try? d.get(files + "/exists?path=/result.txt", key: key).object()["exists"] as? Bool) == true })
+        XCTAssertEqual(try owner("/result.txt"), [0, 0], "stored as root")
+        XCTAssertEqual(try d.read(vol, "/rows.csv", key: key).text, "a\nb\n")
+    }
+
     /// E2B's problem and its fix, end to end: a volume the API filled as root is unwritable for
     /// uid 1000 in a plain mount (EACCES), and its own in a `--map-root 1000:1000` mount, where what
     /// it creates is stored as root and what the API wrote as 1000 shows as root.

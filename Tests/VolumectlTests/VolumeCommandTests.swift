@@ -109,9 +109,7 @@ final class VolumeCommandTests: XCTestCase {
     func testADeletionIsRefusedWhileAnUploadStreams() throws {
         let cli = try CLI()
         let id = try cli.createVolume("busy")
-        // Not empty: an upload into an empty volume holds its catalog's write lock while it streams, and
-        // the deletion would wait for that (opening the volume) before it ever checked the leases.
-        try cli.put(id, "/seed.txt", "seed")
+        // Empty: the deletion opens the volume (reading only) while the upload streams, then sees the lease.
         signal(SIGPIPE, SIG_IGN)  // an upload that stopped early fails this test instead of killing it
         let input = Pipe()
         let upload = Process()
@@ -132,6 +130,48 @@ final class VolumeCommandTests: XCTestCase {
         upload.waitUntilExit()
         XCTAssertEqual(upload.terminationStatus, 0, "the upload failed")
         XCTAssertEqual(try cli.ok("files", "stat", id, "/up.bin", "--json").jsonObject()["size"] as? Int, 2 << 20)
+    }
+
+    /// An import into an empty volume holds its catalog's write lock until its one commit; other processes
+    /// still open the volume (reading only) and are answered at once instead of failing "database is locked".
+    func testOtherProcessesOpenAVolumeWhileAnImportIntoItStreams() throws {
+        let cli = try CLI()
+        let id = try cli.createVolume("busy")
+        try FileManager.default.createDirectory(atPath: cli.local("tree"), withIntermediateDirectories: true)
+        // Incompressible bytes, so the tar.gz is as long as the file and half of it is mid-entry.
+        var noise = Data(count: 4 << 20)
+        noise.withUnsafeMutableBytes { b in for i in 0..<b.count { b[i] = UInt8(truncatingIfNeeded: (i &* 2654435761) >> 13) } }
+        try noise.write(to: URL(fileURLWithPath: cli.local("tree/noise.bin")))
+        let tar = Process()
+        tar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        tar.arguments = ["tar", "-czf", cli.local("n.tar.gz"), "-C", cli.local("tree"), "."]
+        try tar.run()
+        tar.waitUntilExit()
+        let archive = try Data(contentsOf: URL(fileURLWithPath: cli.local("n.tar.gz")))
+        signal(SIGPIPE, SIG_IGN)
+        let input = Pipe()
+        let importer = Process()
+        importer.executableURL = try CLI.binary.get()
+        importer.arguments = ["import", "-", "--volume", id, "--quiet"]
+        importer.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("VOLUMES_") }
+            .merging(["VOLUMES_DATA_DIR": cli.dataDir]) { $1 }
+        importer.standardInput = input
+        importer.standardOutput = FileHandle.nullDevice
+        importer.standardError = FileHandle.nullDevice
+        try importer.run()
+        defer { if importer.isRunning { importer.terminate(); importer.waitUntilExit() } }
+        try input.fileHandleForWriting.write(contentsOf: archive.prefix(archive.count / 2))
+        usleep(300_000)
+        // Each of these opens the volume's catalog while the import holds its write lock.
+        let info = try cli.ok("volume", "inspect", "busy", "--json").jsonObject()
+        XCTAssertEqual(info["volume_id"] as? String, id)
+        try cli.ok("files", "ls", "busy")
+        try cli.fails(4, "volume", "delete", "busy", mentioning: ["import lease"])
+        try input.fileHandleForWriting.write(contentsOf: archive.dropFirst(archive.count / 2))
+        try input.fileHandleForWriting.close()
+        importer.waitUntilExit()
+        XCTAssertEqual(importer.terminationStatus, 0, "the import failed")
+        XCTAssertEqual(try cli.ok("files", "stat", id, "/noise.bin", "--json").jsonObject()["size"] as? Int, 4 << 20)
     }
 
     func testImportIntoAVolumeThatAnotherProcessDeletesIsRefused() throws {

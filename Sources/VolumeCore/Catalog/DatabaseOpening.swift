@@ -16,7 +16,9 @@ enum DatabaseOpening {
             try db.execute(sql: "PRAGMA synchronous = \(synchronous); PRAGMA cache_size = -16000")
         }
         let pool = try DatabasePool(path: path, configuration: config)
-        try migrator.migrate(pool)
+        // Read first: migrating takes the write lock, and another process may hold it for minutes (an
+        // import into an empty volume commits once, at its end). An up-to-date database is only read.
+        if try !pool.read({ try migrator.hasCompletedMigrations($0) }) { try migrator.migrate(pool) }
         return pool
     }
 }

@@ -74,10 +74,12 @@ public final class Volume: Sendable {
         // Checkpoint every 64 MiB of WAL instead of every 4 MiB: a checkpoint syncs the database
         // twice, and with many small commits (one per create, per close) those syncs dominated.
         try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = 16384") }
-        let bs = try pool.write { db -> Int in
-            try Catalog.initialize(db, blockSize: blockSize, capBytes: capBytes, now: .now())
-            return Int(try Catalog.meta(db, .blockSize))
+        // Only a new catalog is written to here: opening an existing one must not wait for another
+        // process's write lock (an import into an empty volume holds it until its one commit).
+        if try pool.read({ try Int.fetchOne($0, sql: "SELECT count(*) FROM inode") ?? 0 }) == 0 {
+            try pool.write { db in try Catalog.initialize(db, blockSize: blockSize, capBytes: capBytes, now: .now()) }
         }
+        let bs = try pool.read { db in Int(try Catalog.meta(db, .blockSize)) }
         self.blockSize = bs
         let seq = try pool.read { try Catalog.meta($0, .changeSeq) }
         changes.withLock { $0.known = seq }
