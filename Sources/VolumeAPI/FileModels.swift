@@ -15,9 +15,13 @@ public struct EntryResponse: Codable, Sendable, Equatable {
     public var modified: String
     /// A symlink's target.
     public var target: String?
-    public init(name: String, type: String, size: Int64, path: String, mode: String, modified: String, target: String? = nil) {
+    /// The owner's numeric uid and gid, as stored (0: root, what writes create unless given a `user`).
+    public var uid: UInt32
+    public var gid: UInt32
+    public init(name: String, type: String, size: Int64, path: String, mode: String, modified: String, target: String? = nil,
+                uid: UInt32 = 0, gid: UInt32 = 0) {
         self.name = name; self.type = type; self.size = size; self.path = path; self.mode = mode; self.modified = modified
-        self.target = target
+        self.target = target; self.uid = uid; self.gid = gid
     }
 }
 
@@ -41,8 +45,12 @@ public struct MakeDirRequest: Codable, Sendable, Equatable {
     public var parents: Bool?
     /// Octal text, like "0755".
     public var mode: String?
-    public static let fields: Set<String> = ["path", "parents", "mode"]
-    public init(path: String, parents: Bool? = nil, mode: String? = nil) { self.path = path; self.parents = parents; self.mode = mode }
+    /// Who owns the directories made: "root" (the default), "UID" or "UID:GID".
+    public var user: String?
+    public static let fields: Set<String> = ["path", "parents", "mode", "user"]
+    public init(path: String, parents: Bool? = nil, mode: String? = nil, user: String? = nil) {
+        self.path = path; self.parents = parents; self.mode = mode; self.user = user
+    }
 }
 
 /// The answer to `mkdir`.

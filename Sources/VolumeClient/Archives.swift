@@ -9,10 +9,12 @@ extension Files {
     /// Unpacks a tar.gz into directory `path` (made if missing), streamed: the Phase 1 safety rules apply
     /// (links, devices and `..` entries are dropped and listed in the answer), and the entries appear in one
     /// commit at the end, or not at all. `length` lets the daemon check sizes first; nil sends it chunked.
+    /// Entries keep the archive's owners, or all belong to `user` ("root", "UID" or "UID:GID") when given.
     @discardableResult
-    public func uploadArchive<S: AsyncSequence & Sendable>(into path: String = "/", archive: S, length: Int64?) async throws -> ArchiveUploadResponse
+    public func uploadArchive<S: AsyncSequence & Sendable>(into path: String = "/", archive: S, length: Int64?,
+                                                          user: String? = nil) async throws -> ArchiveUploadResponse
     where S.Element == ByteBuffer {
-        var r = transport.request(.PUT, base + "/archive", query: [("path", path)], headers: [("Content-Type", "application/gzip")])
+        var r = transport.request(.PUT, base + "/archive", query: [("path", path), ("user", user)], headers: [("Content-Type", "application/gzip")])
         r.body = .stream(archive, length: length.map { .known($0) } ?? .unknown)
         let data = try await transport.collect(try await transport.send(r))
         do { return try JSONDecoder().decode(ArchiveUploadResponse.self, from: data) } catch {
@@ -22,9 +24,10 @@ extension Files {
 
     /// Unpacks a local tar.gz file into directory `path`, streamed from disk.
     @discardableResult
-    public func uploadArchive(into path: String = "/", archiveFile: URL, progress: (@Sendable (Int64) -> Void)? = nil) async throws -> ArchiveUploadResponse {
+    public func uploadArchive(into path: String = "/", archiveFile: URL, user: String? = nil,
+                              progress: (@Sendable (Int64) -> Void)? = nil) async throws -> ArchiveUploadResponse {
         let chunks = try FileChunks(path: archiveFile.path, progress: progress)
-        return try await uploadArchive(into: path, archive: chunks, length: chunks.size)
+        return try await uploadArchive(into: path, archive: chunks, length: chunks.size, user: user)
     }
 
     /// Directory `path` (default: the whole volume; a file exports as itself) as a tar.gz, streamed from one

@@ -13,10 +13,12 @@ public struct WriteEntry: Sendable {
 
 extension Files {
     /// Writes every entry in one request (`multipart/form-data`, one part per file): all or none, the cap
-    /// checked for the batch first. `parents` creates missing directories. The batch is held in memory on
+    /// checked for the batch first. `parents` creates missing directories; `user` owns what is created
+    /// ("root", the default, "UID" or "UID:GID"; the reference's `WriteEntry.user`, one for the whole
+    /// batch). The batch is held in memory on
     /// both sides (the daemon caps it; see Docs/api.md): stream large files with ``write(_:stream:length:parents:mode:)``.
     @discardableResult
-    public func writeFiles(_ entries: [WriteEntry], parents: Bool = false) async throws -> [WriteResponse] {
+    public func writeFiles(_ entries: [WriteEntry], parents: Bool = false, user: String? = nil) async throws -> [WriteResponse] {
         let boundary = "volume-batch-" + UUID().uuidString
         var body = Data()
         for e in entries {
@@ -31,7 +33,7 @@ extension Files {
             body.append(Data("\r\n".utf8))
         }
         body.append(Data("--\(boundary)--\r\n".utf8))
-        var r = transport.request(.POST, base + "/batch", query: [("parents", parents ? "true" : nil)],
+        var r = transport.request(.POST, base + "/batch", query: [("parents", parents ? "true" : nil), ("user", user)],
                                   headers: [("Content-Type", "multipart/form-data; boundary=\(boundary)")])
         r.body = .bytes(ByteBuffer(bytes: body))
         let data = try await transport.collect(try await transport.send(r))

@@ -47,10 +47,12 @@ public struct Files: Sendable {
     // MARK: Writing
 
     /// Creates or replaces a file with `data` (the reference's `files.write`). `parents` creates missing
-    /// directories; `mode` is octal text like "0644" (an existing file keeps its own when nil).
+    /// directories; `mode` is octal text like "0644" (an existing file keeps its own when nil); `user`
+    /// owns the file and the directories made ("root", the default, "UID" or "UID:GID"; the
+    /// reference's `WriteEntry.user`).
     @discardableResult
-    public func write(_ path: String, data: Data, parents: Bool = false, mode: String? = nil) async throws -> WriteResponse {
-        var r = writeRequest(path, parents: parents, mode: mode)
+    public func write(_ path: String, data: Data, parents: Bool = false, mode: String? = nil, user: String? = nil) async throws -> WriteResponse {
+        var r = writeRequest(path, parents: parents, mode: mode, user: user)
         r.body = .bytes(ByteBuffer(bytes: data))
         return try await transport.json(r, as: WriteResponse.self)
     }
@@ -60,22 +62,22 @@ public struct Files: Sendable {
     /// nil sends it chunked. A cut or failed upload leaves the old content.
     @discardableResult
     public func write<S: AsyncSequence & Sendable>(_ path: String, stream: S, length: Int64?, parents: Bool = false,
-                                                  mode: String? = nil) async throws -> WriteResponse where S.Element == ByteBuffer {
-        var r = writeRequest(path, parents: parents, mode: mode)
+                                                  mode: String? = nil, user: String? = nil) async throws -> WriteResponse where S.Element == ByteBuffer {
+        var r = writeRequest(path, parents: parents, mode: mode, user: user)
         r.body = .stream(stream, length: length.map { .known($0) } ?? .unknown)
         return try await transport.json(r, as: WriteResponse.self)
     }
 
     /// Creates or replaces a file with a local file's bytes, streamed.
     @discardableResult
-    public func upload(_ path: String, fromFile source: URL, parents: Bool = false, mode: String? = nil,
+    public func upload(_ path: String, fromFile source: URL, parents: Bool = false, mode: String? = nil, user: String? = nil,
                        progress: (@Sendable (Int64) -> Void)? = nil) async throws -> WriteResponse {
         let chunks = try FileChunks(path: source.path, progress: progress)
-        return try await write(path, stream: chunks, length: chunks.size, parents: parents, mode: mode)
+        return try await write(path, stream: chunks, length: chunks.size, parents: parents, mode: mode, user: user)
     }
 
-    private func writeRequest(_ path: String, parents: Bool, mode: String?) -> HTTPClientRequest {
-        transport.request(.PUT, base + "/content", query: [("path", path), ("parents", parents ? "true" : nil), ("mode", mode)],
+    private func writeRequest(_ path: String, parents: Bool, mode: String?, user: String?) -> HTTPClientRequest {
+        transport.request(.PUT, base + "/content", query: [("path", path), ("parents", parents ? "true" : nil), ("mode", mode), ("user", user)],
                           headers: [("Content-Type", "application/octet-stream")])
     }
 
@@ -98,8 +100,9 @@ public struct Files: Sendable {
 
     /// Makes a directory; with `parents`, missing parents too and no error when it exists (`created` is false then).
     @discardableResult
-    public func makeDir(_ path: String, parents: Bool = false, mode: String? = nil) async throws -> MakeDirResponse {
-        try await transport.json(.POST, base + "/mkdir", body: MakeDirRequest(path: path, parents: parents, mode: mode), as: MakeDirResponse.self)
+    public func makeDir(_ path: String, parents: Bool = false, mode: String? = nil, user: String? = nil) async throws -> MakeDirResponse {
+        try await transport.json(.POST, base + "/mkdir", body: MakeDirRequest(path: path, parents: parents, mode: mode, user: user),
+                                 as: MakeDirResponse.self)
     }
 
     /// Moves or renames (the reference's `rename`); returns the entry at its new path.

@@ -40,10 +40,15 @@ final class FUSEFileSystem: Sendable {
 
     // MARK: Helpers
 
+    /// Who sent the request, as the catalog records it (the owner mapping applied).
     @inline(__always) func caller(_ req: fuse_req_t) -> Caller {
         guard let ctx = fuse_req_ctx(req) else { return Caller(uid: 0, gid: 0, origin: origin) }
-        return Caller(uid: ctx.pointee.uid, gid: ctx.pointee.gid, origin: origin)
+        let c = Caller(uid: ctx.pointee.uid, gid: ctx.pointee.gid, origin: origin)
+        return options.ownerMapping?.stored(c) ?? c
     }
+
+    /// Attributes as the kernel sees them (the owner mapping applied).
+    @inline(__always) func kernelStat(_ a: Attributes) -> Glibc.stat { a.stat(presentedBy: options.ownerMapping) }
 
     func fail(_ req: fuse_req_t, _ error: Error) {
         // A database error keeps its cause too (SQLITE_FULL is ENOSPC, not EIO).
@@ -67,7 +72,7 @@ final class FUSEFileSystem: Sendable {
         var e = fuse_entry_param()
         e.ino = a.ino
         e.generation = 0
-        e.attr = a.stat
+        e.attr = kernelStat(a)
         e.attr_timeout = options.attrTimeout
         e.entry_timeout = options.entryTimeout
         return e
@@ -97,7 +102,7 @@ final class FUSEFileSystem: Sendable {
         do {
             let a = try view.getattr(ino)
             nodes.told(a)
-            var st = a.stat
+            var st = kernelStat(a)
             fuse_reply_attr(req, &st, options.attrTimeout)
         } catch { fail(req, error) }
     }
@@ -106,15 +111,16 @@ final class FUSEFileSystem: Sendable {
         let s = attr.pointee
         var c = AttributeChanges()
         if toSet & FUSE_SET_ATTR_MODE != 0 { c.mode = UInt32(s.st_mode) & 0o7777 }
-        if toSet & FUSE_SET_ATTR_UID != 0 { c.uid = s.st_uid }
-        if toSet & FUSE_SET_ATTR_GID != 0 { c.gid = s.st_gid }
+        // chown names presented ids: stored through the owner mapping.
+        if toSet & FUSE_SET_ATTR_UID != 0 { c.uid = options.ownerMapping?.uid(s.st_uid) ?? s.st_uid }
+        if toSet & FUSE_SET_ATTR_GID != 0 { c.gid = options.ownerMapping?.gid(s.st_gid) ?? s.st_gid }
         if toSet & FUSE_SET_ATTR_SIZE != 0 { c.size = Int64(s.st_size) }
         if toSet & FUSE_SET_ATTR_ATIME_NOW != 0 { c.atime = .now } else if toSet & FUSE_SET_ATTR_ATIME != 0 { c.atime = .at(s.st_atim.nanos) }
         if toSet & FUSE_SET_ATTR_MTIME_NOW != 0 { c.mtime = .now } else if toSet & FUSE_SET_ATTR_MTIME != 0 { c.mtime = .at(s.st_mtim.nanos) }
         do {
             let a = try view.setattr(ino, c, caller: caller(req))
             nodes.told(a)
-            var st = a.stat
+            var st = kernelStat(a)
             fuse_reply_attr(req, &st, options.attrTimeout)
         } catch { fail(req, error) }
     }
@@ -369,7 +375,7 @@ final class FUSEFileSystem: Sendable {
                 if !counted { e.ino = 0 }
                 need = fuse_add_direntry_plus(req, buf + used, room, cname, &e, off_t(offset))
             } else {
-                var st = a.stat
+                var st = kernelStat(a)
                 need = fuse_add_direntry(req, buf + used, room, cname, &st, off_t(offset))
             }
             guard need <= room else { return false }
@@ -625,8 +631,14 @@ extension timespec {
 }
 
 extension Attributes {
-    /// As `struct stat`.
-    var stat: Glibc.stat {
+    /// As `struct stat`, with the owners `mapping` presents (as stored when nil).
+    func stat(presentedBy mapping: OwnerMapping?) -> Glibc.stat {
+        let a = mapping?.presented(self) ?? self
+        return a.rawStat
+    }
+
+    /// As `struct stat`, the owners as stored.
+    private var rawStat: Glibc.stat {
         var s = Glibc.stat()
         s.st_ino = UInt(ino)
         s.st_mode = stMode

@@ -40,6 +40,10 @@ public struct MountOptions: Sendable {
     public var readaheadKB = 1024
     /// Print libfuse's request trace to stderr.
     public var debug = false
+    /// Swap stored root and this owner's ids between the catalog and the kernel (`OwnerMapping`):
+    /// a volume filled as root shows as the sandbox user's own, and what that user creates is
+    /// stored as root. Nil: ids are shown as stored.
+    public var ownerMapping: OwnerMapping?
 
     public init(readOnly: Bool = false, subpath: String = "/") {
         self.readOnly = readOnly
@@ -110,9 +114,11 @@ public final class FUSEMount: Sendable {
         let origin = origins.add(1, ordering: .relaxed).newValue
         let fs = FUSEFileSystem(view: view, options: options, origin: origin, logger: logger)
 
-        // `nodev` (libfuse's default too, said here so it never goes): device nodes in a volume are
-        // inert entries, never opened as devices.
-        var mountOptions = ["fsname=volume:\(volume.id)", "subtype=volume", "nodev"]
+        // `nodev` and `nosuid` (libfuse's defaults too, said here so they never go): device nodes in a
+        // volume are inert entries, never opened as devices, and a setuid or setgid bit in a volume
+        // never raises a program's privileges (with an owner mapping a sandbox user owns what is
+        // stored as root, so it could make a root-owned setuid file).
+        var mountOptions = ["fsname=volume:\(volume.id)", "subtype=volume", "nodev", "nosuid"]
         if options.allowOther { mountOptions += ["allow_other", "default_permissions"] }
         if options.readOnly { mountOptions.append("ro") }
         if options.autoUnmount { mountOptions.append("auto_unmount") }
@@ -166,7 +172,7 @@ public final class FUSEMount: Sendable {
         thread.name = "fuse-loop"
         thread.stackSize = 1 << 20
         thread.start()
-        logger.info("mounted \(volume.id)\(options.subpath == "/" ? "" : ":" + options.subpath) at \(path)\(options.readOnly ? " (read-only)" : "")")
+        logger.info("mounted \(volume.id)\(options.subpath == "/" ? "" : ":" + options.subpath) at \(path)\(options.readOnly ? " (read-only)" : "")\(options.ownerMapping.map { ", root shown as \($0.owner)" } ?? "")")
         return mount
     }
 

@@ -67,6 +67,8 @@ struct ArchiveRoutes: Sendable {
         let ref = try context.parameters.require("volume")
         let p = try RequestHelpers.wrap { try VolumePath(RequestHelpers.query(request, "path") ?? "/") }
         let declared = try RequestHelpers.contentLength(request)
+        let user = RequestHelpers.query(request, "user")
+        let fileOwner = try RequestHelpers.owner(user)
         let limit = limits.maxImportBytes
         let tooLarge = APIFailure("too_large", "a tar.gz body is at most \(ByteSize.format(limit)); nothing was written")
         if let d = declared, d > limit { throw tooLarge }
@@ -77,7 +79,10 @@ struct ArchiveRoutes: Sendable {
         async let work: ImportReport = bridge.run {
             defer { pipe.closeReading() }
             return try host.withImport(ref, owner: owner) { v in
-                var options = TransferOptions()
+                // With `user`, everything the archive brings is that user's (as extracting as that
+                // user would make it); without, entries keep the archive's owners.
+                var options = TransferOptions(caller: fileOwner.caller())
+                options.keepSourceOwners = user == nil
                 options.holdWriteLockWhenEmpty = false
                 return try v.importArchive(from: pipe, name: "the request body", totalBytes: declared, into: p.description, options: options)
             }

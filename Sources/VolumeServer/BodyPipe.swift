@@ -114,22 +114,24 @@ final class BodyFileSource: ImportSource {
     private let pipe: BodyPipe
     private let name: String
     private let mode: UInt32
+    private let owner: FileOwner
     private let declared: Int64?
     private var done = false
     private(set) var bytesConsumed: Int64 = 0
     var totalBytes: Int64? { declared }
 
-    init(pipe: BodyPipe, name: String, mode: UInt32, declaredSize: Int64?) {
+    init(pipe: BodyPipe, name: String, mode: UInt32, owner: FileOwner, declaredSize: Int64?) {
         self.pipe = pipe
         self.name = name
         self.mode = mode
+        self.owner = owner
         self.declared = declaredSize
     }
 
     func next() throws -> ImportItem? {
         guard !done else { return nil }
         done = true
-        return .file(ImportMeta(components: [name], mode: mode, uid: getuid(), gid: getgid(), mtime: Nanos.now(), entry: 1),
+        return .file(ImportMeta(components: [name], mode: mode, uid: owner.uid, gid: owner.gid, mtime: Nanos.now(), entry: 1),
                      declaredSize: declared)
     }
 

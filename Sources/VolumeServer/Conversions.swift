@@ -12,7 +12,8 @@ extension VolumeResponse {
 
 extension EntryResponse {
     init(_ e: EntryInfo) {
-        self.init(name: e.name, type: e.type, size: e.size, path: e.path, mode: e.mode, modified: e.modified, target: e.target)
+        self.init(name: e.name, type: e.type, size: e.size, path: e.path, mode: e.mode, modified: e.modified, target: e.target,
+                  uid: e.uid, gid: e.gid)
     }
 }
 

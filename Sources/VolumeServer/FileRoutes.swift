@@ -69,7 +69,10 @@ struct FileRoutes: Sendable {
         let body = try await RequestHelpers.json(MakeDirRequest.self, fields: MakeDirRequest.fields, request, limit: limits.maxJSONBytes)
         let p = try RequestHelpers.wrap { try VolumePath(body.path) }
         let mode = try RequestHelpers.mode(body.mode) ?? 0o755
-        let created = try await withVolume(request, context) { try $0.makeDirectory(p.description, parents: body.parents ?? false, mode: mode) }
+        let who = try RequestHelpers.owner(body.user).caller()
+        let created = try await withVolume(request, context) {
+            try $0.makeDirectory(p.description, parents: body.parents ?? false, mode: mode, caller: who)
+        }
         return try JSONResponse.make(MakeDirResponse(path: p.description, created: created), status: created ? .created : .ok)
     }
 
@@ -119,6 +122,7 @@ struct FileRoutes: Sendable {
             throw APIFailure("unsupported_media_type", "a batch write is a multipart/form-data body (one part per file, its form name the path), like curl -F '/dir/a.txt=@a.txt'")
         }
         let parents = try RequestHelpers.boolQuery(request, "parents")
+        let who = try RequestHelpers.owner(RequestHelpers.query(request, "user")).caller()
         let limit = limits.maxBatchBytes
         let body = try await RequestHelpers.collect(request, limit: limit,
             tooLarge: APIFailure("too_large", "a batch body is at most \(ByteSize.format(Int64(limit))) on this daemon; nothing was written"))
@@ -128,7 +132,7 @@ struct FileRoutes: Sendable {
             let path = try RequestHelpers.wrap { try VolumePath(p.name) }
             return WriteEntry(path: path.description, data: p.data)
         }
-        let infos = try await withVolume(request, context) { try $0.writeFiles(entries, createParents: parents) }
+        let infos = try await withVolume(request, context) { try $0.writeFiles(entries, createParents: parents, caller: who) }
         return try JSONResponse.make(infos.map { WriteResponse(path: $0.path, size: $0.size) }, status: .created)
     }
 
@@ -190,6 +194,7 @@ struct FileRoutes: Sendable {
         guard !p.isRoot else { throw VolumeError.isADirectory("/ is the volume root; give a file path").apiFailure }
         let parents = try RequestHelpers.boolQuery(request, "parents")
         let mode = try RequestHelpers.mode(RequestHelpers.query(request, "mode"))
+        let owner = try RequestHelpers.owner(RequestHelpers.query(request, "user"))
         let declared = try RequestHelpers.contentLength(request)
         let maxFile = limits.maxFileBytes
         let tooLarge = APIFailure("too_large", "a file body is at most \(ByteSize.format(maxFile ?? 0)) on this daemon; nothing was written")
@@ -197,14 +202,15 @@ struct FileRoutes: Sendable {
         // Checks that need no body: the parent directory, and what is at the path now.
         let existing = try await withVolume(request, context) { v in try v.prepareStreamedWrite(p, createParents: parents) }
         let pipe = BodyPipe()
-        let owner = try RequestHelpers.scope(request, context)
+        let tenant = try RequestHelpers.scope(request, context)
         let ref = try context.parameters.require("volume")
         let host = self.host
         async let work: WriteResponse = bridge.run {
             defer { pipe.closeReading() }
-            return try host.withImport(ref, owner: owner) { v in
-                let source = BodyFileSource(pipe: pipe, name: p.name, mode: mode ?? existing ?? 0o644, declaredSize: declared)
-                return WriteResponse(path: p.description, size: try v.writeFile(p, streaming: source).bytes)
+            return try host.withImport(ref, owner: tenant) { v in
+                let source = BodyFileSource(pipe: pipe, name: p.name, mode: mode ?? existing ?? 0o644, owner: owner, declaredSize: declared)
+                let options = TransferOptions(caller: owner.caller())
+                return WriteResponse(path: p.description, size: try v.writeFile(p, streaming: source, options: options).bytes)
             }
         }
         await RequestHelpers.stream(request, into: pipe, declared: declared, limit: maxFile, tooLarge: tooLarge)

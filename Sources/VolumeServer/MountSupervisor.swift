@@ -88,6 +88,7 @@ public final class MountSupervisor: @unchecked Sendable {
                     "--data-dir", store.dataDir.path, "--log-file", mountRoot.appendingPathComponent(a.id + ".log").path]
         if a.readOnly { args.append("--read-only") }
         if a.subpath != "/" { args += ["--subpath", a.subpath] }
+        if let owner = try Self.sandboxUser(a, store: store) { args += ["--map-root", owner.description] }
         let run: ToolResult
         do { run = try Self.runTool(volumectl, args) } catch {
             return try store.markAttachment(a.id, state: .failed, reason: .mountFailed, message: "cannot start \(volumectl): \(error)")
@@ -109,6 +110,15 @@ public final class MountSupervisor: @unchecked Sendable {
             stopServer(path: path, process: process)
             throw error
         }
+    }
+
+    /// The user the attachment's sandbox runs its programs as, when it said one other than root: the
+    /// mount shows the volume's root-owned entries as that user's (`--map-root`, `OwnerMapping`).
+    static func sandboxUser(_ a: Attachment, store: VolumeStore) throws -> FileOwner? {
+        let sbx = try store.sandbox(a.sandboxId, owner: nil)
+        guard let uid = sbx.uid ?? sbx.gid else { return nil }
+        let owner = FileOwner(uid: sbx.uid ?? 0, gid: sbx.gid ?? uid)
+        return owner == .root ? nil : owner
     }
 
     /// The reason code for a failed mount: the volume gone, the subpath gone, or the mount itself.

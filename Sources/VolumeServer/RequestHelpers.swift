@@ -66,6 +66,14 @@ enum RequestHelpers {
     }
 
     /// An octal mode ("644", "0644") within 0...0o7777.
+    /// The owner a write creates entries as: `user` ("root", "UID" or "UID:GID"; 400 otherwise), root
+    /// when absent. Any uid is allowed to any key: ids in a volume are data, not identities on this
+    /// host (see Docs/api.md, "Owners").
+    static func owner(_ text: String?) throws -> FileOwner {
+        guard let t = text else { return .root }
+        return try wrap { try FileOwner(parsing: t) }
+    }
+
     static func mode(_ text: String?, name: String = "mode") throws -> UInt32? {
         guard let t = text else { return nil }
         guard let m = UInt32(t, radix: 8), m <= 0o7777 else { throw APIFailure.badRequest("'\(name)' must be octal permission bits like 0644, not '\(t)'") }

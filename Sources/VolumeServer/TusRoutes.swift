@@ -114,6 +114,7 @@ struct TusRoutes: Sendable {
         guard let pathText = meta["path"] else { throw APIFailure.badRequest("Upload-Metadata must name the target: 'path BASE64(/dir/file)'") }
         let p = try RequestHelpers.wrap { try VolumePath(pathText) }
         guard !p.isRoot else { throw APIFailure.badRequest("the upload's path must name a file, not the volume root") }
+        _ = try RequestHelpers.owner(meta["user"]) // checked now, applied when the file lands
         let (vid, owner) = try await volume(request, context)
         let uploads = self.uploads
         let rawMeta = request.headers[.uploadMetadata]
@@ -193,7 +194,9 @@ struct TusRoutes: Sendable {
             let p = try VolumePath(r.path)
             try host.withImport(r.volumeId, owner: r.owner) { v in
                 let data = try FileByteSource(path: uploads.dataURL(r.id).path)
-                _ = try v.writeFile(p, streaming: SingleFileSource(data, name: p.name, size: r.length))
+                let owner = try RequestHelpers.owner(try Self.metadata(r.metadata)["user"])
+                let source = SingleFileSource(data, name: p.name, size: r.length, owner: owner)
+                _ = try v.writeFile(p, streaming: source, options: TransferOptions(caller: owner.caller()))
             }
             uploads.remove(r.id)
         }

@@ -189,20 +189,22 @@ final class SingleFileSource: ImportSource {
     private let source: ByteSource
     private let name: String
     private let size: Int64
+    private let owner: FileOwner
     private var done = false
     private(set) var bytesConsumed: Int64 = 0
     var totalBytes: Int64? { size }
 
-    init(_ source: ByteSource, name: String, size: Int64) {
+    init(_ source: ByteSource, name: String, size: Int64, owner: FileOwner) {
         self.source = source
         self.name = name
         self.size = size
+        self.owner = owner
     }
 
     func next() throws -> ImportItem? {
         guard !done else { return nil }
         done = true
-        return .file(ImportMeta(components: [name], mode: 0o644, uid: getuid(), gid: getgid(), mtime: Nanos.now(), entry: 1), declaredSize: size)
+        return .file(ImportMeta(components: [name], mode: 0o644, uid: owner.uid, gid: owner.gid, mtime: Nanos.now(), entry: 1), declaredSize: size)
     }
 
     func readData(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {

@@ -145,6 +145,11 @@ func parseSize(_ text: String) throws -> Int64 {
 }
 
 /// Parses an octal mode like 644 or 0755.
+/// `--user`: root, UID or UID:GID (names other than root are not looked up: a volume's users are its sandboxes').
+func parseUser(_ text: String) throws -> FileOwner {
+    do { return try FileOwner(parsing: text) } catch { throw ValidationError("--user: '\(text)' is not root, a UID or UID:GID (like 1000 or 1000:1000)") }
+}
+
 func parseMode(_ text: String) throws -> UInt32 {
     guard let m = UInt32(text, radix: 8), m <= 0o7777 else {
         throw ValidationError("'\(text)' is not a file mode; write it in octal, like 644 or 0755")

@@ -19,6 +19,12 @@ struct MountCommand: ParsableCommand {
             buffered writes and exits. With --foreground it serves in this process until unmounted
             or interrupted.
 
+            --map-root UID:GID makes the volume the sandbox user's own: entries stored as owned by
+            root (what the files API writes unless told otherwise) show as UID:GID in the mount, and
+            what UID:GID creates or chowns to itself is stored as root (the two ids are swapped, so
+            nothing collides). That user can then do to the volume's root-owned entries whatever
+            their owner could; the mount is nosuid, so no setuid bit in the volume gives root.
+
             A mountpoint left behind by a server that died is detected and detached first
             (fusermount3 -uz). Writes are committed on close and fsync; fsync makes them survive a
             power loss (--durability full makes every commit do so).
@@ -41,6 +47,11 @@ struct MountCommand: ParsableCommand {
 
     @Flag(name: .customLong("strict-subpath"), help: "Resolve --subpath without following any symlink (as sandbox attachments do).")
     var strictSubpath = false
+
+    @Option(name: .customLong("map-root"), help: ArgumentHelp(
+        "Show entries stored as root as owned by UID:GID (a sandbox's user), and store that user's as root.",
+        valueName: "uid:gid"))
+    var mapRoot: String?
 
     @Flag(help: "Serve in this process until unmounted or interrupted.")
     var foreground = false
@@ -74,6 +85,15 @@ struct MountCommand: ParsableCommand {
         guard commitWindowMs >= 0, commitWindowMs <= 1000 else { throw ValidationError("--commit-window must be 0 to 1000 milliseconds") }
         if (try? VolumePath(subpath)) == nil { throw ValidationError("--subpath must be a path inside the volume, without '..'") }
         guard cacheTimeout >= 0 else { throw ValidationError("--cache-timeout must not be negative") }
+        if let mapRoot { _ = try Self.mapping(mapRoot) }
+    }
+
+    /// `--map-root`'s owner mapping: `UID:GID` or `UID` (numbers; root maps to nothing).
+    static func mapping(_ text: String) throws -> OwnerMapping {
+        guard let owner = try? FileOwner(parsing: text), text != "root" else {
+            throw ValidationError("--map-root takes a numeric UID:GID (or UID), like 1000:1000")
+        }
+        return OwnerMapping(owner)
     }
 
     func run() throws {
@@ -113,6 +133,7 @@ struct MountCommand: ParsableCommand {
             options.autoUnmount = autoUnmount
             options.attrTimeout = cacheTimeout
             options.entryTimeout = cacheTimeout
+            options.ownerMapping = try mapRoot.map(Self.mapping)
             mount = try FUSEMount.start(volume: v, mountpoint: mountpoint, options: options)
         } catch {
             // (A lease taken before the failure is this process's: stale once it exits, just below.)

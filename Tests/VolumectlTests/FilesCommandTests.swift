@@ -110,7 +110,7 @@ final class FilesCommandTests: XCTestCase {
 
         let two = try cli.ok("files", "ls", "data", "/", "--depth", "2", "--json").jsonArray()
         XCTAssertEqual(two.map { $0["path"] as? String }, ["/docs", "/docs/a.txt", "/docs/sub", "/empty", "/top.txt"])
-        for e in two { XCTAssertEqual(Set(e.keys), ["name", "type", "size", "path", "mode", "modified"]) }
+        for e in two { XCTAssertEqual(Set(e.keys), ["name", "type", "size", "path", "mode", "modified", "uid", "gid"]) }
         XCTAssertEqual(two.at(1)["size"] as? Int, 3)
         XCTAssertEqual(two.at(1)["type"] as? String, "file")
         XCTAssertEqual(two.at(1)["name"] as? String, "a.txt")
@@ -125,6 +125,23 @@ final class FilesCommandTests: XCTestCase {
         try cli.fails(64, "files", "ls", "data", "/", "--depth", "many")
     }
 
+    /// `files put --user` and `files mkdir --user` create entries owned by that user (root without);
+    /// a name other than root is a usage error.
+    func testPutAndMkdirAsAUser() throws {
+        let cli = try CLI()
+        _ = try cli.createVolume("data")
+        try cli.ok("files", "put", "data", "/home/app.py", "-", "--user", "1000", stdin: Data("x".utf8))
+        let f = try cli.ok("files", "stat", "data", "/home/app.py", "--json").jsonObject()
+        XCTAssertEqual([f["uid"] as? Int, f["gid"] as? Int], [1000, 1000])
+        XCTAssertEqual(try cli.ok("files", "stat", "data", "/home", "--json").jsonObject()["uid"] as? Int, 1000, "the parent made for it")
+        try cli.ok("files", "mkdir", "data", "/srv/x", "-p", "--user", "1001:1002")
+        let d = try cli.ok("files", "stat", "data", "/srv", "--json").jsonObject()
+        XCTAssertEqual([d["uid"] as? Int, d["gid"] as? Int], [1001, 1002])
+        try cli.put("data", "/plain.txt", "p")
+        XCTAssertEqual(try cli.ok("files", "stat", "data", "/plain.txt", "--json").jsonObject()["uid"] as? Int, 0)
+        try cli.fails(64, "files", "put", "data", "/n.txt", "-", "--user", "alice", stdin: Data(), mentioning: ["--user", "alice"])
+    }
+
     func testStatAndExists() throws {
         let cli = try CLI()
         _ = try cli.createVolume("data")
@@ -134,8 +151,9 @@ final class FilesCommandTests: XCTestCase {
         XCTAssertTrue(stat.stdout.contains("type:      file"), stat.stdout)
         XCTAssertTrue(stat.stdout.contains("size:      5"), stat.stdout)
         XCTAssertTrue(stat.stdout.contains("mode:      0644"), stat.stdout)
+        XCTAssertTrue(stat.stdout.contains("owner:     0:0"), stat.stdout)
         let json = try cli.ok("files", "stat", "data", "d/f.txt", "--json").jsonObject()
-        XCTAssertEqual(Set(json.keys), ["name", "type", "size", "path", "mode", "modified"])
+        XCTAssertEqual(Set(json.keys), ["name", "type", "size", "path", "mode", "modified", "uid", "gid"])
         XCTAssertEqual(json["name"] as? String, "f.txt")
         XCTAssertEqual(json["path"] as? String, "/d/f.txt")
         XCTAssertEqual(try cli.ok("files", "stat", "data", "/", "--json").jsonObject()["type"] as? String, "dir")

@@ -42,21 +42,25 @@ enum EntryDrop: Error {
 /// symbolic links, hard links, character and block devices, FIFOs, sparse files and unknown entry
 /// types are dropped, and so are entries with an absolute path, a `..` component, a name that is
 /// not UTF-8 or too long, and entries below a dropped link (a file "written through" a symlink).
-/// Each drop names the entry and the reason. Regular files and directories keep mode, owner and mtime.
+/// Each drop names the entry and the reason. Regular files and directories keep mode, owner and mtime
+/// (the owner is the caller's instead when `keepOwners` is false).
 public final class TarArchiveSource: ImportSource {
     private let input: ByteSource
     private let gzip: GzipReader
     private let tar: TarReader
     private let caller: Caller
+    private let keepOwners: Bool
     public let totalBytes: Int64?
     /// Hashes of the paths of dropped links; entries below them are dropped too.
     private var droppedLinks: Set<Int> = []
 
     /// Reads `input` (compressed bytes); `name` is used in messages, `totalBytes` for progress.
-    public init(input: ByteSource, name: String = "the archive", totalBytes: Int64? = nil, caller: Caller = .root) throws {
+    public init(input: ByteSource, name: String = "the archive", totalBytes: Int64? = nil, caller: Caller = .root,
+                keepOwners: Bool = true) throws {
         self.input = input
         self.totalBytes = totalBytes
         self.caller = caller
+        self.keepOwners = keepOwners
         gzip = try GzipReader(input, name: name)
         tar = TarReader(gzip)
     }
@@ -71,7 +75,9 @@ public final class TarArchiveSource: ImportSource {
         return h.finalize()
     }
 
-    private func clamp(_ v: Int64, _ fallback: UInt32) -> UInt32 { v >= 0 && v <= Int64(UInt32.max) ? UInt32(v) : fallback }
+    private func clamp(_ v: Int64, _ fallback: UInt32) -> UInt32 {
+        keepOwners && v >= 0 && v <= Int64(UInt32.max) ? UInt32(v) : fallback
+    }
 
     public func next() throws -> ImportItem? {
         while let h = try tar.next() {
@@ -130,7 +136,8 @@ extension Volume {
     /// See `importTree` for the guarantees and `TarArchiveSource` for the safety rules.
     public func importArchive(from input: ByteSource, name: String = "the archive", totalBytes: Int64? = nil,
                               into destination: String = "/", options: TransferOptions = TransferOptions()) throws -> ImportReport {
-        let source = try TarArchiveSource(input: input, name: name, totalBytes: totalBytes, caller: options.caller)
+        let source = try TarArchiveSource(input: input, name: name, totalBytes: totalBytes, caller: options.caller,
+                                          keepOwners: options.keepSourceOwners)
         return try importTree(from: source, into: destination, options: options)
     }
 }

@@ -133,22 +133,25 @@ public final class StreamFileSource: ImportSource {
     private let input: FileByteSource
     private let name: String
     private let mode: UInt32
+    private let owner: FileOwner
     private var done = false
     public var bytesConsumed: Int64 { input.bytesRead }
     public var totalBytes: Int64? { input.knownSize }
 
-    /// The stream becomes file `name` (one path component) with `mode` and the current time.
-    public init(input: FileByteSource, name: String, mode: UInt32 = 0o644) throws {
+    /// The stream becomes file `name` (one path component) with `mode`, owned by `owner` (this
+    /// process's user when nil), with the current time.
+    public init(input: FileByteSource, name: String, mode: UInt32 = 0o644, owner: FileOwner? = nil) throws {
         try VolumePath.validate(name: name)
         self.input = input
         self.name = name
         self.mode = mode
+        self.owner = owner ?? FileOwner(uid: getuid(), gid: getgid())
     }
 
     public func next() throws -> ImportItem? {
         guard !done else { return nil }
         done = true
-        return .file(ImportMeta(components: [name], mode: mode, uid: getuid(), gid: getgid(), mtime: .now(), entry: 1), declaredSize: nil)
+        return .file(ImportMeta(components: [name], mode: mode, uid: owner.uid, gid: owner.gid, mtime: .now(), entry: 1), declaredSize: nil)
     }
 
     public func readData(into buffer: UnsafeMutableRawBufferPointer) throws -> Int { try input.read(into: buffer) }

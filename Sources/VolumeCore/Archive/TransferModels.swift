@@ -91,6 +91,9 @@ public struct TransferOptions: Sendable {
     /// records and take the write lock only for the final commit, as into a volume with content; for
     /// a daemon, where a slow client must not block the volume's other writers.
     public var holdWriteLockWhenEmpty = true
+    /// Give imported entries the owners their source records (an archive's uid/gid). False: every
+    /// entry is owned by `caller`, as when a non-root user extracts an archive.
+    public var keepSourceOwners = true
 
     public init(caller: Caller = .root, progress: (@Sendable (TransferProgress) -> Void)? = nil,
                 onDrop: (@Sendable (DroppedEntry) -> Void)? = nil,

@@ -16,6 +16,9 @@ public struct EntryInfo: Codable, Sendable, Equatable {
     public var modified: String
     /// The target, for symlinks.
     public var target: String?
+    /// The owner's numeric ids, as stored (a mount with an owner mapping shows them swapped).
+    public var uid: UInt32
+    public var gid: UInt32
 
     init(path: VolumePath, attributes a: Attributes, target: Data? = nil) {
         name = path.isRoot ? "/" : path.name
@@ -25,6 +28,8 @@ public struct EntryInfo: Codable, Sendable, Equatable {
         mode = String(format: "0%o", a.mode)
         modified = EntryInfo.iso(a.mtime)
         self.target = target.map { String(decoding: $0, as: UTF8.self) }
+        uid = a.uid
+        gid = a.gid
     }
 
     /// ISO-8601 UTC with milliseconds, formatted directly (a DateFormatter per entry costs more than the listing).

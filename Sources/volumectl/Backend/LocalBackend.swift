@@ -47,7 +47,9 @@ struct LocalFiles: FilesBackend {
     func stat(_ path: String) throws -> EntryInfo { try vol.stat(path) }
     func exists(_ path: String) throws -> Bool { try vol.exists(path) }
     func list(_ path: String, depth: Int) throws -> [EntryInfo] { try vol.list(path, depth: depth) }
-    func makeDirectory(_ path: String, parents: Bool, mode: UInt32) throws -> Bool { try vol.makeDirectory(path, parents: parents, mode: mode) }
+    func makeDirectory(_ path: String, parents: Bool, mode: UInt32, user: FileOwner?) throws -> Bool {
+        try vol.makeDirectory(path, parents: parents, mode: mode, caller: (user ?? .root).caller())
+    }
     func move(_ from: String, to: String, overwrite: Bool) throws { try vol.move(from, to: to, overwrite: overwrite) }
 
     func remove(_ path: String, recursive: Bool, force: Bool) throws -> Bool {
@@ -84,13 +86,14 @@ struct LocalFiles: FilesBackend {
 
     /// The streaming write the daemon's PUT uses: the input is stored as it is read (never held whole) and the
     /// file appears in one commit at the end; a failure leaves the old content.
-    func write(_ path: String, from localFile: String?, parents: Bool, mode: UInt32?) throws -> WriteInfo {
+    func write(_ path: String, from localFile: String?, parents: Bool, mode: UInt32?, user: FileOwner?) throws -> WriteInfo {
         // Check the path and the target before reading a possibly long stdin.
         let p = try VolumePath(path)
         let existing = try vol.prepareStreamedWrite(p, createParents: parents)
         let input = try LocalFile.source(localFile)
-        let source = try StreamFileSource(input: input, name: p.name, mode: mode ?? existing ?? 0o644)
-        let options = TransferOptions(isCancelled: TransferSignals.isCancelled)
+        let owner = user ?? .root
+        let source = try StreamFileSource(input: input, name: p.name, mode: mode ?? existing ?? 0o644, owner: owner)
+        let options = TransferOptions(caller: owner.caller(), isCancelled: TransferSignals.isCancelled)
         // An import lease, as every streamed write holds: a deletion from another process is refused meanwhile.
         let report = try store.withLease(volume: vol.id, purpose: .import) { try vol.writeFile(p, streaming: source, options: options) }
         return WriteInfo(path: p.description, size: report.bytes)

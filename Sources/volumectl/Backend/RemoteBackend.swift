@@ -90,9 +90,9 @@ struct RemoteFiles: FilesBackend {
         return try convert(try blocking { try await f.list(path, depth: min(depth, 1024)) })
     }
 
-    func makeDirectory(_ path: String, parents: Bool, mode: UInt32) throws -> Bool {
+    func makeDirectory(_ path: String, parents: Bool, mode: UInt32, user: FileOwner?) throws -> Bool {
         let f = files
-        return try blocking { try await f.makeDir(path, parents: parents, mode: String(mode, radix: 8)) }.created
+        return try blocking { try await f.makeDir(path, parents: parents, mode: String(mode, radix: 8), user: user?.description) }.created
     }
 
     func move(_ from: String, to: String, overwrite: Bool) throws {
@@ -153,8 +153,9 @@ struct RemoteFiles: FilesBackend {
         }
     }
 
-    func write(_ path: String, from localFile: String?, parents: Bool, mode: UInt32?) throws -> WriteInfo {
+    func write(_ path: String, from localFile: String?, parents: Bool, mode: UInt32?, user: FileOwner?) throws -> WriteInfo {
         let f = files
+        let userText = user?.description
         _ = try VolumePath(path)
         let modeText = mode.map { String($0, radix: 8) }
         let w: WriteResponse
@@ -166,10 +167,10 @@ struct RemoteFiles: FilesBackend {
             let isDirectory = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
             close(fd)
             if isDirectory { throw VolumeError.isADirectory("local path '\(localFile)' is a directory; give one file") }
-            w = try blocking { try await f.upload(path, fromFile: URL(fileURLWithPath: localFile), parents: parents, mode: modeText) }
+            w = try blocking { try await f.upload(path, fromFile: URL(fileURLWithPath: localFile), parents: parents, mode: modeText, user: userText) }
         } else {
             if isatty(STDIN_FILENO) != 0 { writeStderr("volumectl: reading the file's bytes from the terminal; end with Ctrl-D\n") }
-            w = try blocking { try await f.write(path, stream: try FileChunks(path: "/dev/stdin"), length: nil, parents: parents, mode: modeText) }
+            w = try blocking { try await f.write(path, stream: try FileChunks(path: "/dev/stdin"), length: nil, parents: parents, mode: modeText, user: userText) }
         }
         return try convert(w)
     }

@@ -37,7 +37,8 @@ protocol FilesBackend {
     func exists(_ path: String) throws -> Bool
     func list(_ path: String, depth: Int) throws -> [EntryInfo]
     /// Whether it was created (false: `parents` and it was there).
-    func makeDirectory(_ path: String, parents: Bool, mode: UInt32) throws -> Bool
+    /// Makes a directory (and missing parents with `parents`) owned by `user` (root when nil).
+    func makeDirectory(_ path: String, parents: Bool, mode: UInt32, user: FileOwner?) throws -> Bool
     func move(_ from: String, to: String, overwrite: Bool) throws
     /// Whether something was removed (false only with `force` when nothing was there).
     func remove(_ path: String, recursive: Bool, force: Bool) throws -> Bool
@@ -48,8 +49,8 @@ protocol FilesBackend {
     func read(_ path: String, offset: Int64, length: Int?) throws -> Data
     /// Copies a file out to a local file, or to stdout when `localFile` is nil; returns its size.
     func copyOut(_ path: String, to localFile: String?) throws -> Int
-    /// Creates or replaces a file from a local file, or stdin when `localFile` is nil.
-    func write(_ path: String, from localFile: String?, parents: Bool, mode: UInt32?) throws -> WriteInfo
+    /// Creates or replaces a file from a local file, or stdin when `localFile` is nil, owned by `user` (root when nil).
+    func write(_ path: String, from localFile: String?, parents: Bool, mode: UInt32?, user: FileOwner?) throws -> WriteInfo
 }
 
 extension GlobalOptions {

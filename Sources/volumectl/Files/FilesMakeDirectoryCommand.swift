@@ -32,7 +32,13 @@ struct FilesMakeDirectoryCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Permission bits, in octal.", valueName: "octal"))
     var mode: String = "755"
 
-    func validate() throws { _ = try parseMode(mode) }
+    @Option(help: ArgumentHelp("Who owns the directories made: root (the default), UID or UID:GID.", valueName: "user"))
+    var user: String?
+
+    func validate() throws {
+        _ = try parseMode(mode)
+        if let user { _ = try parseUser(user) }
+    }
 
     struct Made: Encodable {
         var path: String
@@ -42,7 +48,8 @@ struct FilesMakeDirectoryCommand: ParsableCommand {
     func run() throws {
         try reporting {
             let (canonical, created) = try global.backend().withFiles(volume) { files in
-                (try VolumePath(path).description, try files.makeDirectory(path, parents: parents, mode: try parseMode(mode)))
+                (try VolumePath(path).description, try files.makeDirectory(path, parents: parents, mode: try parseMode(mode),
+                                                                       user: try user.map(parseUser)))
             }
             try global.output(Made(path: canonical, created: created)) {
                 print(created ? "created directory \(canonical)" : "directory \(canonical) already exists")

@@ -19,6 +19,7 @@ struct FilesPutCommand: ParsableCommand {
               tar -c src | volumectl files put data /backups/src.tar -
               volumectl files put data /bin/run ./run.sh --mode 755
               volumectl files put data /new/f ./f --no-parents  # /new must exist
+              volumectl files put data /home/app.py ./app.py --user 1000  # owned by 1000:1000
             """
     )
 
@@ -39,8 +40,12 @@ struct FilesPutCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Permission bits of a new file, in octal (default 644); an existing file keeps its own unless given.", valueName: "octal"))
     var mode: String?
 
+    @Option(help: ArgumentHelp("Who owns the file and the directories made: root (the default), UID or UID:GID.", valueName: "user"))
+    var user: String?
+
     func validate() throws {
         if let mode { _ = try parseMode(mode) }
+        if let user { _ = try parseUser(user) }
     }
 
     struct Written: Encodable {
@@ -53,7 +58,8 @@ struct FilesPutCommand: ParsableCommand {
     func run() throws {
         try reporting {
             let written = try global.backend().withFiles(volume) { files in
-                let info = try files.write(path, from: source == "-" ? nil : source, parents: parents, mode: try mode.map(parseMode))
+                let info = try files.write(path, from: source == "-" ? nil : source, parents: parents, mode: try mode.map(parseMode),
+                                          user: try user.map(parseUser))
                 return Written(volumeId: files.volumeId, path: info.path, size: info.size)
             }
             try global.output(written) { print("wrote \(plural(Int(written.size), "byte")) to \(written.path) in \(written.volumeId)") }

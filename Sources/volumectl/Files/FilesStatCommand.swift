@@ -28,7 +28,8 @@ struct FilesStatCommand: ParsableCommand {
         try reporting {
             let e = try global.backend().withFiles(volume) { try $0.stat(path) }
             try global.output(e) {
-                var fields = [("path", e.path), ("name", e.name), ("type", e.type), ("size", "\(e.size)"), ("mode", e.mode), ("modified", e.modified)]
+                var fields = [("path", e.path), ("name", e.name), ("type", e.type), ("size", "\(e.size)"), ("mode", e.mode), ("owner", "\(e.uid):\(e.gid)"),
+                              ("modified", e.modified)]
                 if let t = e.target { fields.append(("target", t)) }
                 printFields(fields)
             }
