@@ -22,6 +22,9 @@ public final class MountSupervisor: @unchecked Sendable {
     /// Attachments being mounted or unmounted now: one operation per attachment at a time.
     private var busy: Set<String> = []
     private let cond = NSCondition()
+    /// Sandboxes in a pause, hibernate, resume or destroy now: the namespace sweep leaves them alone (a
+    /// destroy kills the processes before it records the end, and must not see them called gone meanwhile).
+    private var transitioning: [String: Int] = [:]
 
     public init(store: VolumeStore, mountRoot: URL, volumectl: String) {
         self.store = store
@@ -37,6 +40,27 @@ public final class MountSupervisor: @unchecked Sendable {
 
     /// Where attachment `id` is mounted on the host.
     public func hostPath(_ id: String) -> String { mountRoot.appendingPathComponent(id).path }
+
+    /// Runs a sandbox's state change (`body`) with the namespace sweep kept off that sandbox.
+    public func transition<T>(_ sandbox: String, _ body: () throws -> T) rethrows -> T {
+        cond.lock()
+        transitioning[sandbox, default: 0] += 1
+        cond.unlock()
+        defer {
+            cond.lock()
+            transitioning[sandbox, default: 1] -= 1
+            if transitioning[sandbox] == 0 { transitioning[sandbox] = nil }
+            cond.unlock()
+        }
+        return try body()
+    }
+
+    /// Whether a state change of `sandbox` is under way (see `transition`).
+    func inTransition(_ sandbox: String) -> Bool {
+        cond.lock()
+        defer { cond.unlock() }
+        return transitioning[sandbox] != nil
+    }
 
     func exclusively<T>(_ id: String, _ body: () throws -> T) rethrows -> T {
         cond.lock()

@@ -81,13 +81,14 @@ extension MountSupervisor {
     @discardableResult
     public func sweepGoneNamespaces() throws -> [String] {
         var gone: [String] = []
-        for sbx in try store.sandboxes(owner: nil) where sbx.state == .running {
+        for sbx in try store.sandboxes(owner: nil) where sbx.state == .running && !inTransition(sbx.id) {
             guard let ns = sbx.namespace, !ns.isAlive else { continue }
             for a in try store.attachments(sandbox: sbx.id, owner: nil) where a.delivery == .namespace && a.state == .mounted {
                 let after = try exclusively(a.id) { () -> Attachment in
                     // Read again under the lock: a resume may have given the sandbox a new process meanwhile.
                     let now = try store.sandbox(sbx.id, owner: nil), current = try store.attachment(a.id)
-                    guard current.state == .mounted, current.delivery == .namespace, !(now.namespace?.isAlive ?? false) else { return current }
+                    guard current.state == .mounted, current.delivery == .namespace, !(now.namespace?.isAlive ?? false),
+                          now.state == .running, !inTransition(sbx.id) else { return current }
                     return try sandboxGone(current, now)
                 }
                 if after.reason == .sandboxGone { gone.append(a.id) }

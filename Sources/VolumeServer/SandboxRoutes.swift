@@ -181,7 +181,7 @@ struct SandboxRoutes: Sendable {
         let owner = try RequestHelpers.scope(request, context)
         let id = try context.parameters.require("sandbox")
         let store = host.store, supervisor = self.supervisor, runner = self.runner
-        let view = try await bridge.run { () -> SandboxView in
+        let view = try await bridge.run { () -> SandboxView in try supervisor.transition(id) {
             let current = try store.sandbox(id, owner: owner)
             if state == .running {
                 // A bad namespace_pid is refused before anything changes.
@@ -208,7 +208,7 @@ struct SandboxRoutes: Sendable {
             let s = try store.setSandboxState(id, owner: owner, to: state)
             if state == .destroyed { runner.removeDirectories(try store.attachments(sandbox: id, owner: owner, includeDetached: true)) }
             return SandboxView(sandbox: s, attachments: try store.attachments(sandbox: id, owner: owner), runtime: runner.handle(id))
-        }
+        } }
         return try SandboxJSON.make(view)
     }
 
