@@ -136,7 +136,7 @@ def drop_caches():
 
 
 def main(work):
-    arch = os.path.join(work, "archives")
+    arch = ENV.get("ARCHIVES") or os.path.join(work, "archives")   # kept between runs when ARCHIVES is given
     os.makedirs(arch, exist_ok=True)
     d = Daemon(work)
     d.start()
@@ -150,9 +150,11 @@ def main(work):
             (f"{SMALL_FILES}files", "small", SMALL_FILES, "/d0000/f000000.txt")]
     vols = {}
     for label, kind, n, probe in sets + [("fanout", "big", FANOUT_MIB, "/logs/app.log")]:
-        a = os.path.join(arch, f"{label}.tar.gz")
+        a = os.path.join(arch, f"{kind}-{n}.tar.gz")
         t = time.perf_counter()
-        subprocess.run(GEN + [kind, a, str(n)], check=True)
+        if not os.path.exists(a):
+            subprocess.run(GEN + [kind, a + ".part", str(n)], check=True)
+            os.rename(a + ".part", a)
         log(f"archive {label}: {os.path.getsize(a) / 1e6:.1f} MB compressed ({time.perf_counter() - t:.0f} s)")
         t = time.perf_counter()
         vid = d.import_volume(f"bench-{label.lower()}", a)

@@ -12,7 +12,8 @@
 # 20), ATTACH_REPS (attaches per data set, default 10), UNTAR_REPS (Phase 1 untars per data set, default 3),
 # RESUME_REPS (default 10), RESUME_ATTACHMENTS (default 8), RECONCILE_ATTACHMENTS (default 40, in sandboxes of
 # 8), REBOOT (1: also time the restart after every mount and mount server is gone, default 1), VOLUMED (a
-# volumed binary with its volumectl beside it; default .build/release/volumed, built if missing).
+# volumed binary with its volumectl beside it; default .build/release/volumed, built if missing), ARCHIVES
+# (where the generated data sets are kept between runs, default bench-out/attach/archives).
 #
 # The data sets are tools/bench-import.py's archives (its `big` mix of text and random bytes, its `small`
 # files of 200 B to 16 KiB), each imported once through POST /v1/volumes (the Phase 1 create). An attach is
@@ -61,5 +62,6 @@ cleanup
 mkdir -p "$W"
 echo "disk: $(df --output=source,fstype "$W" | tail -1); load: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores" >&2
 KEEP="$ROOT/bench-out/attach"; mkdir -p "$KEEP"
+export ARCHIVES=${ARCHIVES:-$KEEP/archives}   # the generated tar.gz data sets, kept for the next run
 python3 "$ROOT/tools/bench-attach.py" run "$W" | tee "$KEEP/report.md"
 echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

@@ -9,7 +9,8 @@
 # Environment: BENCH_DIR (scratch, default /var/tmp/bench-http: on the disk to measure), BIG_MB (the big file,
 # default 1024), PARALLEL (concurrent big transfers, default 8), FILES (small files, default 10000),
 # SMALL_BYTES (default 4096), CONC (clients for the small files, default 16), STAT_CONNS (default 64),
-# STAT_SECONDS (default 10), ROUNDS (default 3), TARGETS (default "nginx seaweedfs juicefs volumed"),
+# STAT_SECONDS (default 10), ROUNDS (default 3), BIG_ROUNDS (rounds of the big-file workloads, default ROUNDS:
+# they take most of the time, SeaweedFS's uploads above all), TARGETS (default "nginx seaweedfs juicefs volumed"),
 # VOLUMED (a volumed binary; default: .build/release/volumed, built if missing).
 #
 # What it installs, if missing: Debian `nginx` (its http_dav_module does PUT; the service is not started: the
@@ -39,6 +40,7 @@ CONC=${CONC:-16}
 STAT_CONNS=${STAT_CONNS:-64}
 STAT_SECONDS=${STAT_SECONDS:-10}
 ROUNDS=${ROUNDS:-3}
+BIG_ROUNDS=${BIG_ROUNDS:-$ROUNDS}
 TARGETS=${TARGETS:-"nginx seaweedfs juicefs volumed"}
 DRIVER="python3 $ROOT/tools/bench-http.py"
 
@@ -69,8 +71,12 @@ PIDS=()
 cleanup() {
     set +e
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    sleep 1
+    for _ in $(seq 1 50); do
+        alive=0; for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ $alive = 0 ] && break; sleep 0.2
+    done
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+    wait 2>/dev/null
     rm -rf "$W"
 }
 trap cleanup EXIT
@@ -282,7 +288,8 @@ for t in $TARGETS; do "start_$t"; echo "started $t at ${BASE[$t]} (pid ${MAINPID
 echo "disk: $(df --output=source,fstype "$W" | tail -1); load: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores" >&2
 
 for phase in big_files small_files; do
-    for round in $(seq 1 "$ROUNDS"); do
+    n=$ROUNDS; [ $phase = big_files ] && n=$BIG_ROUNDS
+    for round in $(seq 1 "$n"); do
         for t in $(order_for_round "$round"); do "$phase" "$t" "$round"; done
     done
 done
