@@ -194,7 +194,7 @@ def main(work):
     rows = ["| data set | attach p50 (ms) | attach p95 (ms) | Phase 1 untar median (ms) | untar / attach (p50) |", "|---|---|---|---|---|"]
     for label, *_ in sets:
         p50, p95, u = pct(lat[label], .5) * 1000, pct(lat[label], .95) * 1000, statistics.median(untar[label]) * 1000
-        rows.append(f"| {label} | {p50:.1f} | {p95:.1f} | {u:.0f} | {u / p50:.0f}x |")
+        rows.append(f"| {label} | {p50:.1f} | {p95:.1f} | {u:.0f} | {u / p50:.2f}x |")
     p50s = [pct(lat[l], .5) for l, *_ in sets]
     rows.append("")
     rows.append(f"attach samples (ms, in order): " + "; ".join(f"{l} " + " ".join(f"{x * 1000:.0f}" for x in lat[l]) for l, *_ in sets))

@@ -299,6 +299,7 @@ def report(results, targets):
             bar = "reported"
         cells += [bar, verdict]
         print("| " + " | ".join(cells) + " |")
+    print("\nratios are volumed / peer: above 1 is better for volumed in MB/s and ops/s rows, below 1 in ms and MiB rows.")
     print("\nevery round's values, in order (the table shows the median; rss rows: the peak of each round):")
     for w, ts in samples.items():
         print(f"  {w}: " + "; ".join(f"{t} " + " ".join(("%.2f" if units[w] == 'ms' else "%.0f") % v for v in ts[t]) for t in targets if t in ts))
