@@ -236,7 +236,7 @@ struct MountInfo {
     func contains(_ path: String) -> Bool { mountpoints.contains(path) }
 
     static func current() -> MountInfo {
-        let text = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        let text = String(decoding: readProcFile("/proc/self/mountinfo"), as: UTF8.self)
         var points: Set<String> = []
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: false)
@@ -244,6 +244,24 @@ struct MountInfo {
             points.insert(unescape(String(fields[4])))
         }
         return MountInfo(mountpoints: points)
+    }
+
+    /// The whole of a `/proc` file: read(2) until end of file. (`String(contentsOfFile:)` stops after
+    /// the first read, one page of a `/proc` file, whose size is 0: with more than about 40 mounts the
+    /// table came back cut, and reconcile took live mounts for gone ones and remounted them.)
+    static func readProcFile(_ path: String) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            out.append(contentsOf: buf[0..<n])
+        }
+        return out
     }
 
     /// mountinfo writes space, tab, newline and backslash as octal escapes (`\040`).
