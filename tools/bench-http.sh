@@ -3,7 +3,7 @@
 # nginx serving a plain directory with WebDAV PUT (the ceiling for files over HTTP on this disk), the
 # SeaweedFS filer's HTTP API (`weed server -filer`) and JuiceFS's WebDAV gateway over SQLite + local storage.
 #
-#   sudo tools/bench-http.sh                                   # everything (about 30 minutes after the build)
+#   sudo tools/bench-http.sh                                   # everything (about an hour; BIG_ROUNDS=1: half)
 #   BIG_MB=64 FILES=500 STAT_SECONDS=3 ROUNDS=1 sudo -E tools/bench-http.sh   # a quick check, a minute or two
 #
 # Environment: BENCH_DIR (scratch, default /var/tmp/bench-http: on the disk to measure), BIG_MB (the big file,
