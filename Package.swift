@@ -106,7 +106,7 @@ let package = Package(
         .testTarget(
             name: "VolumeServerTests",
             dependencies: [
-                "VolumeAPI", "VolumeClient", "VolumeTestSupport",
+                "VolumeAPI", "VolumeClient", "VolumeTestSupport", "VolumeServer",
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),

@@ -24,7 +24,7 @@ final class MountInfoTests: XCTestCase {
         }
         let table = MountInfo.current()
         let missing = mounted.filter { !table.contains($0) }
-        XCTAssertEqual(missing, [], "\(missing.count) of \(mounted.count) mounts missing from MountInfo.current()")
+        XCTAssertEqual(missing.count, 0, "\(missing.count) of \(mounted.count) mounts missing from MountInfo.current(), first \(missing.first ?? "")")
     }
 
     private func run(_ tool: String, _ args: [String]) -> Int32 {
