@@ -111,6 +111,8 @@ let package = Package(
             name: "VolumeServerTests",
             dependencies: [
                 "VolumeAPI", "VolumeClient", "VolumeTestSupport",
+                // The mount-table readers (MountTable, MountInfo) are tested directly; the rest goes through the daemon.
+                "VolumeCore", "VolumeFUSE", "VolumeServer",
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),

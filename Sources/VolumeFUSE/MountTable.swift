@@ -23,7 +23,7 @@ public enum MountTable {
 
     /// Every mount of this process's namespace, in mount order.
     public static func entries() -> [Entry] {
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
+        guard let text = ProcFile.text("/proc/self/mountinfo") else { return [] }
         var out: [Entry] = []
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: false)

@@ -314,7 +314,7 @@ struct MountInfo {
     static func of(pid: Int32) -> MountInfo? { read("/proc/\(pid)/mountinfo") }
 
     static func read(_ file: String) -> MountInfo? {
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
+        guard let text = ProcFile.text(file) else { return nil }
         var entries: [String: Entry] = [:]
         for line in text.split(separator: "\n") {
             // id parent major:minor root mountpoint options [optional...] - fstype source superoptions

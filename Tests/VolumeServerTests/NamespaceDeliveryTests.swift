@@ -1,5 +1,6 @@
 // Delivery "in the sandbox" through the real daemon: attachments placed at mount_path inside a real mount namespace (unshare), runtime attach/detach, pause/resume, fork, restarts.
 import Foundation
+import VolumeCore
 import XCTest
 import VolumeTestSupport
 
@@ -33,7 +34,7 @@ final class NamespaceHolder {
 
     /// The mount points the process sees (relative to its root).
     func mountpoints() -> [String] {
-        let text = (try? String(contentsOfFile: "/proc/\(pid)/mountinfo", encoding: .utf8)) ?? ""
+        let text = ProcFile.text("/proc/\(pid)/mountinfo") ?? ""
         return text.split(separator: "\n").compactMap { line in
             let f = line.split(separator: " ")
             return f.count > 4 ? String(f[4]) : nil
@@ -42,7 +43,7 @@ final class NamespaceHolder {
 
     /// The device (major:minor) of the topmost mount at `path` inside.
     func device(at path: String) -> String? {
-        let text = (try? String(contentsOfFile: "/proc/\(pid)/mountinfo", encoding: .utf8)) ?? ""
+        let text = ProcFile.text("/proc/\(pid)/mountinfo") ?? ""
         return text.split(separator: "\n").last { $0.split(separator: " ").count > 4 && $0.split(separator: " ")[4] == path }
             .map { String($0.split(separator: " ")[2]) }
     }
@@ -257,7 +258,8 @@ final class NamespaceDeliveryTests: XCTestCase {
         let att = try XCTUnwrap(Self.attachments(sbx).first)
         let device = try XCTUnwrap(ns.device(at: inside))
 
-        // A reader inside, counting its rounds and logging any error.
+        // A reader inside, counting its rounds (the count file replaced by a rename, so it is never read
+        // half-written) and logging any error.
         let stopFile = tmp.path + "/stop", errFile = tmp.path + "/errors", countFile = tmp.path + "/count"
         let reader = Process()
         reader.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
@@ -265,7 +267,7 @@ final class NamespaceDeliveryTests: XCTestCase {
             i=0; while [ ! -e \(stopFile) ]; do
               c=$(cat \(inside)/x 2>>\(errFile)) || echo "cat failed" >> \(errFile)
               [ "$c" = content ] || echo "read '$c'" >> \(errFile)
-              i=$((i+1)); echo $i > \(countFile); sleep 0.01
+              i=$((i+1)); echo $i > \(countFile).tmp && mv \(countFile).tmp \(countFile); sleep 0.01
             done
             """]
         reader.standardOutput = FileHandle.nullDevice

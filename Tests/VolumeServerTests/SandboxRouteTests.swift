@@ -1,5 +1,6 @@
 // Sandboxes through the real daemon with real FUSE mounts: host paths, runtime attach/detach, pause/resume, fork, destroy, restarts.
 import Foundation
+import VolumeCore
 import XCTest
 import VolumeTestSupport
 
@@ -30,7 +31,7 @@ final class SandboxRouteTests: XCTestCase {
     }
 
     static func mountpoints() -> [String] {
-        let text = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        let text = ProcFile.text("/proc/self/mountinfo") ?? ""
         return text.split(separator: "\n").compactMap { line in
             let f = line.split(separator: " ")
             return f.count > 4 ? String(f[4]) : nil

@@ -112,6 +112,14 @@ final class SandboxRuntimeTests: XCTestCase {
             let r = try exec(d, key, id, ["cat", "/data/shared/new"])
             XCTAssertEqual(r.stdout, "x\n", "a write in one sandbox is seen by the others: \(r.stderr)")
         }
+        // The cookbook's write into the volume's root: filled through the API as root, it is the sandbox user's
+        // through the owner mapping of its attachment (shown as uid 1000 inside).
+        let own = try exec(d, key, ids[0], ["sh", "-c", "echo y >> /data/new && stat -c %u:%g /data /data/new"])
+        XCTAssertEqual(own.status, 0, own.stderr)
+        XCTAssertEqual(own.stdout, "1000:1000\n1000:1000\n")
+        for id in ids.dropFirst() {
+            XCTAssertEqual(try exec(d, key, id, ["cat", "/data/new"]).stdout, "y\n")
+        }
         // Exit codes and both streams pass through.
         let code = try exec(d, key, ids[1], ["sh", "-c", "echo out; echo err >&2; exit 7"])
         XCTAssertEqual(code.status, 7)

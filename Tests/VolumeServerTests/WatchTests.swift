@@ -1,5 +1,6 @@
 // The watch stream over real HTTP: changes through the API, a FUSE mount in another process and volumectl arrive in order; reconnect and resync.
 import Foundation
+import VolumeCore
 import XCTest
 import VolumeTestSupport
 
@@ -72,7 +73,7 @@ final class WatchTests: DaemonTestCase {
     }
 
     func isMounted(_ path: String) -> Bool {
-        ((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").split(separator: "\n").contains { line in
+        (ProcFile.text("/proc/self/mountinfo") ?? "").split(separator: "\n").contains { line in
             line.split(separator: " ").count > 4 && line.split(separator: " ")[4] == path
         }
     }
