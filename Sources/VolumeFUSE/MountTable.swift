@@ -19,11 +19,18 @@ public enum MountTable {
         public var minor: UInt32
         /// Whether this is one of our mounts (`fuse.volume`).
         public var isVolume: Bool { fsType == "fuse.volume" }
+        /// Whether `other` is a mount of the same superblock (a copy of this mount: the same FUSE connection).
+        public func sameDevice(_ other: Entry) -> Bool { major == other.major && minor == other.minor }
     }
 
     /// Every mount of this process's namespace, in mount order.
-    public static func entries() -> [Entry] {
-        guard let text = ProcFile.text("/proc/self/mountinfo") else { return [] }
+    public static func entries() -> [Entry] { parse(ProcFile.text("/proc/self/mountinfo") ?? "") }
+
+    /// Every mount of process `pid`'s namespace (mount points as that process sees them), in mount
+    /// order; nil when its table cannot be read (the process is gone).
+    public static func entries(ofProcess pid: Int32) -> [Entry]? { ProcFile.text("/proc/\(pid)/mountinfo").map(parse) }
+
+    static func parse(_ text: String) -> [Entry] {
         var out: [Entry] = []
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: false)

@@ -2,6 +2,7 @@
 import CSupport
 import Foundation
 import VolumeCore
+import VolumeFUSE
 
 #if canImport(Glibc)
 import Glibc
@@ -9,7 +10,7 @@ import Glibc
 
 /// Places and unplaces copies of host mounts inside a sandbox's mount namespace (`csupport_place_mount`:
 /// open_tree, then setns and move_mount in a forked child). A placed copy shares the host mount's
-/// superblock (same FUSE connection, same device number), so `MountInfo` tells whether the copy at
+/// superblock (same FUSE connection, same device number), so `MountTable` tells whether the copy at
 /// `mount_path` is of the mount now at `host_path`.
 enum NamespacePlacement {
     /// What is at `mountPath` in process `pid`'s namespace, for volume `volume`.
@@ -25,16 +26,16 @@ enum NamespacePlacement {
     /// The source a volume's FUSE mount shows in mountinfo (`fsname=volume:ID`).
     static func source(_ volume: String) -> String { "volume:\(volume)" }
 
-    static func isOurs(_ e: MountInfo.Entry, volume: String) -> Bool {
+    static func isOurs(_ e: MountTable.Entry, volume: String) -> Bool {
         e.fsType.hasPrefix("fuse") && e.source == source(volume)
     }
 
     /// What is at `mountPath` inside `pid`'s namespace, compared with the host mount at `hostPath`;
     /// nil when the process's mount table cannot be read (it is gone).
     static func find(pid: Int32, mountPath: String, volume: String, hostPath: String) -> Found? {
-        guard let inside = MountInfo.of(pid: pid) else { return nil }
-        guard let e = inside.entry(mountPath), isOurs(e, volume: volume) else { return .nothing }
-        if let host = MountInfo.current().entry(hostPath), host.device == e.device { return .current }
+        guard let inside = MountTable.entries(ofProcess: pid) else { return nil }
+        guard let e = inside.last(where: { $0.mountpoint == mountPath }), isOurs(e, volume: volume) else { return .nothing }
+        if let host = MountTable.entry(at: hostPath), host.sameDevice(e) { return .current }
         return .stale
     }
 
@@ -81,7 +82,7 @@ enum NamespacePlacement {
     static func unplaceAll(pid: Int32, mountPath: String, volume: String) -> Int {
         var count = 0
         for _ in 0..<8 {
-            guard let inside = MountInfo.of(pid: pid), let e = inside.entry(mountPath), isOurs(e, volume: volume) else { break }
+            guard let e = MountTable.entries(ofProcess: pid)?.last(where: { $0.mountpoint == mountPath }), isOurs(e, volume: volume) else { break }
             guard (try? unplace(pid: pid, mountPath: mountPath)) != nil else { break }
             count += 1
         }
