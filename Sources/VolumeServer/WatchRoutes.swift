@@ -77,13 +77,5 @@ struct WatchRoutes: Sendable {
     }
 
     /// RFC 3339 UTC with nanoseconds.
-    static func time(_ t: Nanos) -> String {
-        let secs = t >= 0 ? t / 1_000_000_000 : (t - 999_999_999) / 1_000_000_000
-        let frac = t - secs * 1_000_000_000
-        var parts = tm()
-        var s = time_t(secs)
-        gmtime_r(&s, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%09dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
-                      Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(frac))
-    }
+    static func time(_ t: Nanos) -> String { TimeText.iso(nanos: t, digits: 9) }
 }

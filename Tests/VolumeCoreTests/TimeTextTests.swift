@@ -22,4 +22,17 @@ final class TimeTextTests: XCTestCase {
             XCTAssertEqual(TimeText.http(d), http.string(from: d), "\(s)")
         }
     }
+
+    func testFractionsFromNanosecondsAlsoBefore1970() {
+        XCTAssertEqual(TimeText.iso(nanos: 1_700_000_000_123_456_789, digits: 9), "2023-11-14T22:13:20.123456789Z")
+        XCTAssertEqual(TimeText.iso(nanos: 1_700_000_000_123_456_789, digits: 3), "2023-11-14T22:13:20.123Z")
+        XCTAssertEqual(TimeText.iso(nanos: -1, digits: 9), "1969-12-31T23:59:59.999999999Z")
+        XCTAssertEqual(TimeText.iso(nanos: 5, digits: 9), "1970-01-01T00:00:00.000000005Z")
+        // Milliseconds agree with Foundation's formatter with fractional seconds.
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        for ms in stride(from: Int64(0), to: 4_102_444_800_000, by: 97_654_321_987) {
+            XCTAssertEqual(TimeText.iso(nanos: ms * 1_000_000, digits: 3), f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000)), "\(ms)")
+        }
+    }
 }

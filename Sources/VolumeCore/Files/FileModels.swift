@@ -32,16 +32,8 @@ public struct EntryInfo: Codable, Sendable, Equatable {
         gid = a.gid
     }
 
-    /// ISO-8601 UTC with milliseconds, formatted directly (a DateFormatter per entry costs more than the listing).
-    static func iso(_ ns: Nanos) -> String {
-        var secs = time_t(ns / 1_000_000_000)
-        var ms = Int((ns % 1_000_000_000) / 1_000_000)
-        if ms < 0 { ms += 1000; secs -= 1 }
-        var t = tm()
-        gmtime_r(&secs, &t)
-        func pad(_ v: Int32, _ w: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, w - s.count)) + s }
-        return "\(pad(t.tm_year + 1900, 4))-\(pad(t.tm_mon + 1, 2))-\(pad(t.tm_mday, 2))T\(pad(t.tm_hour, 2)):\(pad(t.tm_min, 2)):\(pad(t.tm_sec, 2)).\(pad(Int32(ms), 3))Z"
-    }
+    /// ISO-8601 UTC with milliseconds (see `TimeText`).
+    static func iso(_ ns: Nanos) -> String { TimeText.iso(nanos: ns, digits: 3) }
 }
 
 /// One file of a batch write.

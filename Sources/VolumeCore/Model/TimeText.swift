@@ -13,6 +13,21 @@ public enum TimeText {
         return "\(pad(t.tm_year + 1900, 4))-\(pad(t.tm_mon + 1, 2))-\(pad(t.tm_mday, 2))T\(pad(t.tm_hour, 2)):\(pad(t.tm_min, 2)):\(pad(t.tm_sec, 2))Z"
     }
 
+    /// `2026-12-07T16:00:00.123Z` (`digits` 3) or `...00.123456789Z` (9): ISO 8601 with a fraction of
+    /// `digits` (1 to 9) from a time in nanoseconds, also before 1970.
+    public static func iso(nanos: Nanos, digits: Int) -> String {
+        var secs = nanos / 1_000_000_000
+        var frac = nanos % 1_000_000_000
+        if frac < 0 { frac += 1_000_000_000; secs -= 1 }
+        var s = time_t(secs)
+        var t = tm()
+        gmtime_r(&s, &t)
+        var scale: Int64 = 1
+        for _ in 0..<(9 - max(1, min(9, digits))) { scale *= 10 }
+        let fraction = pad(Int32(frac / scale), max(1, min(9, digits)))
+        return "\(pad(t.tm_year + 1900, 4))-\(pad(t.tm_mon + 1, 2))-\(pad(t.tm_mday, 2))T\(pad(t.tm_hour, 2)):\(pad(t.tm_min, 2)):\(pad(t.tm_sec, 2)).\(fraction)Z"
+    }
+
     /// `Mon, 07 Dec 2026 16:00:00 GMT`: an HTTP date (RFC 9110's IMF-fixdate).
     public static func http(_ date: Date) -> String {
         let t = parts(date)
