@@ -89,6 +89,22 @@ final class CLI {
         try run(args, stdin: stdin, env: env)
     }
 
+    /// Starts volumectl with a pipe as its standard input (output discarded), for a test that feeds it while
+    /// other commands run; the caller writes, closes the pipe and waits.
+    func startReadingStdin(_ args: [String]) throws -> (Process, Pipe) {
+        let input = Pipe()
+        let p = Process()
+        p.executableURL = try Self.binary.get()
+        p.arguments = args
+        p.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("VOLUMES_") }
+            .merging(["VOLUMES_DATA_DIR": dataDir]) { $1 }
+        p.standardInput = input
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return (p, input)
+    }
+
     @discardableResult
     func run(_ args: [String], stdin: Data? = nil, env: [String: String] = [:]) throws -> Run {
         let p = Process()

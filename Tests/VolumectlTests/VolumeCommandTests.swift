@@ -111,16 +111,7 @@ final class VolumeCommandTests: XCTestCase {
         let id = try cli.createVolume("busy")
         // Empty: the deletion opens the volume (reading only) while the upload streams, then sees the lease.
         signal(SIGPIPE, SIG_IGN)  // an upload that stopped early fails this test instead of killing it
-        let input = Pipe()
-        let upload = Process()
-        upload.executableURL = try CLI.binary.get()
-        upload.arguments = ["upload", "-", "\(id):/up.bin", "--quiet"]
-        upload.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("VOLUMES_") }
-            .merging(["VOLUMES_DATA_DIR": cli.dataDir]) { $1 }
-        upload.standardInput = input
-        upload.standardOutput = FileHandle.nullDevice
-        upload.standardError = FileHandle.nullDevice
-        try upload.run()
+        let (upload, input) = try cli.startReadingStdin(["upload", "-", "\(id):/up.bin", "--quiet"])
         defer { if upload.isRunning { upload.terminate(); upload.waitUntilExit() } }
         let half = Data(repeating: 0x61, count: 1 << 20)
         try input.fileHandleForWriting.write(contentsOf: half)
@@ -149,16 +140,7 @@ final class VolumeCommandTests: XCTestCase {
         tar.waitUntilExit()
         let archive = try Data(contentsOf: URL(fileURLWithPath: cli.local("n.tar.gz")))
         signal(SIGPIPE, SIG_IGN)
-        let input = Pipe()
-        let importer = Process()
-        importer.executableURL = try CLI.binary.get()
-        importer.arguments = ["import", "-", "--volume", id, "--quiet"]
-        importer.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("VOLUMES_") }
-            .merging(["VOLUMES_DATA_DIR": cli.dataDir]) { $1 }
-        importer.standardInput = input
-        importer.standardOutput = FileHandle.nullDevice
-        importer.standardError = FileHandle.nullDevice
-        try importer.run()
+        let (importer, input) = try cli.startReadingStdin(["import", "-", "--volume", id, "--quiet"])
         defer { if importer.isRunning { importer.terminate(); importer.waitUntilExit() } }
         try input.fileHandleForWriting.write(contentsOf: archive.prefix(archive.count / 2))
         usleep(300_000)
