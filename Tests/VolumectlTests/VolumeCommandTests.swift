@@ -143,7 +143,11 @@ final class VolumeCommandTests: XCTestCase {
         let (importer, input) = try cli.startReadingStdin(["import", "-", "--volume", id, "--quiet"])
         defer { if importer.isRunning { importer.terminate(); importer.waitUntilExit() } }
         try input.fileHandleForWriting.write(contentsOf: archive.prefix(archive.count / 2))
-        usleep(300_000)
+        // Until the import holds its lease (then its write lock follows at once).
+        let store = try VolumeStore(dataDir: URL(fileURLWithPath: cli.dataDir))
+        for _ in 0..<3000 where try store.leases(volume: id).isEmpty { usleep(10_000) }
+        XCTAssertEqual(try store.leases(volume: id).map(\.purpose), [.import])
+        try store.close()
         // Each of these opens the volume's catalog while the import holds its write lock.
         let info = try cli.ok("volume", "inspect", "busy", "--json").jsonObject()
         XCTAssertEqual(info["volume_id"] as? String, id)

@@ -103,9 +103,20 @@ public final class Volume: Sendable {
         // writer before its readers, so that never happens and every process left its commits in
         // the WAL (up to 64 MiB, which every later reader must index). Without waiting: a busy
         // reader or writer in another process just leaves the WAL to the next checkpoint.
+        //
+        // An emptied WAL is written to again at once (one page, its content unchanged: a row set and
+        // set back, as SQLite writes no page for an update that changes no byte): GRDB opens a pool on a
+        // database whose WAL is missing or empty with a write transaction, and that write would wait
+        // for as long as another process holds the write lock (an import into an empty volume holds
+        // it until its end): every `files ls` or `volume delete` would hang behind the import.
         try? pool.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA busy_timeout = 0")
-            _ = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            guard let r = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)"), r[0] as Int == 0 else { return }
+            try db.inTransaction(.immediate) {
+                try db.execute(sql: "UPDATE meta SET value = -value WHERE key = 'block_size'")
+                try db.execute(sql: "UPDATE meta SET value = -value WHERE key = 'block_size'")
+                return .commit
+            }
         }
         try pool.close()
     }
