@@ -98,6 +98,7 @@ struct SandboxRoutes: Sendable {
         router.post("/v1/sandboxes/:sandbox/destroy") { r, c in try await self.move(r, c, to: .destroyed) }
         router.post("/v1/sandboxes/:sandbox/resume") { r, c in
             let body = try await Self.namespaceBody(r, limit: self.limits.maxJSONBytes)
+            try self.limits.allowNamespacePid(body.namespace_pid, from: c.caller())
             return try await self.move(r, c, to: .running, namespacePid: body.namespace_pid)
         }
         router.post("/v1/sandboxes/:sandbox/fork", use: fork)
@@ -109,6 +110,7 @@ struct SandboxRoutes: Sendable {
             throw APIFailure.badRequest("an operator key creates a sandbox for a tenant: send 'X-Tenant: TENANT'")
         }
         let body = try await Self.createBody(request, limit: limits.maxJSONBytes)
+        try limits.allowNamespacePid(body.namespace_pid, from: context.caller())
         let requests = try (body.attachments ?? []).map { try $0.request() }
         let runtime = try runner.runtime(named: body.runtime)
         if runtime != nil, body.namespace_pid != nil {
@@ -231,6 +233,7 @@ struct SandboxRoutes: Sendable {
         let owner = try RequestHelpers.scope(request, context)
         let id = try context.parameters.require("sandbox")
         let body = try await Self.namespaceBody(request, limit: limits.maxJSONBytes)
+        try limits.allowNamespacePid(body.namespace_pid, from: context.caller())
         let supervisor = self.supervisor, runner = self.runner, pid = body.namespace_pid
         let view = try await bridge.run { () -> SandboxView in
             // A fork of a sandbox with a runtime gets its own processes, as the same user (a fresh

@@ -14,6 +14,16 @@ public struct ServerLimits: Sendable {
     public var readChunkBytes: Int = 1 << 20
     /// Seconds between heartbeat comments on an idle watch stream.
     public var watchHeartbeatSeconds: Double = 15
+    /// Whether tenant keys may give `namespace_pid` (the daemon, as root, places mounts in that
+    /// process's mount namespace); by default only operator keys, the host's sandbox manager, may.
+    public var tenantNamespacePid = false
+
+    /// Refuses a `namespace_pid` sent with a tenant key unless `tenantNamespacePid` (403).
+    func allowNamespacePid(_ pid: Int32?, from caller: Principal) throws {
+        guard pid != nil, caller.role == .tenant, !tenantNamespacePid else { return }
+        throw APIFailure("forbidden", "namespace_pid is the host's sandbox manager's to give: send it with an operator key "
+                         + "(and 'X-Tenant: TENANT'), or start volumed with --tenant-namespace-pid on a host where every tenant key is a trusted sandbox manager's")
+    }
 
     public init() {}
 }

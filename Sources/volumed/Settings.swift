@@ -38,6 +38,7 @@ struct Settings {
         var upload_expiry_seconds: Double?
         var signing_secret: String?
         var watch_heartbeat_seconds: Double?
+        var tenant_namespace_pid: Bool?
         var gc_interval_seconds: Double?
         var gc_grace_seconds: Double?
         var journal_keep_events: Int64?

@@ -74,6 +74,8 @@ struct Volumed: AsyncParsableCommand {
     var volumectlPath: String?
     @Option(name: .customLong("sandbox-runtime"), help: "bwrap: run the processes of sandboxes created with \"runtime\": \"bwrap\" (needs root and bubblewrap); none: records and mounts only (default none; $VOLUMED_SANDBOX_RUNTIME).")
     var sandboxRuntime: String?
+    @Flag(name: .customLong("tenant-namespace-pid"), help: "Let tenant keys give namespace_pid (the daemon places mounts in that process's mount namespace); by default only operator keys may, the host's sandbox manager's ($VOLUMED_TENANT_NAMESPACE_PID=1).")
+    var tenantNamespacePid = false
 
     func settings() throws -> Settings {
         let env = ProcessInfo.processInfo.environment
@@ -104,6 +106,7 @@ struct Volumed: AsyncParsableCommand {
         limits.maxFileBytes = maxFile > 0 ? maxFile : nil
         limits.watchHeartbeatSeconds = try number(watchHeartbeat, "VOLUMED_WATCH_HEARTBEAT", file.watch_heartbeat_seconds, limits.watchHeartbeatSeconds)
         guard limits.watchHeartbeatSeconds > 0 else { throw SettingsError("--watch-heartbeat must be positive") }
+        limits.tenantNamespacePid = tenantNamespacePid || e("VOLUMED_TENANT_NAMESPACE_PID") == "1" || file.tenant_namespace_pid == true
         let s = Settings(
             dataDir: URL(fileURLWithPath: dataDir ?? e("VOLUMED_DATA_DIR") ?? file.data_dir ?? Settings.defaultDataDir(env)),
             listenHost: host, listenPort: port,

@@ -74,8 +74,10 @@ final class NamespaceDeliveryTests: XCTestCase {
         tmp?.remove()
     }
 
-    func daemon() throws -> Daemon {
-        let d = try Daemon()
+    /// A daemon for these tests, which send namespace_pid with tenant keys: `--tenant-namespace-pid`
+    /// (without it only operator keys may, see the first test).
+    func daemon(_ arguments: [String] = ["--tenant-namespace-pid"]) throws -> Daemon {
+        let d = try Daemon(arguments: arguments)
         addTeardownBlock {
             d.stop()
             SandboxRouteTests.unmountAll(under: d.dataDir + "/mounts")
@@ -97,6 +99,42 @@ final class NamespaceDeliveryTests: XCTestCase {
     }
 
     static func attachments(_ o: [String: Any]) -> [[String: Any]] { o["attachments"] as? [[String: Any]] ?? [] }
+
+    /// The daemon places mounts, as root, in the namespace of the process a caller names: by default
+    /// only an operator key (the host's sandbox manager, acting for a tenant) may name one.
+    func testANamespacePidNeedsAnOperatorKeyUnlessTheDaemonAllowsTenantKeys() throws {
+        let d = try daemon([])
+        let key = try d.tenantKey("acme")
+        let vol = try d.createVolume("data", key: key)
+        let ns = try holder()
+        let inside = ns.root + "/data"
+        let body: [String: Any] = ["attachments": [["volume_id": vol, "mount_path": inside]], "namespace_pid": Int(ns.pid)]
+        let refused = try d.send("POST", "/v1/sandboxes", key: key, json: body)
+        XCTAssertEqual(refused.status, 403, refused.text)
+        XCTAssertEqual(refused.errorCode, "forbidden", refused.text)
+        XCTAssertTrue(refused.errorMessage.contains("operator key"), refused.text)
+        XCTAssertEqual(try d.get("/v1/sandboxes", key: key).array().count, 0, "a refused create records nothing")
+        XCTAssertFalse(ns.mountpoints().contains(inside))
+
+        // The sandbox manager's operator key, acting for the tenant: placed, and the tenant's sandbox.
+        let made = try d.send("POST", "/v1/sandboxes", key: d.operatorKey, json: body, headers: ["X-Tenant": "acme"])
+        XCTAssertEqual(made.status, 201, made.text)
+        let id = try XCTUnwrap(try made.object()["sandbox_id"] as? String)
+        XCTAssertTrue(ns.mountpoints().contains(inside))
+        XCTAssertEqual(try d.get("/v1/sandboxes/\(id)", key: key).object()["owner_id"] as? String, "acme")
+
+        // Resume and fork with a namespace_pid: the same rule; without one a tenant key may.
+        let ns2 = try holder("second")
+        XCTAssertEqual(try d.send("POST", "/v1/sandboxes/\(id)/pause", key: key, json: [String: Any]()).status, 200)
+        let resume = try d.send("POST", "/v1/sandboxes/\(id)/resume", key: key, json: ["namespace_pid": Int(ns2.pid)])
+        XCTAssertEqual(resume.status, 403, resume.text)
+        XCTAssertEqual(try d.get("/v1/sandboxes/\(id)", key: key).object()["state"] as? String, "paused", "a refused resume changes nothing")
+        XCTAssertEqual(try d.send("POST", "/v1/sandboxes/\(id)/resume", key: key, json: [String: Any]()).status, 200)
+        let fork = try d.send("POST", "/v1/sandboxes/\(id)/fork", key: key, json: ["namespace_pid": Int(ns2.pid)])
+        XCTAssertEqual(fork.status, 403, fork.text)
+        XCTAssertEqual(try d.get("/v1/sandboxes", key: key).array().count, 1, "a refused fork records nothing")
+        XCTAssertFalse(ns2.mountpoints().contains(ns2.root + "/data"))
+    }
 
     func testCreateWithANamespacePidPlacesTheMountInsideAndNotOnTheHost() throws {
         let d = try daemon()
