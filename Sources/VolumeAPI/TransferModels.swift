@@ -15,10 +15,12 @@ public struct SignedURLRequest: Codable, Sendable, Equatable {
     public var method: String
     /// At most 604800 (7 days); default 3600.
     public var expiresInSeconds: Int?
-    enum CodingKeys: String, CodingKey { case path, method, expiresInSeconds = "expires_in_seconds" }
-    public static let fields: Set<String> = ["path", "method", "expires_in_seconds"]
-    public init(path: String, method: String, expiresInSeconds: Int? = nil) {
-        self.path = path; self.method = method; self.expiresInSeconds = expiresInSeconds
+    /// PUT only: the user the write is made as ("root", "UID" or "UID:GID"), as `user` on a PUT; signed into the URL.
+    public var user: String?
+    enum CodingKeys: String, CodingKey { case path, method, expiresInSeconds = "expires_in_seconds", user }
+    public static let fields: Set<String> = ["path", "method", "expires_in_seconds", "user"]
+    public init(path: String, method: String, expiresInSeconds: Int? = nil, user: String? = nil) {
+        self.path = path; self.method = method; self.expiresInSeconds = expiresInSeconds; self.user = user
     }
 }
 

@@ -14,9 +14,10 @@ public enum SignedMethod: String, Sendable {
 extension Files {
     /// Issues a signed URL for `method` on `path`, valid for `expiresIn` seconds (1 to 604800; the
     /// daemon's default is 3600). The answer's `url` is relative to the endpoint; ``VolumeClient/absoluteURL(_:)``
-    /// makes it whole. An expired, altered or revoked (secret rotated) URL is 403.
-    public func signedURL(_ path: String, method: SignedMethod, expiresIn: Int? = nil) async throws -> SignedURLResponse {
-        try await transport.json(.POST, base + "/signed-url", body: SignedURLRequest(path: path, method: method.rawValue, expiresInSeconds: expiresIn),
+    /// makes it whole. An expired, altered or revoked (secret rotated) URL is 403. `user` (PUT only:
+    /// "root", "UID" or "UID:GID") is who the write is made as, signed into the URL.
+    public func signedURL(_ path: String, method: SignedMethod, expiresIn: Int? = nil, user: String? = nil) async throws -> SignedURLResponse {
+        try await transport.json(.POST, base + "/signed-url", body: SignedURLRequest(path: path, method: method.rawValue, expiresInSeconds: expiresIn, user: user),
                                  as: SignedURLResponse.self)
     }
 }

@@ -32,12 +32,16 @@ struct SignedURLRoutes: Sendable {
         }
         let p = try RequestHelpers.wrap { try VolumePath(body.path) }
         guard !p.isRoot else { throw APIFailure.badRequest("a signed URL names a file, not the volume root") }
+        if body.user != nil, method != "PUT" { throw APIFailure.badRequest("'user' is for a signed PUT (the owner of what it writes), not a GET") }
+        // Checked now, as the PUT would: a URL that can only fail is not issued.
+        let user = try body.user.map { u -> String in _ = try RequestHelpers.owner(u); return u }
         let host = self.host
         let info = try await bridge.run { try host.withStore { s in try s.info(try s.resolve(ref, owner: owner), owner: owner) } }
         let expires = Int64(Date().timeIntervalSince1970) + Int64(seconds)
-        let sig = signer.signature(method: method, volume: info.volumeId, path: p.description, expires: expires, tenant: info.ownerId)
-        let url = "\(Self.prefix)\(info.volumeId)/content?path=\(Self.escape(p.description))&expires=\(expires)&tenant=\(Self.escape(info.ownerId))&sig=\(sig)"
-        let iso = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(expires)))
+        let sig = signer.signature(method: method, volume: info.volumeId, path: p.description, expires: expires, tenant: info.ownerId, user: user)
+        let userQuery = user.map { "&user=" + Self.escape($0) } ?? ""
+        let url = "\(Self.prefix)\(info.volumeId)/content?path=\(Self.escape(p.description))&expires=\(expires)&tenant=\(Self.escape(info.ownerId))\(userQuery)&sig=\(sig)"
+        let iso = TimeText.iso(Date(timeIntervalSince1970: Double(expires)))
         return try JSONResponse.make(SignedURLResponse(url: url, method: method, path: p.description, volumeId: info.volumeId, expiresAt: iso),
                                      status: .created)
     }
@@ -46,21 +50,24 @@ struct SignedURLRoutes: Sendable {
         s.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "/-._~"))) ?? s
     }
 
-    /// Checks the signature against the request (its method, volume, path, expiry, tenant; no other
-    /// query parameter allowed) and returns a context acting as that tenant. Anything off: 403.
+    /// Checks the signature against the request (its method, volume, path, expiry, tenant, and a PUT's
+    /// user when signed with one; no other query parameter allowed) and returns a context acting as
+    /// that tenant. Anything off: 403.
     func authorize(_ request: Request, _ context: VolumeRequestContext) throws -> VolumeRequestContext {
         let forbidden = APIFailure("forbidden", "this signed URL is not valid: it was altered, signed with a rotated secret, or used for another method")
         let q = request.uri.queryParameters
         var names = Set<String>()
         for (k, _) in q { names.insert(String(k)) }
-        guard names == ["path", "expires", "tenant", "sig"] else { throw forbidden }
+        let signed: Set<String> = ["path", "expires", "tenant", "sig"]
+        guard names == signed || names == signed.union(["user"]) else { throw forbidden }
         guard let path = q.get("path"), let e = q.get("expires"), let expires = Int64(e), let tenant = q.get("tenant"), let sig = q.get("sig"),
-              q.getAll("path").count == 1, q.getAll("sig").count == 1, q.getAll("expires").count == 1, q.getAll("tenant").count == 1
+              names.allSatisfy({ q.getAll($0).count == 1 })
         else { throw forbidden }
+        let user = q.get("user")
         let volume = try context.parameters.require("volume")
-        guard signer.verify(sig, method: request.method.rawValue, volume: volume, path: path, expires: expires, tenant: tenant) else { throw forbidden }
+        guard signer.verify(sig, method: request.method.rawValue, volume: volume, path: path, expires: expires, tenant: tenant, user: user) else { throw forbidden }
         guard Int64(Date().timeIntervalSince1970) < expires else {
-            throw APIFailure("forbidden", "this signed URL expired at \(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(expires))))")
+            throw APIFailure("forbidden", "this signed URL expired at \(TimeText.iso(Date(timeIntervalSince1970: Double(expires))))")
         }
         var c = context
         c.principal = Principal(keyID: "signed-url", tenant: tenant, role: .tenant)

@@ -1,4 +1,4 @@
-// Signed URLs: HMAC-SHA256 over method, volume, path, expiry and tenant with the daemon's signing secret.
+// Signed URLs: HMAC-SHA256 over method, volume, path, expiry, tenant (and a PUT's user) with the daemon's signing secret.
 import Crypto
 import Foundation
 #if canImport(Glibc)
@@ -36,16 +36,18 @@ public struct URLSigner: Sendable {
         return URLSigner(secret: hex)
     }
 
-    /// The hex signature of one use.
-    func signature(method: String, volume: String, path: String, expires: Int64, tenant: String) -> String {
-        let message = ["volumes-signed-url-v1", method, volume, path, String(expires), tenant].joined(separator: "\n")
+    /// The hex signature of one use; `user` (a PUT's owner) is signed too when given.
+    func signature(method: String, volume: String, path: String, expires: Int64, tenant: String, user: String? = nil) -> String {
+        var fields = ["volumes-signed-url-v1", method, volume, path, String(expires), tenant]
+        if let user { fields.append("user=" + user) }
+        let message = fields.joined(separator: "\n")
         let mac = HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: SymmetricKey(data: secret))
         return Data(mac).map { String(format: "%02x", $0) }.joined()
     }
 
     /// Whether `sig` is the signature (compared in constant time).
-    func verify(_ sig: String, method: String, volume: String, path: String, expires: Int64, tenant: String) -> Bool {
-        let want = Array(signature(method: method, volume: volume, path: path, expires: expires, tenant: tenant).utf8)
+    func verify(_ sig: String, method: String, volume: String, path: String, expires: Int64, tenant: String, user: String? = nil) -> Bool {
+        let want = Array(signature(method: method, volume: volume, path: path, expires: expires, tenant: tenant, user: user).utf8)
         let got = Array(sig.lowercased().utf8)
         guard want.count == got.count else { return false }
         var diff: UInt8 = 0

@@ -11,9 +11,10 @@ final class SignedURLTests: DaemonTestCase {
         first = nil
     }
 
-    func sign(_ path: String, _ method: String, seconds: Int? = nil, key k: String? = nil) throws -> HTTPResult {
+    func sign(_ path: String, _ method: String, seconds: Int? = nil, key k: String? = nil, user: String? = nil) throws -> HTTPResult {
         var body: [String: Any] = ["path": path, "method": method]
         if let s = seconds { body["expires_in_seconds"] = s }
+        if let u = user { body["user"] = u }
         return try d.send("POST", "/v1/volumes/\(vol)/files/signed-url", key: k ?? key, json: body)
     }
 
@@ -78,6 +79,36 @@ final class SignedURLTests: DaemonTestCase {
         d = try Daemon(arguments: ["--signing-secret", "second-secret"], reuse: d.dir)
         assertForbidden(try d.get(get, key: nil), "rotated secret")
         XCTAssertEqual(try d.get(try url(try sign("/report.txt", "GET")), key: nil).text, "the report")
+    }
+
+    /// A signed PUT writes as the user it was signed with (the sandbox's user, say), and that user
+    /// cannot be changed or added to a URL signed without one.
+    func testASignedPutWritesAsItsSignedUser() throws {
+        try startDaemon(volume: "owned")
+        func stat(_ path: String) throws -> [String: Any] {
+            try d.get("/v1/volumes/\(vol)/files/stat?path=\(path)", key: key).object()
+        }
+        let mine = try sign("/mine.txt", "PUT", user: "1000:1001")
+        let put = try url(mine)
+        XCTAssertTrue(put.contains("user=1000%3A1001"), put)
+        XCTAssertEqual(try d.request("PUT", put, key: nil, body: Data("mine".utf8)).status, 201)
+        XCTAssertEqual(try stat("/mine.txt")["uid"] as? Int, 1000)
+        XCTAssertEqual(try stat("/mine.txt")["gid"] as? Int, 1001)
+        // Without a user: root, as before.
+        XCTAssertEqual(try d.request("PUT", try url(try sign("/root.txt", "PUT")), key: nil, body: Data("r".utf8)).status, 201)
+        XCTAssertEqual(try stat("/root.txt")["uid"] as? Int, 0)
+        // The user is signed: changed, removed or added, the URL is 403 and nothing is written.
+        assertForbidden(try d.request("PUT", put.replacingOccurrences(of: "user=1000%3A1001", with: "user=0"), key: nil, body: Data("x".utf8)), "user changed")
+        assertForbidden(try d.request("PUT", put.replacingOccurrences(of: "&user=1000%3A1001", with: ""), key: nil, body: Data("x".utf8)), "user removed")
+        let plain = try url(try sign("/plain.txt", "PUT"))
+        assertForbidden(try d.request("PUT", plain + "&user=0", key: nil, body: Data("x".utf8)), "user added")
+        XCTAssertEqual(try d.read(vol, "/mine.txt", key: key).text, "mine")
+        XCTAssertEqual(try d.get("/v1/volumes/\(vol)/files/exists?path=/plain.txt", key: key).object()["exists"] as? Bool, false)
+        // Issuing: a GET takes no user, and a user that is not one is refused before a URL exists.
+        XCTAssertEqual(try sign("/mine.txt", "GET", user: "1000").status, 400)
+        let bad = try sign("/x.txt", "PUT", user: "alice")
+        XCTAssertEqual(bad.status, 400, bad.text)
+        XCTAssertEqual(bad.errorCode, "invalid_argument", bad.text)
     }
 
     func testGeneratedSecretIsKeptInTheDataDirectory() throws {
