@@ -19,6 +19,8 @@ final class VolumectlEndpointTests: XCTestCase {
         var prepare: ((String) throws -> Void)? = nil
         /// Entries the compared tree must hold (relative path: the start of its description), in both worlds.
         var has: [String: String] = [:]
+        /// Run on the fresh output directory before the command, in each world.
+        var setupOut: ((String) throws -> Void)? = nil
     }
 
     static func steps(_ scratch: String) -> [Step] {
@@ -84,6 +86,15 @@ final class VolumectlEndpointTests: XCTestCase {
                  has: ["tree2/escape": "symlink to ../../../../etc", "tree2/lnk": "symlink to sub/big.bin",
                        "tree2/hard.txt": "mode 100644 uid 0 gid 0 size 4 links 2", "tree2/sub/deeper/two.txt": "mode 100750",
                        "tree2/sub/deeper": "mode 40700", "tree2/one.txt": "mode 100644 uid 0 gid 0 size 4 links 2"]),
+            // A download that fails half way (a local file where a directory goes) leaves what the local form leaves:
+            // the files written before, whole, and no partial file.
+            Step(args: ["download", "data:/trees/tree2", scratch + "/out/"], expect: 4, compare: "out",
+                 has: ["tree2/hard.txt": "mode 100644 uid 0 gid 0 size 4 links 2", "tree2/sub": "mode 100644 uid 0 gid 0 size 0"],
+                 setupOut: { out in
+                     try FileManager.default.createDirectory(atPath: out + "/tree2", withIntermediateDirectories: true)
+                     try Data().write(to: URL(fileURLWithPath: out + "/tree2/sub"))
+                     try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 1_500_000_000)], ofItemAtPath: out + "/tree2/sub")
+                 }),
             Step(args: ["download", "data:/trees", scratch + "/out/new", "--json"], expect: 0, compare: "out"),
             // The root's contents straight into the directory (files written at different times: no tree comparison).
             Step(args: ["download", "data:/", scratch + "/out/"], expect: 0),
@@ -178,6 +189,7 @@ final class VolumectlEndpointTests: XCTestCase {
             for world in [["--data-dir", localDir.path], ["--endpoint", d.url]] {
                 try? FileManager.default.removeItem(atPath: out)
                 try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+                try step.setupOut?(out)
                 runs.append(try Daemon.runTool(ctl, world + step.args, env: ["VOLUMES_API_KEY": d.operatorKey, "VOLUMES_ENDPOINT": "",
                                                                               "VOLUMES_DATA_DIR": "", "VOLUMES_TENANT": ""],
                                                stdin: step.stdin))
@@ -193,6 +205,7 @@ final class VolumectlEndpointTests: XCTestCase {
             }
             if step.compare != nil, step.expect == 0, trees.first?.count ?? 0 < 2 { XCTFail("\(name): nothing was written to compare") }
             for (i, tree) in trees.enumerated() {
+                for path in tree.keys where path.contains(".part-") { XCTFail("\(name): a partial file was left: \(path) (world \(i))") }
                 for (path, start) in step.has where !(tree[path] ?? "").hasPrefix(start) {
                     XCTFail("\(name) (\(i == 0 ? "local" : "remote")): \(path) is \(tree[path] ?? "missing"), not \(start)...")
                 }
