@@ -50,6 +50,7 @@ let package = Package(
             dependencies: [
                 "VolumeCore", "VolumeFUSE", "VolumeClient", "VolumeAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .target(name: "VolumeAPI"),

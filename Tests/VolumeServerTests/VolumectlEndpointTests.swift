@@ -1,15 +1,26 @@
 // volumectl --endpoint: the same commands run on a data directory and against volumed print the same
-// output and exit with the same codes (a table of commands), and commands without a route say so (64).
+// output and exit with the same codes (a table of commands, directory transfers and exports included), and
+// the one command that stays local (unmount) says so (64).
+import Crypto
 import Foundation
+import VolumeCore
 import VolumeTestSupport
 import XCTest
 
 final class VolumectlEndpointTests: XCTestCase {
     /// One step of the table: arguments (with LOCAL standing for a scratch directory) and optional stdin.
+    /// `compare`: a scratch subdirectory whose tree (bytes, modes, owners, file mtimes, links) must come out
+    /// the same in both worlds. `prepare`: instead of a command, something done to the world's data directory.
     struct Step {
-        let args: [String]
+        var args: [String] = []
         var stdin: Data? = nil
-        var expect: Int32
+        var expect: Int32 = 0
+        var compare: String? = nil
+        var prepare: ((String) throws -> Void)? = nil
+        /// Entries the compared tree must hold (relative path: the start of its description), in both worlds.
+        var has: [String: String] = [:]
+        /// Run on the fresh output directory before the command, in each world.
+        var setupOut: ((String) throws -> Void)? = nil
     }
 
     static func steps(_ scratch: String) -> [Step] {
@@ -61,6 +72,49 @@ final class VolumectlEndpointTests: XCTestCase {
             Step(args: ["download", "data:/up/missing", scratch + "/out/"], expect: 3),
             Step(args: ["files", "cat", "data", "/up/stdin.bin", "--length", "10"], expect: 0),
             Step(args: ["volume", "list", "--json"], expect: 0),
+            // Directory trees both ways and exports, through the archive route remotely (streamed through the core's tar).
+            Step(args: ["upload", scratch + "/tree2", "data:/trees/"], expect: 0),
+            Step(args: ["upload", scratch + "/tree2", "data:/trees/renamed", "--json"], expect: 0),
+            Step(args: ["upload", scratch + "/tree2", "data:/trees/tree2"], expect: 0),
+            Step(args: ["upload", scratch + "/tree2", "missing:/x"], expect: 3),
+            Step(args: ["upload", scratch + "/no-such-dir", "data:/x/"], expect: 3),
+            Step(args: ["upload", scratch + "/tree2", "data:/"], expect: 0),
+            Step(args: ["files", "rm", "data", "/tree2", "-r"], expect: 0),
+            Step(args: ["files", "ls", "data", "/trees", "-R", "--json"], expect: 0),
+            Step(prepare: { try Self.addLinks(dataDir: $0) }),
+            Step(args: ["download", "data:/trees/tree2", scratch + "/out/"], expect: 0, compare: "out",
+                 has: ["tree2/escape": "symlink to ../../../../etc", "tree2/lnk": "symlink to sub/big.bin",
+                       "tree2/hard.txt": "mode 100644 uid 0 gid 0 size 4 links 2", "tree2/sub/deeper/two.txt": "mode 100750",
+                       "tree2/sub/deeper": "mode 40700", "tree2/one.txt": "mode 100644 uid 0 gid 0 size 4 links 2"]),
+            // A download that fails half way (a local file where a directory goes) leaves what the local form leaves:
+            // the files written before, whole, and no partial file.
+            Step(args: ["download", "data:/trees/tree2", scratch + "/out/"], expect: 4, compare: "out",
+                 has: ["tree2/hard.txt": "mode 100644 uid 0 gid 0 size 4 links 2", "tree2/sub": "mode 100644 uid 0 gid 0 size 0"],
+                 setupOut: { out in
+                     try FileManager.default.createDirectory(atPath: out + "/tree2", withIntermediateDirectories: true)
+                     try Data().write(to: URL(fileURLWithPath: out + "/tree2/sub"))
+                     try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 1_500_000_000)], ofItemAtPath: out + "/tree2/sub")
+                 }),
+            Step(args: ["download", "data:/trees", scratch + "/out/new", "--json"], expect: 0, compare: "out"),
+            // The root's contents straight into the directory (files written at different times: no tree comparison).
+            Step(args: ["download", "data:/", scratch + "/out/"], expect: 0),
+            // A symlink is followed (its target downloaded under the target's name).
+            Step(args: ["download", "data:/trees/tree2/lnk", scratch + "/out/"], expect: 0),
+            Step(args: ["download", "data:/trees/tree2/fifo", scratch + "/out/"], expect: 64, compare: "out"),
+            Step(args: ["download", "data:/trees/nope", scratch + "/out/"], expect: 3, compare: "out"),
+            Step(args: ["download", "missing:/", scratch + "/out/"], expect: 3, compare: "out"),
+            // A whole volume whose entries all keep the uploaded tree's times: the same archive in both worlds.
+            Step(args: ["volume", "create", "mirror"], expect: 0),
+            Step(args: ["upload", scratch + "/tree2", "mirror:/"], expect: 0),
+            Step(args: ["export", "mirror", "-o", scratch + "/out/mirror.tar.gz"], expect: 0, compare: "out"),
+            Step(args: ["volume", "delete", "mirror"], expect: 0),
+            // A directory whose entries all keep the uploaded tree's times: the same archive, byte for byte.
+            Step(args: ["export", "data", "--path", "/trees/tree2/sub", "-o", scratch + "/out/s.tar.gz"], expect: 0, compare: "out"),
+            Step(args: ["export", "data", "--path", "/trees/tree2/sub", "-o", scratch + "/out/t.tar.gz", "--level", "1", "--json"], expect: 0, compare: "out"),
+            Step(args: ["export", "data", "--path", "/trees/tree2/sub/big.bin", "-o", scratch + "/out/f.tar.gz"], expect: 0, compare: "out"),
+            Step(args: ["export", "missing", "-o", scratch + "/out/x.tar.gz"], expect: 3, compare: "out"),
+            Step(args: ["export", "data", "--path", "/nope", "-o", scratch + "/out/x.tar.gz"], expect: 3, compare: "out"),
+            Step(args: ["files", "rm", "data", "/trees", "-r"], expect: 0),
             // The operator's calls: caps, gc and fsck (one volume so far, so 'fsck' of all lists the same).
             Step(args: ["quota", "show", "data"], expect: 0),
             Step(args: ["quota", "set", "data", "1GiB"], expect: 0),
@@ -119,24 +173,50 @@ final class VolumectlEndpointTests: XCTestCase {
         try Data("one\n".utf8).write(to: URL(fileURLWithPath: tree + "/sub/one.txt"))
         try FileManager.default.createSymbolicLink(atPath: tree + "/link", withDestinationPath: "sub/one.txt")
         XCTAssertEqual(try Daemon.runTool("/usr/bin/tar", ["-czf", scratch.path + "/blob.tar.gz", "-C", tree, "."]).status, 0)
+        try Self.makeTree(scratch.path + "/tree2")
         let ctl = try Daemon.volumectl.get().path
         let out = scratch.path + "/out"
 
         var mismatches: [String] = []
         for step in Self.steps(scratch.path) {
+            if let prepare = step.prepare {
+                try prepare(localDir.path)
+                try prepare(d.dataDir)
+                continue
+            }
             var runs: [Daemon.ToolRun] = []
+            var trees: [[String: String]] = []
             for world in [["--data-dir", localDir.path], ["--endpoint", d.url]] {
                 try? FileManager.default.removeItem(atPath: out)
                 try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+                try step.setupOut?(out)
                 runs.append(try Daemon.runTool(ctl, world + step.args, env: ["VOLUMES_API_KEY": d.operatorKey, "VOLUMES_ENDPOINT": "",
                                                                               "VOLUMES_DATA_DIR": "", "VOLUMES_TENANT": ""],
                                                stdin: step.stdin))
+                if let c = step.compare { trees.append(try Self.describeTree(scratch.path + "/" + c)) }
             }
             let (local, remote) = (runs[0], runs[1])
             let name = step.args.joined(separator: " ").replacingOccurrences(of: scratch.path, with: "LOCAL")
             XCTAssertEqual(local.status, step.expect, "local \(name): \(local.stderr)")
             if local.status != remote.status { mismatches.append("\(name): exit \(local.status) locally, \(remote.status) remotely (\(remote.stderr))") }
-            let jsonSummary = step.args.contains("--json") && ["upload", "download", "import"].contains(step.args[0])
+            if trees.count == 2, trees[0] != trees[1] {
+                let keys = Set(trees[0].keys).union(trees[1].keys).sorted().filter { trees[0][$0] != trees[1][$0] }
+                mismatches.append("\(name): the local trees differ\n" + keys.map { "  \($0): local \(trees[0][$0] ?? "-"), remote \(trees[1][$0] ?? "-")" }.joined(separator: "\n"))
+            }
+            if step.compare != nil, step.expect == 0, trees.first?.count ?? 0 < 2 { XCTFail("\(name): nothing was written to compare") }
+            for (i, tree) in trees.enumerated() {
+                for path in tree.keys where path.contains(".part-") { XCTFail("\(name): a partial file was left: \(path) (world \(i))") }
+                for (path, start) in step.has where !(tree[path] ?? "").hasPrefix(start) {
+                    XCTFail("\(name) (\(i == 0 ? "local" : "remote")): \(path) is \(tree[path] ?? "missing"), not \(start)...")
+                }
+            }
+            let jsonSummary = step.args.contains("--json") && ["upload", "download", "import", "export"].contains(step.args[0])
+            if jsonSummary, step.args[0] != "import", local.status == 0 {
+                // The summaries, less the time taken.
+                if try Self.summary(local.stdout) != Self.summary(remote.stdout) {
+                    mismatches.append("\(name): JSON differs\n  local:  \(local.stdout)\n  remote: \(remote.stdout)")
+                }
+            }
             if !jsonSummary, Self.normalize(local.stdout) != Self.normalize(remote.stdout) {
                 mismatches.append("\(name): stdout differs\n  local:  \(local.stdout.debugDescription)\n  remote: \(remote.stdout.debugDescription)")
             }
@@ -147,6 +227,70 @@ final class VolumectlEndpointTests: XCTestCase {
         XCTAssertEqual(mismatches, [], mismatches.joined(separator: "\n"))
     }
 
+    /// The tree uploaded: nested directories, modes, an empty directory, a larger file, and a symlink (skipped).
+    static func makeTree(_ root: String) throws {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: root + "/sub/deeper", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: root + "/empty", withIntermediateDirectories: true)
+        try Data("one\n".utf8).write(to: URL(fileURLWithPath: root + "/one.txt"))
+        try Data("two\n".utf8).write(to: URL(fileURLWithPath: root + "/sub/deeper/two.txt"))
+        try Data((0..<700_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }).write(to: URL(fileURLWithPath: root + "/sub/big.bin"))
+        try Data().write(to: URL(fileURLWithPath: root + "/sub/zero"))
+        try fm.setAttributes([.posixPermissions: 0o750], ofItemAtPath: root + "/sub/deeper/two.txt")
+        try fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: root + "/sub/deeper")
+        try fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: root + "/sub/big.bin")
+        try fm.setAttributes([.modificationDate: Date(timeIntervalSince1970: 1_600_000_000.123456)], ofItemAtPath: root + "/one.txt")
+        try fm.createSymbolicLink(atPath: root + "/link", withDestinationPath: "one.txt")
+    }
+
+    /// What no upload makes: symlinks (one inside, one pointing out of the tree), a hard link and a FIFO,
+    /// made through the core in the world's data directory (the daemon's too: the catalog is shared by processes).
+    static func addLinks(dataDir: String) throws {
+        let store = try VolumeStore(dataDir: URL(fileURLWithPath: dataDir))
+        defer { try? store.close() }
+        let v = try store.volume(try store.resolve("data", owner: nil), owner: nil)
+        let dir = try v.attributes(at: "/trees/tree2").ino
+        _ = try v.create(parent: dir, name: Data("lnk".utf8), kind: .symlink, mode: 0o777, caller: .root, target: Data("sub/big.bin".utf8))
+        _ = try v.create(parent: dir, name: Data("escape".utf8), kind: .symlink, mode: 0o777, caller: .root, target: Data("../../../../etc".utf8))
+        _ = try v.create(parent: dir, name: Data("fifo".utf8), kind: .fifo, mode: 0o644, caller: .root)
+        _ = try v.link(try v.attributes(at: "/trees/tree2/one.txt").ino, newParent: dir, newName: Data("hard.txt".utf8), caller: .root)
+        try v.flushAll()
+    }
+
+    /// Every entry below `root` (relative path: type, mode, owner, size, content hash, file mtime but an archive's, link count, target).
+    static func describeTree(_ root: String) throws -> [String: String] {
+        var out: [String: String] = [:]
+        func walk(_ rel: String) throws {
+            let path = rel.isEmpty ? root : root + "/" + rel
+            var st = stat()
+            guard lstat(path, &st) == 0 else { return }
+            var d = "mode \(String(st.st_mode, radix: 8)) uid \(st.st_uid) gid \(st.st_gid)"
+            switch st.st_mode & S_IFMT {
+            case S_IFDIR:
+                out[rel] = d
+                for name in try FileManager.default.contentsOfDirectory(atPath: path).sorted() { try walk(rel.isEmpty ? name : rel + "/" + name) }
+            case S_IFLNK:
+                out[rel] = "symlink to " + (try FileManager.default.destinationOfSymbolicLink(atPath: path))
+            default:
+                let data = try Data(contentsOf: URL(fileURLWithPath: path))
+                let sum = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+                d += " size \(st.st_size) links \(st.st_nlink) sha256 \(sum)"
+                // A downloaded file keeps the volume's time; an exported archive is new (its time is when it was written).
+                if !rel.hasSuffix(".tar.gz") { d += " mtime \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)" }
+                out[rel] = d
+            }
+        }
+        try walk("")
+        return out
+    }
+
+    /// A transfer's --json summary without `seconds` and with the volume ID normalized.
+    static func summary(_ text: String) throws -> NSDictionary {
+        guard var o = try JSONSerialization.jsonObject(with: Data(normalize(text).utf8)) as? [String: Any] else { return [:] }
+        o["seconds"] = nil
+        return o as NSDictionary
+    }
+
     func testOverTheCapExits5InBothWorlds() throws {
         let d = try Daemon()
         defer { d.stop() }
@@ -154,6 +298,11 @@ final class VolumectlEndpointTests: XCTestCase {
         let scratch = try TemporaryDirectory("ctl-scratch-cap")
         defer { localDir.remove(); scratch.remove() }
         try Data(repeating: 1, count: 300 << 10).write(to: scratch.url.appendingPathComponent("big.bin"))
+        // A directory over the cap only with its last file: the upload streams most of it before the cap stops it.
+        let tree = scratch.path + "/tree"
+        try FileManager.default.createDirectory(atPath: tree + "/a", withIntermediateDirectories: true)
+        try Data(repeating: 2, count: 60 << 10).write(to: URL(fileURLWithPath: tree + "/a/first.bin"))
+        try Data(repeating: 3, count: 60 << 10).write(to: URL(fileURLWithPath: tree + "/b.bin"))
         let ctl = try Daemon.volumectl.get().path
         let env = ["VOLUMES_API_KEY": d.operatorKey, "VOLUMES_ENDPOINT": "", "VOLUMES_DATA_DIR": "", "VOLUMES_TENANT": ""]
         var results: [Daemon.ToolRun] = []
@@ -161,13 +310,21 @@ final class VolumectlEndpointTests: XCTestCase {
             XCTAssertEqual(try Daemon.runTool(ctl, world + ["volume", "create", "capped"], env: env).status, 0)
             let q = try Daemon.runTool(ctl, world + ["quota", "set", "capped", "100KiB"], env: env)
             XCTAssertEqual(q.status, 0, q.stderr)
+            XCTAssertEqual(try Daemon.runTool(ctl, world + ["files", "mkdir", "capped", "/keep"], env: env).status, 0)
+            let before = try Daemon.runTool(ctl, world + ["files", "ls", "capped", "/", "-R", "--json"], env: env)
+            XCTAssertEqual(before.status, 0, before.stderr)
             results.append(try Daemon.runTool(ctl, world + ["files", "put", "capped", "/big.bin", scratch.path + "/big.bin"], env: env))
             results.append(try Daemon.runTool(ctl, world + ["upload", scratch.path + "/big.bin", "capped:/up.bin"], env: env))
+            results.append(try Daemon.runTool(ctl, world + ["upload", tree, "capped:/keep/"], env: env))
+            // Nothing of the failed directory upload is in the volume.
+            let after = try Daemon.runTool(ctl, world + ["files", "ls", "capped", "/", "-R", "--json"], env: env)
+            XCTAssertEqual(after.stdout, before.stdout, "\(world[0]): a directory upload over the cap changed the volume")
         }
         for r in results { XCTAssertEqual(r.status, 5, r.stderr) }
         // 'files put' and upload go through the one streaming write in both worlds, so each says the same.
-        XCTAssertEqual(Self.normalize(results[0].stderr), Self.normalize(results[2].stderr))
-        XCTAssertEqual(Self.normalize(results[1].stderr), Self.normalize(results[3].stderr))
+        XCTAssertEqual(Self.normalize(results[0].stderr), Self.normalize(results[3].stderr))
+        XCTAssertEqual(Self.normalize(results[1].stderr), Self.normalize(results[4].stderr))
+        XCTAssertEqual(Self.normalize(results[2].stderr), Self.normalize(results[5].stderr))
     }
 
     func testCommandsWithoutARouteSayNotAvailableAndExit64() throws {
@@ -179,8 +336,8 @@ final class VolumectlEndpointTests: XCTestCase {
         let scratch = try TemporaryDirectory("ctl-na")
         defer { scratch.remove() }
         try FileManager.default.createDirectory(atPath: scratch.path + "/dir", withIntermediateDirectories: true)
-        for args in [["export", "v", "-o", scratch.path + "/x.tar.gz"], ["unmount", scratch.path + "/dir"],
-                     ["upload", scratch.path + "/dir", "v:/dir"], ["download", "v:/", scratch.path + "/dir"]] {
+        // Only what acts on this host's own mounts stays local (every transfer has a remote form now).
+        for args in [["unmount", scratch.path + "/dir"], ["mount", "v", scratch.path + "/dir"]] {
             let r = try Daemon.runTool(ctl, args, env: env)
             XCTAssertEqual(r.status, 64, "\(args): \(r.stderr)")
             XCTAssertTrue(r.stderr.contains("not available over --endpoint yet"), "\(args): \(r.stderr)")

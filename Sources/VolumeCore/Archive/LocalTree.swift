@@ -169,150 +169,62 @@ extension Volume {
     /// be a directory to merge into when `path` is a directory). Modes and mtimes are kept; owners
     /// when running as root. Files are written to a temporary name and renamed into place, through
     /// directory descriptors opened without following symlinks; symlinks are created last, so no
-    /// file is ever written through one. FIFOs and sockets are skipped and reported.
+    /// file is ever written through one (`LocalTreeWriter`). FIFOs and sockets are skipped and reported.
     public func download(_ path: String, to local: String, options: TransferOptions = TransferOptions()) throws -> ExportReport {
         let p = try VolumePath(path)
         try flushAll()
         let (canon, top) = try read { db in try resolve(db, p) }
-        var report = ExportReport(volumeId: id, path: canon.description)
-        let asRoot = getuid() == 0
-        var entries = 0
         let total: Int64? = top.kind == .file ? top.size : (canon.isRoot ? try statfs().usedBytes : nil)
-        var symlinks: [(dirFD: Int32, name: String, target: Data)] = []
-        var dirTimes: [(fd: Int32, attrs: Attributes)] = []
-        var linked: [UInt64: (fd: Int32, name: String)] = [:]
-        var openDirs: [Int32] = []
-        defer { for fd in openDirs { Glibc.close(fd) } }
+        let out = LocalTreeWriter(report: ExportReport(volumeId: id, path: canon.description), total: total, options: options)
 
-        func progress(_ current: String) {
-            options.progress?(TransferProgress(bytesIn: report.bytes, totalIn: total, bytesOut: report.bytes, entries: entries,
-                                               current: current, phase: "streaming"))
-        }
-        func check(_ r: Int32, _ what: @autoclosure () -> String) throws {
-            if r < 0 { throw VolumeError.io(what(), errno: errno) }
-        }
-        func setAttributes(_ fd: Int32, _ a: Attributes) throws {
-            if asRoot { _ = fchown(fd, a.uid, a.gid) }
-            try check(fchmod(fd, mode_t(a.mode)), "chmod")
-            var times = [timespec(tv_sec: Int(a.atime / 1_000_000_000), tv_nsec: Int(a.atime % 1_000_000_000)),
-                         timespec(tv_sec: Int(a.mtime / 1_000_000_000), tv_nsec: Int(a.mtime % 1_000_000_000))]
-            try check(futimens(fd, &times), "set times")
-        }
-        /// Writes file `a` as `name` in directory `dirFD`, through a temporary name.
         func writeFile(_ dirFD: Int32, _ name: String, _ a: Attributes, shown: String) throws {
-            if options.isCancelled() { throw VolumeError.interrupted("download interrupted at '\(shown)'") }
-            if a.nlink > 1, let first = linked[a.ino] {
-                _ = unlinkat(dirFD, name, 0)
-                if linkat(first.fd, first.name, dirFD, name, 0) == 0 { report.hardLinks += 1; return }
+            if a.nlink > 1 && out.link("\(a.ino)", dirFD, name) { return }
+            try out.writeFile(dirFD, name, LocalEntryAttributes(a), size: a.size, shown: shown, linkKey: a.nlink > 1 ? "\(a.ino)" : nil) { put in
+                var off: Int64 = 0
+                let piece = 1 << 20
+                while off < a.size {
+                    let data = try read(a.ino, offset: off, count: Int(min(Int64(piece), a.size - off)))
+                    guard !data.isEmpty else { throw VolumeError.corrupt("\(shown) is shorter than its size") }
+                    try data.withUnsafeBytes { try put($0) }
+                    off += Int64(data.count)
+                }
             }
-            let tmp = ".\(name.prefix(200)).part-\(UInt32.random(in: 0...UInt32.max))"
-            let fd = openat(dirFD, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-            try check(fd, "create \(shown)")
-            var ok = false
-            defer {
-                Glibc.close(fd)
-                if !ok { unlinkat(dirFD, tmp, 0) }
-            }
-            var off: Int64 = 0
-            let piece = 1 << 20
-            while off < a.size {
-                if options.isCancelled() { throw VolumeError.interrupted("download interrupted at '\(shown)'") }
-                let data = try read(a.ino, offset: off, count: Int(min(Int64(piece), a.size - off)))
-                guard !data.isEmpty else { throw VolumeError.corrupt("\(shown) is shorter than its size") }
-                try data.withUnsafeBytes { raw in try writeAll(fd, raw, "write \(shown)") }
-                off += Int64(data.count)
-                report.bytes += Int64(data.count)
-                progress(shown)
-            }
-            try setAttributes(fd, a)
-            try check(renameat(dirFD, tmp, dirFD, name), "rename into \(shown)")
-            ok = true
-            report.files += 1
-            if a.nlink > 1 { linked[a.ino] = (dirFD, name) }
-        }
-        /// Creates (or reuses) directory `name` in `dirFD` and returns a descriptor for it.
-        func openDirectory(_ dirFD: Int32, _ name: String, shown: String) throws -> Int32 {
-            if mkdirat(dirFD, name, 0o700) != 0 && errno != EEXIST { throw VolumeError.io("mkdir \(shown)", errno: errno) }
-            let fd = openat(dirFD, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            if fd < 0 {
-                let e = errno
-                if e == ELOOP || e == ENOTDIR { throw VolumeError.notADirectory("\(shown) exists locally and is not a directory") }
-                throw VolumeError.io("open \(shown)", errno: e)
-            }
-            openDirs.append(fd)
-            return fd
         }
         func walk(_ dir: Attributes, _ dirFD: Int32, _ shown: String) throws {
             for e in try readdir(dir.ino) {
-                entries += 1
+                out.counted()
                 let name = e.nameString
                 let childShown = shown + "/" + name
                 let a = e.attributes
                 switch a.kind {
                 case .directory:
-                    let fd = try openDirectory(dirFD, name, shown: childShown)
-                    report.directories += 1
+                    let fd = try out.openDirectory(dirFD, name, shown: childShown, attrs: LocalEntryAttributes(a))
                     try walk(a, fd, childShown)
-                    dirTimes.append((fd, a))
                 case .file:
                     try writeFile(dirFD, name, a, shown: childShown)
                 case .symlink:
-                    symlinks.append((dirFD, name, try readlink(a.ino)))
+                    out.symlink(dirFD, name, target: try readlink(a.ino))
                 default:
-                    report.skipped.append(childShown)
+                    out.skip(childShown)
                 }
             }
         }
 
-        // Where the top goes: into `local` when it is an existing directory (as its own name), else `local` itself.
-        let localIsDir = isLocalDirectory(local)
-        let parentPath: String
-        let topName: String
-        if top.kind == .directory && (canon.isRoot || !localIsDir) {
-            // The directory's contents go into `local`.
-            if !localIsDir { try check(mkdir(local, 0o700), "mkdir \(local)") }
-            let fd = Glibc.open(local, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            try check(fd, "open \(local)")
-            openDirs.append(fd)
-            report.directories += 1
-            try walk(top, fd, local)
-            if !localIsDir { dirTimes.append((fd, top)) }
-        } else {
-            if localIsDir {
-                parentPath = local
-                topName = canon.isRoot ? "root" : canon.name
-            } else {
-                let u = URL(fileURLWithPath: local)
-                parentPath = u.deletingLastPathComponent().path
-                topName = u.lastPathComponent
-            }
-            let pfd = Glibc.open(parentPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            try check(pfd, "open \(parentPath)")
-            openDirs.append(pfd)
-            let shown = parentPath + "/" + topName
+        switch try out.placeTop(isDirectory: top.kind == .directory, isRoot: canon.isRoot, name: canon.name,
+                                attrs: LocalEntryAttributes(top), local: local) {
+        case let .contents(fd, shown):
+            try walk(top, fd, shown)
+        case let .named(pfd, topName, shown):
             switch top.kind {
             case .directory:
-                let fd = try openDirectory(pfd, topName, shown: shown)
-                report.directories += 1
+                let fd = try out.openDirectory(pfd, topName, shown: shown, attrs: LocalEntryAttributes(top))
                 try walk(top, fd, shown)
-                dirTimes.append((fd, top))
             case .file:
                 try writeFile(pfd, topName, top, shown: shown)
             default:
                 throw VolumeError.invalidArgument("\(canon) is a \(top.kind.apiName); download takes a file or a directory")
             }
         }
-        for s in symlinks {
-            _ = unlinkat(s.dirFD, s.name, 0)
-            let r = s.target.withUnsafeBytes { raw -> Int32 in
-                var t = Array(raw.bindMemory(to: CChar.self)) + [0]
-                return symlinkat(&t, s.dirFD, s.name)
-            }
-            try check(r, "symlink \(s.name)")
-            report.symlinks += 1
-        }
-        // Directory modes and times last (writing into them changed their mtime).
-        for d in dirTimes { try setAttributes(d.fd, d.attrs) }
-        return report
+        return try out.finish()
     }
 }

@@ -1,4 +1,4 @@
-// The transfer commands on a data directory: upload and download of trees, and the Phase 1 import, in this process.
+// The transfer commands on a data directory: upload and download of trees, export, and the Phase 1 import, in this process.
 import Foundation
 import VolumeCore
 
@@ -49,6 +49,15 @@ extension LocalBackend {
             let vol = try store.volume(id, owner: global.scope)
             return (id, try vol.download(loc.path, to: destination,
                                          options: TransferOptions(progress: { bar.update($0) }, isCancelled: TransferSignals.isCancelled)))
+        }
+    }
+
+    func export(_ ref: String, path: String, level: Int, options: TransferOptions, to output: ExportOutput) throws -> (String, ExportReport) {
+        try global.withStore { store in
+            let id = try store.resolve(ref, owner: global.scope)
+            let vol = try store.volume(id, owner: global.scope)
+            _ = try VolumePath(path)
+            return (id, try vol.exportArchive(path, to: try output.open(), level: level, options: options))
         }
     }
 

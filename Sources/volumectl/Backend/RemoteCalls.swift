@@ -24,11 +24,6 @@ struct RemoteFailure: Error, CustomStringConvertible {
         default: self.init(code: e.code, message: e.message)
         }
     }
-
-    /// A command or form the daemon has no route for yet (usage, exit 64).
-    static func notAvailable(_ what: String) -> RemoteFailure {
-        RemoteFailure(code: "not_available", message: "\(what) is not available over --endpoint yet; run it on the daemon's host with --data-dir")
-    }
 }
 
 /// Runs an async client call to completion from synchronous code; the client's errors become `RemoteFailure`.
@@ -48,10 +43,16 @@ func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) thr
 }
 
 /// The result of a task, handed to the thread that waits for it (the semaphore orders the two).
-private final class ResultBox<T: Sendable>: @unchecked Sendable {
+final class ResultBox<T: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var result: Result<T, any Error>?
     func set(_ r: Result<T, any Error>) { lock.lock(); result = r; lock.unlock() }
+    /// The result when there is one.
+    func peek() -> Result<T, any Error>? {
+        lock.lock()
+        defer { lock.unlock() }
+        return result
+    }
     func get() throws -> T {
         lock.lock()
         defer { lock.unlock() }

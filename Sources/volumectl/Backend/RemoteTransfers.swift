@@ -1,5 +1,6 @@
-// The transfer commands on a daemon: single files up and down through the streamed content route, and the
-// Phase 1 import through the tar.gz create route. Directory trees have no route yet.
+// The transfer commands on a daemon: single files up and down through the streamed content route, directory
+// trees and exports through the tar.gz archive route (streamed through the core's tar and gzip code), and the
+// Phase 1 import through the tar.gz create route.
 import Foundation
 import VolumeAPI
 import VolumeClient
@@ -27,9 +28,11 @@ extension RemoteBackend {
             guard !dest.isRoot else { throw VolumeError.isADirectory("/ is the volume root; give a file path") }
             target = dest
         } else {
+            // The path given is followed when it is a symlink, as locally; anything but one file is a tree.
             var st = stat()
-            guard lstat(source, &st) == 0 else { throw LocalFile.error(errno, "cannot read '\(source)'") }
-            guard (st.st_mode & S_IFMT) == S_IFREG else { throw RemoteFailure.notAvailable("uploading a directory (or anything but one file)") }
+            guard stat(source, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+                return try uploadTree(source: source, to: loc, volumeId: id, intoDest: intoDest, bar: bar, quiet: quiet)
+            }
             fileMode = UInt32(st.st_mode) & 0o7777
             size = Int64(st.st_size)
             if intoDest {
@@ -63,10 +66,14 @@ extension RemoteBackend {
     func download(_ loc: VolumeLocation, to destination: String, bar: TransferProgressBar) throws -> (String, ExportReport) {
         let id = try volumeInfo(loc.volume).volumeId
         let files = client.volume(id).files
-        let source = try VolumePath(loc.path)
+        // A symlink is followed, as locally: what is downloaded (and named) is its target.
+        let entry = try statFollowing(files, try VolumePath(loc.path).description)
+        if entry.type == "dir" { return try downloadTree(entry, volumeId: id, to: destination, bar: bar) }
+        guard entry.type == "file" else {
+            throw VolumeError.invalidArgument("\(entry.path) is a \(entry.type); download takes a file or a directory")
+        }
+        let source = try VolumePath(entry.path)
         let sourceText = source.description
-        let entry = try blocking { try await files.stat(sourceText) }
-        guard entry.type == "file" else { throw RemoteFailure.notAvailable("downloading a directory (or anything but one file)") }
         var target = destination
         if LocalFile.isDirectory(destination) { target = URL(fileURLWithPath: destination).appendingPathComponent(source.name).path }
         let total = entry.size

@@ -20,6 +20,8 @@ protocol VolumeBackend {
     func upload(source: String, to loc: VolumeLocation, mode: UInt32, bar: TransferProgressBar, quiet: Bool) throws -> (String, ImportReport)
     /// `download VOLUME:/PATH LOCAL`.
     func download(_ loc: VolumeLocation, to destination: String, bar: TransferProgressBar) throws -> (String, ExportReport)
+    /// `export VOLUME [--path P] -o OUT`: the tar.gz written to `output` (opened once the volume and path are found).
+    func export(_ ref: String, path: String, level: Int, options: TransferOptions, to output: ExportOutput) throws -> (String, ExportReport)
     /// `import BLOB --create NAME | --volume VOLUME [--path P]`: returns the report, the volume ID and the new volume's ID.
     func importArchive(blob: String, create: String?, volume: String?, path: String, owner: String?, bar: TransferProgressBar,
                        quiet: Bool) throws -> (ImportReport, String, String?)

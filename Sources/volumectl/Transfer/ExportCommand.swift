@@ -47,21 +47,20 @@ struct ExportCommand: ParsableCommand {
     }
 
     func run() throws {
-        try global.requireLocal("export")
         try transferReporting {
             TransferSignals.install()
             let started = Date()
             let bar = TransferProgressBar(verb: "export", quiet: quiet)
             defer { bar.finish() }
             let options = TransferOptions(progress: { bar.update($0) }, isCancelled: TransferSignals.isCancelled)
-            let (id, report) = try global.withStore { store -> (String, ExportReport) in
-                let id = try store.resolve(volume, owner: global.scope)
-                let vol = try store.volume(id, owner: global.scope)
-                if output == "-" {
-                    let sink = FileByteSink(fd: 1, name: "standard output", isCancelled: TransferSignals.isCancelled)
-                    return (id, try vol.exportArchive(path, to: sink, level: level, options: options))
-                }
-                return (id, try exportToFile(vol, options: options))
+            let out = ExportOutput(output)
+            let (id, report): (String, ExportReport)
+            do {
+                (id, report) = try global.backend().export(volume, path: path, level: level, options: options, to: out)
+                try out.commit()
+            } catch {
+                out.abandon()
+                throw error
             }
             bar.finish()
             let summary = TransferSummary(report: report, extra: ["output": output], seconds: Date().timeIntervalSince(started))
@@ -78,29 +77,6 @@ struct ExportCommand: ParsableCommand {
                 print("exported \(what) from \(id):\(report.path) to \(output) (\(ByteSize.format(report.outputBytes ?? 0)))")
                 if !report.skipped.isEmpty { print("skipped (sockets cannot be archived): \(report.skipped.joined(separator: ", "))") }
             }
-        }
-    }
-
-    /// Writes the archive under a temporary name beside `output`, syncs it and renames it into place;
-    /// on any error the temporary file is removed.
-    private func exportToFile(_ vol: Volume, options: TransferOptions) throws -> ExportReport {
-        let url = URL(fileURLWithPath: output)
-        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).part-\(getpid())").path
-        var fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw VolumeError.io("create \(tmp)", errno: errno) }
-        do {
-            let sink = FileByteSink(fd: fd, name: output, isCancelled: TransferSignals.isCancelled)
-            let report = try vol.exportArchive(path, to: sink, level: level, options: options)
-            guard fsync(fd) == 0 else { throw VolumeError.io("fsync \(output)", errno: errno) }
-            let closed = close(fd)
-            fd = -1
-            guard closed == 0 else { throw VolumeError.io("close \(output)", errno: errno) }
-            guard rename(tmp, output) == 0 else { throw VolumeError.io("rename to \(output)", errno: errno) }
-            return report
-        } catch {
-            if fd >= 0 { close(fd) }
-            unlink(tmp)
-            throw error
         }
     }
 }
