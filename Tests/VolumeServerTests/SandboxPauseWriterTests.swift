@@ -58,9 +58,10 @@ final class SandboxPauseWriterTests: XCTestCase {
     /// both writers go on without an error: the per-line writer through the new mount, the held
     /// descriptor through the old one, whose server (the pause detached its mount lazily) serves it
     /// until it is closed and then exits. When both stop, each file is exactly lines 1 to its last.
-    /// Fails on old code? No: it documents and guards what the code does (see Docs/architecture.md,
-    /// "A descriptor held across a pause"); checked that it can fail by acknowledging a line before its
-    /// fsync and killing the writer at the pause (the acknowledged count then runs ahead of the file).
+    /// Passes on the code before this branch too: it documents and guards what the code does (see
+    /// Docs/architecture.md, "A descriptor held across a pause"). Checked that it fails when pause takes
+    /// the mounts down before it stops the processes: the per-line writer then opens /data between the
+    /// two ("dd: failed to open '/data/open.txt': Permission denied") and stops.
     func testPauseWithWritersMidFileKeepsEveryAcknowledgedLineAndTheWritersGoOnAfterResume() throws {
         let h = try SandboxHarness(test: self)
         let vol = try h.d.createVolume("data", key: h.key)

@@ -20,9 +20,9 @@ final class SandboxSubpathEscapeTests: XCTestCase {
     /// host: the kernel resolves them in the sandbox's own view, where `/data` is only `/x`. (b) `..`
     /// from the mount root is the sandbox's own `/`. The links are really in the volume (the files API
     /// shows them with their targets).
-    /// Would fail if the attachment served more than its subpath (checked: with `--subpath` left out
-    /// of the mount server's arguments, `ls /data` shows `secret.txt` and `other`); it passes on the
-    /// code before this change as well, where the same rules already held.
+    /// Passes on the code before this branch as well, where the same rules already held. Checked that it
+    /// fails when the attachment serves more than its subpath (`--subpath` left out of the mount
+    /// server's arguments: the links land at the volume's root, and what /data shows is the root).
     func testSymlinksAndDotDotFromASubpathMountReachNothingOutsideIt() throws {
         let h = try SandboxHarness(test: self)
         let vol = try seed(h)
@@ -84,8 +84,9 @@ final class SandboxSubpathEscapeTests: XCTestCase {
     /// `/x`, the sibling or the volume's root. A remount (pause, resume) resolves the path again: it
     /// serves what is at `/x` then; with `/x` gone, resume marks the attachment `failed`,
     /// `subpath_invalid`, with the reason, and nothing is at `/data` inside.
-    /// Would fail if the mount followed the path instead of the inode (a non-strict mount resolves
-    /// the same way once, so this also guards `--strict-subpath` against a per-lookup resolution).
+    /// Passes on the code before this branch as well. Checked that it fails when the attachment serves
+    /// more than its subpath (`--subpath` left out: the reads fail once /x is renamed, the listing shows
+    /// the volume's root, and resume does not fail with /x gone).
     func testARenameRaceByAnotherClientNeverLeadsTheMountOutsideTheDirectoryItResolved() throws {
         let h = try SandboxHarness(test: self)
         let vol = try seed(h)
