@@ -108,22 +108,25 @@ public final class MountSupervisor: @unchecked Sendable {
         // A mount left by a server that died answers ENOTCONN: detach it before mounting again.
         if MountTable.entry(at: path) != nil { MountTable.unmount(path, lazy: true) }
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        var args = ["mount", a.volumeId, path, "--json", "--no-auto-unmount", "--strict-subpath",
-                    "--data-dir", store.dataDir.path, "--log-file", mountRoot.appendingPathComponent(a.id + ".log").path]
+        var args = ["mount", a.volumeId, path, "--foreground", "--no-auto-unmount", "--strict-subpath", "--data-dir", store.dataDir.path]
         if a.readOnly { args.append("--read-only") }
         if a.subpath != "/" { args += ["--subpath", a.subpath] }
         if let owner = try Self.sandboxUser(a, store: store) { args += ["--map-root", owner.description] }
-        let run: ToolResult
-        do { run = try Self.runTool(volumectl, args) } catch {
-            return try store.markAttachment(a.id, state: .failed, reason: .mountFailed, message: "cannot start \(volumectl): \(error)")
-        }
-        guard run.status == 0,
-              let object = try? JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any],
-              let pidText = object["pid"] as? String, let pid = Int32(pidText), let process = ProcessIdentity(pid: pid) else {
-            let why = run.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
-            try? FileManager.default.removeItem(atPath: path)
+        let pid: Int32
+        switch try MountServerLaunch.start(volumectl: volumectl, arguments: args, log: mountRoot.appendingPathComponent(a.id + ".log").path) {
+        case .ready(let p):
+            pid = p
+        case .failed(let why):
+            // (A server that was killed for not reporting may have left a dead mount.)
+            if MountTable.entry(at: path) != nil { MountTable.unmount(path, lazy: true) }
+            rmdir(path)
             return try store.markAttachment(a.id, state: .failed, reason: Self.reason(for: why, volume: a.volumeId, store: store),
-                                            message: "the mount failed: \(why.isEmpty ? "exit \(run.status)" : why)")
+                                            message: "the mount failed: \(why)")
+        }
+        guard let process = ProcessIdentity(pid: pid) else {
+            stopServer(path: path, process: nil)
+            return try store.markAttachment(a.id, state: .failed, reason: .mountFailed,
+                                            message: "the mount server (pid \(pid)) exited right after mounting; see \(mountRoot.appendingPathComponent(a.id + ".log").path)")
         }
         let holder = LeaseHolder(host: store.currentHolder.host, process: process)
         do {
@@ -203,13 +206,15 @@ public final class MountSupervisor: @unchecked Sendable {
     /// or whose mount vanished (a reboot), a `pending` one, one left `released` by a crash in the
     /// middle of a resume; attachments of sandboxes that are not running have their mounts
     /// taken down and are `released`; a mount under `mountRoot` that no record serves is taken down.
-    /// What cannot be mounted is `failed` with the reason.
+    /// What cannot be mounted is `failed` with the reason. A sandbox's intents are mounted at once
+    /// (`mountAll`), one sandbox after another.
     @discardableResult
     public func reconcile() throws -> ReconcileReport {
         var report = ReconcileReport()
         let table = Set(MountTable.entries().map(\.mountpoint))
         var keep: Set<String> = []
         for sbx in try store.sandboxes(owner: nil, includeDestroyed: true) {
+            var toMount: [String] = []
             for a in try store.attachments(sandbox: sbx.id, owner: nil) {
                 let path = hostPath(a.id)
                 if sbx.state != .running {
@@ -243,12 +248,15 @@ public final class MountSupervisor: @unchecked Sendable {
                     kill(s.pid, SIGTERM)
                     for _ in 0..<300 where s.isAlive { usleep(10_000) }
                 }
-                let after = try mount(a.id)
+                toMount.append(a.id)
+            }
+            // The sandbox's intents to mount, at once (as a resume mounts them).
+            for after in try mountAll(toMount) {
                 if after.state == .mounted {
-                    keep.insert(path)
-                    report.remounted.append(a.id)
+                    keep.insert(hostPath(after.id))
+                    report.remounted.append(after.id)
                 } else {
-                    report.failed.append(a.id)
+                    report.failed.append(after.id)
                 }
             }
         }
@@ -258,32 +266,5 @@ public final class MountSupervisor: @unchecked Sendable {
             report.orphansUnmounted.append(p)
         }
         return report
-    }
-
-    // MARK: Running tools
-
-    struct ToolResult { let status: Int32; let stdout: String; let stderr: String }
-
-    /// Runs a tool to completion with its output in temporary files (a detached grandchild never
-    /// holds a pipe of ours open).
-    static func runTool(_ path: String, _ args: [String]) throws -> ToolResult {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("volumed-tool-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let out = dir.appendingPathComponent("o"), err = dir.appendingPathComponent("e")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = args
-        p.environment = ProcessInfo.processInfo.environment.filter { $0.key != "VOLUMES_TENANT" }
-        p.standardInput = FileHandle.nullDevice
-        p.standardOutput = try FileHandle(forWritingTo: out)
-        p.standardError = try FileHandle(forWritingTo: err)
-        try p.run()
-        p.waitUntilExit()
-        return ToolResult(status: p.terminationStatus,
-                          stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-                          stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
     }
 }

@@ -56,7 +56,7 @@ extension MountSupervisor {
         for a in try store.attachments(sandbox: id, owner: owner) { exclusively(a.id) { unplace(a) } }
         let s = try store.setSandboxNamespace(id, owner: owner, namespace: process)
         var atts = try store.attachments(sandbox: id, owner: owner)
-        if s.state == .running { atts = try atts.map { try mount($0.id) } }
+        if s.state == .running { atts = try mountAll(atts.map(\.id)) }
         return (s, atts)
     }
 

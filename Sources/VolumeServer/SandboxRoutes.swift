@@ -196,7 +196,7 @@ struct SandboxRoutes: Sendable {
                     return SandboxView(sandbox: moved.sandbox, attachments: moved.attachments)
                 }
                 if current.state != .running || atts.contains(where: { $0.state != .mounted }) {
-                    atts = try atts.map { try supervisor.mount($0.id) }
+                    atts = try supervisor.mountAll(atts.map(\.id))
                 }
                 // Every intent is mounted (or failed) before the sandbox's processes run again.
                 try runner.thaw(id)
@@ -263,7 +263,7 @@ extension MountSupervisor {
         }
         let namespace = try namespacePid.map { try namespaceProcess(pid: $0, tenant: owner) }
         let made = try store.createSandbox(owner: owner, attachments: requests, uid: uid, gid: gid, namespace: namespace)
-        return (made.sandbox, try made.attachments.map { try mount($0.id) })
+        return (made.sandbox, try mountAll(made.attachments.map(\.id)))
     }
 
     /// Forks sandbox `parentID` (its intents and uid/gid; `namespacePid` is the new sandbox's own
@@ -272,6 +272,6 @@ extension MountSupervisor {
         let tenant = try store.sandbox(parentID, owner: owner).ownerId
         let namespace = try namespacePid.map { try namespaceProcess(pid: $0, tenant: tenant) }
         let made = try store.forkSandbox(parentID, owner: owner, namespace: namespace)
-        return (made.sandbox, try made.attachments.map { try mount($0.id) })
+        return (made.sandbox, try mountAll(made.attachments.map(\.id)))
     }
 }

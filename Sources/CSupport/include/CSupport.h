@@ -1,4 +1,4 @@
-// C helpers Swift cannot import directly: zlib's init macros, syncfs(2), sync_file_range(2), O_DIRECT, open file description locks, and placing a mount in another mount namespace.
+// C helpers Swift cannot import directly: zlib's init macros, syncfs(2), sync_file_range(2), O_DIRECT, open file description locks, placing a mount in another mount namespace, and starting a detached process.
 #ifndef CSUPPORT_H
 #define CSUPPORT_H
 #include <zlib.h>
@@ -43,4 +43,14 @@ int csupport_place_mount(const char *source, int pid, const char *target, int *s
 /// Detaches (umount2 MNT_DETACH) the mount at `target` inside the mount namespace of process `pid`,
 /// in a forked child as above. 0, or an errno value with `*stage`.
 int csupport_unplace_mount(int pid, const char *target, int *stage);
+
+/// Starts `path` (execve with `argv` and `envp`, both NULL-terminated) in a new session, as a
+/// grandchild: a forked middle process forks it and exits at once (and is reaped here), so the
+/// program is not our child (it outlives us, and its exit leaves no zombie of ours). It gets
+/// /dev/null as stdin, `out` as stdout and stderr, `ready` as descriptor 3, no other descriptor,
+/// default signal dispositions and an empty signal mask. 0 and `*pid`, or an errno value. An exec
+/// that fails exits 127, which the caller sees as EOF on its end of `ready`.
+int csupport_spawn_detached(const char *path, char *const argv[], char *const envp[], int out, int ready, int *pid);
+/// pipe2(fds, O_CLOEXEC) (needs _GNU_SOURCE): no descriptor of it leaks into a program another thread starts meanwhile.
+int csupport_pipe_cloexec(int fds[2]);
 #endif

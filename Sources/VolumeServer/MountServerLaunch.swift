@@ -1,0 +1,91 @@
+// Starts one attachment's mount server (`volumectl mount --foreground`) detached, in a new session, and waits until it reports the mount usable.
+import CSupport
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The one process start of an attach: the daemon starts the server itself (`csupport_spawn_detached`:
+/// a grandchild in its own session, never the daemon's child, so it outlives the daemon and leaves no
+/// zombie), with a pipe as its descriptor 3 (`VOLUMECTL_MOUNT_READY_FD`) on which the server writes
+/// `ready MOUNTPOINT` once the mount is usable, or `error: ...`. (`volumectl mount` without
+/// `--foreground` does the same for a person at a shell, at the cost of a second start of the binary.)
+enum MountServerLaunch {
+    enum Outcome {
+        /// The mount is usable; `pid` serves it.
+        case ready(pid: Int32)
+        /// No mount: why (the server's own error line, or what became of it).
+        case failed(String)
+    }
+
+    /// How long a server may take to report: past it the server is killed and the mount failed.
+    static let readyTimeout: Double = 120
+
+    /// Runs `volumectl` with `arguments` (which must include `--foreground`), its output appended to
+    /// `log`. Blocks until the server reports, exits or times out.
+    static func start(volumectl: String, arguments: [String], log: String) throws -> Outcome {
+        let out = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard out >= 0 else { return .failed("cannot open the log \(log): \(String(cString: strerror(errno)))") }
+        defer { close(out) }
+        var fds: [Int32] = [0, 0]
+        guard csupport_pipe_cloexec(&fds) == 0 else { return .failed("pipe: \(String(cString: strerror(errno)))") }
+        let (readEnd, writeEnd) = (fds[0], fds[1])
+        defer { close(readEnd) }
+        var env = ProcessInfo.processInfo.environment
+        env["VOLUMES_TENANT"] = nil
+        env["VOLUMECTL_MOUNT_READY_FD"] = "3"
+        let cArgs = ([volumectl] + arguments).map { strdup($0) } + [nil]
+        let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            cArgs.forEach { free($0) }
+            cEnv.forEach { free($0) }
+        }
+        var pid: Int32 = 0
+        let rc = csupport_spawn_detached(volumectl, cArgs, cEnv, out, writeEnd, &pid)
+        close(writeEnd)
+        guard rc == 0 else { return .failed("cannot start \(volumectl): \(String(cString: strerror(rc)))") }
+        switch readLine(readEnd, timeout: readyTimeout) {
+        case .line(let line) where line.hasPrefix("ready "):
+            return .ready(pid: pid)
+        case .line(let line) where line.hasPrefix("error: "):
+            return .failed(String(line.dropFirst(7)))
+        case .line(let line):
+            return .failed("the mount server said '\(line)'; see \(log)")
+        case .end:
+            return .failed("the mount server exited before mounting; see \(log)")
+        case .timeout:
+            // Ours: started just now and never reported; it may hold a half-made mount, which the
+            // caller's next start detaches.
+            kill(pid, SIGKILL)
+            return .failed("the mount server did not report within \(Int(readyTimeout)) s (killed); see \(log)")
+        }
+    }
+
+    enum Read { case line(String), end, timeout }
+
+    /// Reads one line from `fd` (only one: helpers of the server, fusermount3, may keep the pipe open).
+    static func readLine(_ fd: Int32, timeout: Double) -> Read {
+        var reply = Data()
+        var buf = [UInt8](repeating: 0, count: 4096)
+        let deadline = Date().addingTimeInterval(timeout)
+        while !reply.contains(UInt8(ascii: "\n")) {
+            let left = deadline.timeIntervalSinceNow
+            if left <= 0 { return .timeout }
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&p, 1, Int32(min(left * 1000, 60_000)) + 1)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                break
+            }
+            if ready == 0 { continue }
+            let n = read(fd, &buf, buf.count)
+            if n > 0 { reply.append(contentsOf: buf[0..<n]); continue }
+            if n < 0 && (errno == EINTR || errno == EAGAIN) { continue }
+            break
+        }
+        let text = String(decoding: reply, as: UTF8.self)
+        guard let end = text.firstIndex(of: "\n") else { return text.isEmpty ? .end : .line(text) }
+        return .line(String(text[..<end]))
+    }
+}
