@@ -328,6 +328,49 @@ final class VolumectlEndpointTests: XCTestCase {
         XCTAssertEqual(Self.normalize(results[2].stderr), Self.normalize(results[5].stderr))
     }
 
+    /// Ctrl-C during a directory upload: exit 130 and the volume as it was, locally and over the endpoint (where
+    /// the upload stream fails, the request is cut, and the daemon's import keeps nothing).
+    func testAnInterruptedDirectoryUploadLeavesTheVolumeAsBefore() throws {
+        let d = try Daemon()
+        defer { d.stop() }
+        let localDir = try TemporaryDirectory("ctl-local-int")
+        let scratch = try TemporaryDirectory("ctl-scratch-int")
+        defer { localDir.remove(); scratch.remove() }
+        // Small files first, then 32 GiB of holes: the upload is still streaming when the signal comes.
+        let tree = scratch.path + "/tree"
+        try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true)
+        try Data("a\n".utf8).write(to: URL(fileURLWithPath: tree + "/a.txt"))
+        XCTAssertEqual(try Daemon.runTool("/usr/bin/truncate", ["-s", "32G", tree + "/z-sparse.bin"]).status, 0)
+        let ctl = try Daemon.volumectl.get().path
+        let env = ["VOLUMES_API_KEY": d.operatorKey, "VOLUMES_ENDPOINT": "", "VOLUMES_DATA_DIR": "", "VOLUMES_TENANT": ""]
+        for world in [["--data-dir", localDir.path], ["--endpoint", d.url]] {
+            XCTAssertEqual(try Daemon.runTool(ctl, world + ["volume", "create", "v"], env: env).status, 0)
+            XCTAssertEqual(try Daemon.runTool(ctl, world + ["quota", "set", "v", "64GiB"], env: env).status, 0)
+            XCTAssertEqual(try Daemon.runTool(ctl, world + ["files", "put", "v", "/keep.txt"], env: env, stdin: Data("kept\n".utf8)).status, 0)
+            let before = try Daemon.runTool(ctl, world + ["files", "ls", "v", "/", "-R", "--json"], env: env)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: ctl)
+            p.arguments = world + ["upload", tree, "v:/"]
+            p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+            let errPath = scratch.path + "/stderr"
+            _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+            p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            Thread.sleep(forTimeInterval: 1.5)
+            XCTAssertTrue(p.isRunning, "\(world[0]): the upload ended before the signal; the test needs a longer upload")
+            kill(p.processIdentifier, SIGINT)
+            p.waitUntilExit()
+            let stderr = try String(contentsOfFile: errPath, encoding: .utf8)
+            XCTAssertEqual(p.terminationStatus, 130, "\(world[0]): \(stderr)")
+            XCTAssertTrue(stderr.contains("interrupted"), "\(world[0]): \(stderr)")
+            let after = try Daemon.runTool(ctl, world + ["files", "ls", "v", "/", "-R", "--json"], env: env)
+            XCTAssertEqual(after.stdout, before.stdout, "\(world[0]): the interrupted upload changed the volume")
+        }
+        let fsck = try d.volumectl("fsck")
+        XCTAssertEqual(fsck.status, 0, fsck.stdout + fsck.stderr)
+    }
+
     func testCommandsWithoutARouteSayNotAvailableAndExit64() throws {
         let d = try Daemon()
         defer { d.stop() }
