@@ -371,6 +371,76 @@ final class VolumectlEndpointTests: XCTestCase {
         XCTAssertEqual(fsck.status, 0, fsck.stdout + fsck.stderr)
     }
 
+    /// The daemon killed during a directory download: exit 70 saying the download was cut, the files written
+    /// before it whole and no partial file; killed during a directory upload: after a restart the volume is as it
+    /// was (the archive import commits once, at its end).
+    func testACutTransferLeavesNoPartialFileAndNoPartialUpload() throws {
+        let d = try Daemon()
+        defer { d.stop() }
+        let scratch = try TemporaryDirectory("ctl-scratch-cut")
+        defer { scratch.remove() }
+        let tree = scratch.path + "/tree"
+        try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true)
+        try Data("first\n".utf8).write(to: URL(fileURLWithPath: tree + "/a.txt"))
+        let big = try Daemon.runTool("/bin/sh", ["-c", "head -c 200M /dev/urandom > '\(tree)/big.bin'"])
+        XCTAssertEqual(big.status, 0, big.stderr)
+        let ctl = try Daemon.volumectl.get().path
+        var env = ["VOLUMES_API_KEY": d.operatorKey, "VOLUMES_ENDPOINT": d.url, "VOLUMES_DATA_DIR": "", "VOLUMES_TENANT": ""]
+        XCTAssertEqual(try Daemon.runTool(ctl, ["volume", "create", "v"], env: env).status, 0)
+        let up = try Daemon.runTool(ctl, ["upload", tree, "v:/"], env: env)
+        XCTAssertEqual(up.status, 0, up.stderr)
+
+        func start(_ args: [String]) throws -> (Process, String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: ctl)
+            p.arguments = args
+            p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+            let errPath = scratch.path + "/stderr-\(args[0])"
+            _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+            p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            return (p, errPath)
+        }
+
+        // The download: killed once a.txt is whole and big.bin is being written (its temporary file is there).
+        let out = scratch.path + "/out"
+        let (down, downErr) = try start(["download", "v:/tree", out])
+        var midway = false
+        for _ in 0..<1200 where !midway {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []
+            midway = names.contains { $0.hasPrefix(".big.bin.part-") }
+            if !midway { usleep(25_000) }
+        }
+        XCTAssertTrue(midway, "the download never got to big.bin")
+        d.stop(signal: SIGKILL)
+        down.waitUntilExit()
+        let downText = try String(contentsOfFile: downErr, encoding: .utf8)
+        XCTAssertEqual(down.terminationStatus, 70, downText)
+        XCTAssertTrue(downText.contains("the download was cut"), downText)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: out + "/a.txt")), Data("first\n".utf8))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out).sorted(), ["a.txt"], "no partial big.bin")
+
+        // The upload: killed while the tree streams; after a restart nothing of it is in the volume.
+        try d.start()
+        env["VOLUMES_ENDPOINT"] = d.url
+        let before = try Daemon.runTool(ctl, ["files", "ls", "v", "/", "-R", "--json"], env: env)
+        XCTAssertEqual(before.status, 0, before.stderr)
+        let (upload, upErr) = try start(["upload", tree, "v:/again"])
+        Thread.sleep(forTimeInterval: 1.5)
+        XCTAssertTrue(upload.isRunning, "the upload ended before the daemon was killed; the test needs a longer upload")
+        d.stop(signal: SIGKILL)
+        upload.waitUntilExit()
+        let upText = try String(contentsOfFile: upErr, encoding: .utf8)
+        XCTAssertEqual(upload.terminationStatus, 70, upText)
+        try d.start()
+        env["VOLUMES_ENDPOINT"] = d.url
+        let after = try Daemon.runTool(ctl, ["files", "ls", "v", "/", "-R", "--json"], env: env)
+        XCTAssertEqual(Self.normalize(after.stdout), Self.normalize(before.stdout), "a cut upload changed the volume")
+        let fsck = try Daemon.runTool(ctl, ["fsck", "v"], env: env)
+        XCTAssertEqual(fsck.status, 0, fsck.stdout + fsck.stderr)
+    }
+
     func testCommandsWithoutARouteSayNotAvailableAndExit64() throws {
         let d = try Daemon()
         defer { d.stop() }
