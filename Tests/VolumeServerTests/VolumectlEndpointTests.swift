@@ -76,6 +76,8 @@ final class VolumectlEndpointTests: XCTestCase {
             Step(args: ["upload", scratch + "/tree2", "data:/trees/"], expect: 0),
             Step(args: ["upload", scratch + "/tree2", "data:/trees/renamed", "--json"], expect: 0),
             Step(args: ["upload", scratch + "/tree2", "data:/trees/tree2"], expect: 0),
+            // Again into the same place: the files are replaced, and the summaries count them alike.
+            Step(args: ["upload", scratch + "/tree2", "data:/trees/", "--json"], expect: 0),
             Step(args: ["upload", scratch + "/tree2", "missing:/x"], expect: 3),
             Step(args: ["upload", scratch + "/no-such-dir", "data:/x/"], expect: 3),
             Step(args: ["upload", scratch + "/tree2", "data:/"], expect: 0),
