@@ -73,16 +73,19 @@ public struct ImportSummary: Codable, Sendable, Equatable {
     public var droppedCount: Int
     public var dropped: [DroppedEntryResponse]
     public var droppedTruncated: Bool
+    /// Existing files (or symlinks) the imported files replaced (absent from older daemons).
+    public var replaced: Int?
 
     enum CodingKeys: String, CodingKey {
         case files, directories, bytes, inputBytes = "input_bytes", droppedCount = "dropped_count", dropped
-        case droppedTruncated = "dropped_truncated"
+        case droppedTruncated = "dropped_truncated", replaced
     }
 
     public init(files: Int, directories: Int, bytes: Int64, inputBytes: Int64, droppedCount: Int,
-                dropped: [DroppedEntryResponse], droppedTruncated: Bool) {
+                dropped: [DroppedEntryResponse], droppedTruncated: Bool, replaced: Int? = nil) {
         self.files = files; self.directories = directories; self.bytes = bytes; self.inputBytes = inputBytes
         self.droppedCount = droppedCount; self.dropped = dropped; self.droppedTruncated = droppedTruncated
+        self.replaced = replaced
     }
 }
 

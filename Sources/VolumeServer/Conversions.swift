@@ -21,7 +21,7 @@ extension ImportSummary {
     init(_ r: ImportReport) {
         self.init(files: r.files, directories: r.directories, bytes: r.bytes, inputBytes: r.inputBytes, droppedCount: r.droppedCount,
                   dropped: r.dropped.map { DroppedEntryResponse(entry: $0.entry, path: $0.path, reason: $0.reason) },
-                  droppedTruncated: r.droppedTruncated)
+                  droppedTruncated: r.droppedTruncated, replaced: r.replaced)
     }
 }
 

@@ -66,8 +66,10 @@ final class ArchiveExtractTests: XCTestCase {
         let tmp = try TemporaryDirectory("extract-dotdot")
         defer { tmp.remove() }
         for bad in ["../up.txt", "a/../../up.txt", "/abs.txt", "x/../../../up.txt"] {
-            let target = tmp.path + "/t"
+            // Deep enough that even a broken extractor stays inside the test's own directory.
+            let target = tmp.path + "/1/2/3/t"
             try? FileManager.default.removeItem(atPath: target)
+            try FileManager.default.createDirectory(atPath: tmp.path + "/1/2/3", withIntermediateDirectories: true)
             XCTAssertThrowsError(try extract(try archive([(bad, .file, "x")]), to: target), bad) { e in
                 XCTAssertEqual((e as? VolumeError)?.code, "corrupt", "\(bad): \(e)")
             }

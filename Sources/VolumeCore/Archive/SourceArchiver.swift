@@ -22,7 +22,7 @@ public enum SourceArchiver {
                                                entries: report.entries, current: current, phase: "streaming"))
         }
         func cancelled(_ m: ImportMeta) throws {
-            if options.isCancelled() { throw VolumeError.interrupted("upload interrupted at entry \(m.entry) '\(m.path)'; the volume is unchanged") }
+            if options.isCancelled() { throw VolumeError.interrupted("import interrupted at entry \(m.entry) '\(m.path)'; the volume is unchanged") }
         }
         while let item = try source.next() {
             report.entries += 1

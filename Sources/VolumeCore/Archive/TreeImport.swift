@@ -463,6 +463,8 @@ extension Volume {
                         size += Int64(got)
                         bytesOut += Int64(got)
                         index += 1
+                        // A long run of zeros fills no batch: poll for a signal here too.
+                        if index & 63 == 0 { try checkCancelled(m) }
                         progress()
                         if got < want { break }
                     }

@@ -172,6 +172,7 @@ extension RemoteBackend {
         report.files = s.files
         report.directories = s.directories
         report.bytes = s.bytes
+        report.replaced = s.replaced ?? 0
         report.inputBytes = s.inputBytes
         report.droppedCount = s.droppedCount
         report.droppedByReason = reasons

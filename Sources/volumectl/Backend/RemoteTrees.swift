@@ -37,6 +37,7 @@ extension RemoteBackend {
         report.files = s.files
         report.directories = s.directories
         report.bytes = s.bytes
+        report.replaced = s.replaced ?? 0
         for d in s.dropped {
             if !quiet { bar.log("volumectl: skipped '\(d.path)': \(d.reason)") }
             report.droppedByReason[d.reason.components(separatedBy: " (").first ?? d.reason, default: 0] += 1

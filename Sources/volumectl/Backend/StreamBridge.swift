@@ -75,8 +75,11 @@ enum StreamBridge {
                     throw VolumeClientError(status: 0, code: "transport", message: "the download ended after \(total) of \(expected) bytes")
                 }
                 fetched.set(.success(true))
+            } catch let e as VolumeClientError {
+                fetched.set(.failure(e))
             } catch {
-                fetched.set(.failure(error))
+                // The connection went away mid-body (the daemon stopped, the network failed).
+                fetched.set(.failure(VolumeClientError(status: 0, code: "transport", message: "the download was cut: \(error)")))
             }
             close(writeFD)
             done.signal()
