@@ -63,12 +63,12 @@ struct SandboxHarness {
     }
 
     /// Polls `condition` every 20 ms for at most `seconds` (a bound for a loaded machine, not a timing claim).
-    static func wait(seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+    static func wait(seconds: Double, _ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            if try condition() { return true }
+            if condition() { return true }
             usleep(20_000)
         }
-        return try condition()
+        return condition()
     }
 }

@@ -74,7 +74,7 @@ final class SandboxPauseWriterTests: XCTestCase {
         func errors() -> String {
             ["held-error", "open-error", "held.log", "open.log"].compactMap { h.inside(id, "/tmp/" + $0) }.joined()
         }
-        XCTAssertTrue(try SandboxHarness.wait(seconds: 60) { ack("held") >= 20 && ack("open") >= 20 }, "the writers write: \(errors())")
+        XCTAssertTrue(SandboxHarness.wait(seconds: 60) { ack("held") >= 20 && ack("open") >= 20 }, "the writers write: \(errors())")
         let before = try XCTUnwrap(try h.attachments(id).first)
         let oldServer = try XCTUnwrap(SandboxRouteTests.pid(before))
 
@@ -103,19 +103,19 @@ final class SandboxPauseWriterTests: XCTestCase {
         let after = try XCTUnwrap(try h.attachments(id).first)
         XCTAssertEqual(after["state"] as? String, "mounted", "\(after)")
         XCTAssertNotEqual(SandboxRouteTests.pid(after), oldServer, "a new server serves the new mount")
-        XCTAssertTrue(try SandboxHarness.wait(seconds: 60) { ack("held") >= acked["held"]! + 20 && ack("open") >= acked["open"]! + 20 },
+        XCTAssertTrue(SandboxHarness.wait(seconds: 60) { ack("held") >= acked["held"]! + 20 && ack("open") >= acked["open"]! + 20 },
                       "both writers go on after resume: held \(ack("held")), open \(ack("open")); \(errors())")
         XCTAssertEqual(errors(), "", "no writer saw an error")
         XCTAssertNotNil(SandboxRuntimeTests.startTime(Int32(oldServer)), "the old server still serves the held descriptor")
 
         XCTAssertEqual(try h.sh(id, "touch /tmp/stop").status, 0)
-        XCTAssertTrue(try SandboxHarness.wait(seconds: 60) { h.inside(id, "/tmp/held-done") != nil && h.inside(id, "/tmp/open-done") != nil },
+        XCTAssertTrue(SandboxHarness.wait(seconds: 60) { h.inside(id, "/tmp/held-done") != nil && h.inside(id, "/tmp/open-done") != nil },
                       "the writers stop")
         for (name, file) in [("held", "/x/held.txt"), ("open", "/x/open.txt")] {
             let done = Int(try XCTUnwrap(h.inside(id, "/tmp/\(name)-done")).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
             XCTAssertEqual(try lines(h, vol, file), numbered(done), "\(name): every line once, in order")
         }
-        XCTAssertTrue(try SandboxHarness.wait(seconds: 30) { SandboxRuntimeTests.startTime(Int32(oldServer)) == nil },
+        XCTAssertTrue(SandboxHarness.wait(seconds: 30) { SandboxRuntimeTests.startTime(Int32(oldServer)) == nil },
                       "the old server exits once the held descriptor is closed")
         XCTAssertEqual(try h.ctl(["sandbox", "destroy", id]).status, 0)
     }
