@@ -1,4 +1,4 @@
-// Mounts a sandbox's attachments at once (create, fork, resume, a new namespace): one thread per attachment, all settled before returning.
+// Mounts (create, fork, resume, a new namespace) and unmounts (pause, destroy) a sandbox's attachments at once: one thread per attachment, all settled before returning.
 import Foundation
 import VolumeCore
 
@@ -16,22 +16,35 @@ extension MountSupervisor {
     /// processes wait on SQLite's busy timeout). Blocks.
     public func mountAll(_ ids: [String]) throws -> [Attachment] {
         let results = Slots(count: ids.count)
-        if ids.count == 1 {
-            results.set(0, settle(ids[0]))
-        } else {
-            let group = DispatchGroup()
-            for (i, id) in ids.enumerated() {
-                group.enter()
-                let thread = Thread { [self] in
-                    results.set(i, settle(id))
-                    group.leave()
-                }
-                thread.name = "mount \(id)"
-                thread.start()
-            }
-            group.wait()
-        }
+        Self.eachAtOnce(ids, name: "mount") { [self] i, id in results.set(i, self.settle(id)) }
         return try results.all().map { try $0.get() }
+    }
+
+    /// Takes the mounts of attachments `ids` down concurrently (`unmount` for each) and returns once
+    /// all are down. A server that still serves a descriptor held open (through a lazily detached
+    /// mount) is waited for a bounded while each: at once, that bound is paid once, not per attachment.
+    public func unmountAll(_ ids: [String]) {
+        Self.eachAtOnce(ids, name: "unmount") { [self] _, id in self.unmount(id) }
+    }
+
+    /// Runs `body` for each of `ids` on a thread of its own (on the caller's when there is one) and
+    /// returns when all have ended.
+    private static func eachAtOnce(_ ids: [String], name: String, _ body: @escaping @Sendable (Int, String) -> Void) {
+        if ids.count <= 1 {
+            if let id = ids.first { body(0, id) }
+            return
+        }
+        let group = DispatchGroup()
+        for (i, id) in ids.enumerated() {
+            group.enter()
+            let thread = Thread {
+                body(i, id)
+                group.leave()
+            }
+            thread.name = "\(name) \(id)"
+            thread.start()
+        }
+        group.wait()
     }
 
     /// `mount(id)`, with a thrown error recorded as the attachment's failure when possible.

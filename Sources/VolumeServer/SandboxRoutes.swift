@@ -205,7 +205,7 @@ struct SandboxRoutes: Sendable {
             if current.state != state {
                 // The processes stop (pause, hibernate) or die (destroy) before their mounts go.
                 if state == .destroyed { try runner.kill(id) } else if current.state == .running { try runner.freeze(id) }
-                for a in try store.attachments(sandbox: id, owner: owner) where a.state == .mounted { supervisor.unmount(a.id) }
+                supervisor.unmountAll(try store.attachments(sandbox: id, owner: owner).filter { $0.state == .mounted }.map(\.id))
             }
             let s = try store.setSandboxState(id, owner: owner, to: state)
             if state == .destroyed { runner.removeDirectories(try store.attachments(sandbox: id, owner: owner, includeDetached: true)) }

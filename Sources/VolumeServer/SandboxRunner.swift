@@ -150,7 +150,7 @@ public final class SandboxRunner: @unchecked Sendable {
             }
             records.remove(h.sandboxId)
             let atts = try store.attachments(sandbox: sandbox.id, owner: nil, includeDetached: true)
-            for a in atts where a.state == .mounted { supervisor.unmount(a.id) }
+            supervisor.unmountAll(atts.filter { $0.state == .mounted }.map(\.id))
             _ = try store.setSandboxState(sandbox.id, owner: nil, to: .destroyed)
             removeDirectories(atts)
             report.gone.append(h.sandboxId)

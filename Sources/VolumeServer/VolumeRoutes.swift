@@ -104,7 +104,7 @@ struct VolumeRoutes: Sendable {
         let host = self.host, supervisor = self.supervisor
         try await bridge.run {
             let failed = try host.deleteVolume(ref, owner: owner, force: force)
-            for a in failed { supervisor?.unmount(a.id) }
+            supervisor?.unmountAll(failed.map(\.id))
         }
         return Response(status: .noContent)
     }

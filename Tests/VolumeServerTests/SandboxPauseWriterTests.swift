@@ -85,7 +85,7 @@ final class SandboxPauseWriterTests: XCTestCase {
             XCTAssertTrue(SandboxRuntimeTests.state(p).contains("T"), "process \(p) is stopped while paused: \(SandboxRuntimeTests.state(p))")
         }
         let att = try XCTUnwrap(try h.attachments(id).first)
-        XCTAssertEqual(att["state"] as? String, "released", "\(att)")
+        XCTAssertEqual(att["state"] as? String, "released", "\(att); pause said: \(paused.stdout) \(paused.stderr); daemon log: \(h.d.log().suffix(6000))")
         XCTAssertEqual(att["reason"] as? String, "sandbox_paused", "\(att)")
         let leases = try h.d.get("/v1/volumes/\(vol)/attachments", key: h.key).array()
         XCTAssertNil(leases.first?["served_by"] as? [String: Any], "no serving process is recorded while paused: \(leases)")
