@@ -199,6 +199,9 @@ struct FileRoutes: Sendable {
         let maxFile = limits.maxFileBytes
         let tooLarge = APIFailure("too_large", "a file body is at most \(ByteSize.format(maxFile ?? 0)) on this daemon; nothing was written")
         if let m = maxFile, let d = declared, d > m { throw tooLarge }
+        if let d = declared, d <= Int64(limits.smallWriteBytes) {
+            return try await writeSmall(request, context, p, size: Int(d), parents: parents, mode: mode, owner: owner)
+        }
         // Checks that need no body: the parent directory, and what is at the path now.
         let existing = try await withVolume(request, context) { v in try v.prepareStreamedWrite(p, createParents: parents) }
         let pipe = BodyPipe()
@@ -215,5 +218,30 @@ struct FileRoutes: Sendable {
         }
         await RequestHelpers.stream(request, into: pipe, declared: declared, limit: maxFile, tooLarge: tooLarge)
         return try JSONResponse.make(try await work, status: existing == nil ? .created : .ok)
+    }
+
+    /// A PUT whose Content-Length is at most `limits.smallWriteBytes`: the body is read whole first (a
+    /// body that ends early is 400 and nothing is written), then checked and written in one call on the
+    /// bridge (`Volume.writeFile(_:data:...)`), under the import lease as every PUT. Same outcome and
+    /// errors as the streamed write.
+    func writeSmall(_ request: Request, _ context: VolumeRequestContext, _ p: VolumePath, size: Int,
+                    parents: Bool, mode: UInt32?, owner: FileOwner) async throws -> Response {
+        let tenant = try RequestHelpers.scope(request, context)
+        let ref = try context.parameters.require("volume")
+        let body = try await RequestHelpers.collect(request, limit: size,
+            tooLarge: APIFailure("length_mismatch", "the body is longer than its Content-Length (\(size) bytes); nothing was written"))
+        guard body.readableBytes == size else {
+            throw APIFailure("length_mismatch", "the body has \(body.readableBytes) bytes but its Content-Length said \(size); nothing was written")
+        }
+        let data = Data(body.readableBytesView)
+        let host = self.host
+        let (created, written) = try await bridge.run { () -> (Bool, Int64) in
+            try host.withImport(ref, owner: tenant) { v in
+                let existing = try v.prepareStreamedWrite(p, createParents: parents)
+                let n = try v.writeFile(p, data: data, mode: mode ?? existing ?? 0o644, owner: owner, caller: owner.caller())
+                return (existing == nil, n)
+            }
+        }
+        return try JSONResponse.make(WriteResponse(path: p.description, size: written), status: created ? .created : .ok)
     }
 }

@@ -357,4 +357,47 @@ final class FileRouteTests: DaemonTestCase {
         XCTAssertEqual(try d.get("/v1/volumes/\(vol)", key: key).status, 200, "the volume is still there")
         XCTAssertEqual(try d.get(base + "/stat?path=/up.bin", key: key).object()["size"] as? Int, 64 << 20, "the upload landed")
     }
+
+    /// A PUT small enough to be read whole before it is written (Content-Length up to 1 MiB), cut after half
+    /// its body: nothing is written, the old content stays, and the next PUT works.
+    func testASmallPutCutMidBodyLeavesTheOldContent() throws {
+        let old = Data("the old content\n".utf8)
+        try d.put(vol, "/small.txt", old, key: key)
+        let script = """
+        import socket, sys, time
+        s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+        s.sendall(("PUT " + sys.argv[4] + " HTTP/1.1\\r\\nHost: x\\r\\nX-API-Key: " + sys.argv[3] +
+                   "\\r\\nContent-Length: 200000\\r\\n\\r\\n").encode())
+        s.sendall(b"n" * 100000)
+        time.sleep(0.3)
+        s.close()
+        """
+        for path in ["/small.txt", "/fresh.txt"] {
+            XCTAssertEqual(try d.python(script, [key, base + "/content?path=" + path]).status, 0)
+        }
+        for _ in 0..<10 {
+            XCTAssertEqual(try d.read(vol, "/small.txt", key: key).body, old)
+            XCTAssertEqual(try d.get(base + "/exists?path=/fresh.txt", key: key).object()["exists"] as? Bool, false)
+            usleep(50_000)
+        }
+        try d.put(vol, "/small.txt", Data("new".utf8), key: key)
+        XCTAssertEqual(try d.read(vol, "/small.txt", key: key).text, "new")
+    }
+
+    /// A small PUT that replaces a file and would pass the cap is 507 and leaves the file as it was; one
+    /// that fits once the replaced bytes are counted is written.
+    func testASmallPutOverTheCapIs507AndLeavesTheOldContent() throws {
+        XCTAssertEqual(try d.volumectl("quota", "set", vol, "100KiB").status, 0)
+        let keep = Data(repeating: 1, count: 60_000)
+        try d.put(vol, "/keep.bin", keep, key: key)
+        let over = try d.request("PUT", base + "/content?path=/keep.bin", key: key, body: Data(repeating: 2, count: 110_000))
+        XCTAssertEqual(over.status, 507, over.text)
+        XCTAssertEqual(over.errorCode, "quota_exceeded")
+        XCTAssertEqual(try d.read(vol, "/keep.bin", key: key).body, keep)
+        XCTAssertEqual(try d.get("/v1/volumes/\(vol)", key: key).object()["used_bytes"] as? Int, 60_000)
+        // 90,000 bytes replace the 60,000: within the cap.
+        let fits = try d.request("PUT", base + "/content?path=/keep.bin", key: key, body: Data(repeating: 3, count: 90_000))
+        XCTAssertEqual(fits.status, 200, fits.text)
+        XCTAssertEqual(try d.read(vol, "/keep.bin", key: key).body, Data(repeating: 3, count: 90_000))
+    }
 }
