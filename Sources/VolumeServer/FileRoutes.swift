@@ -140,12 +140,20 @@ struct FileRoutes: Sendable {
 
     @Sendable func read(_ request: Request, context: VolumeRequestContext) async throws -> Response {
         let p = try path(request)
-        let a = try await withVolume(request, context) { v -> Attributes in
+        // A file of at most one piece is read in the same call as its attributes (one trip to the bridge),
+        // unless the request is conditional (a 304 needs no bytes).
+        let conditional = request.headers[.ifNoneMatch] != nil || request.headers[.ifModifiedSince] != nil
+        let inline = conditional ? 0 : Int64(limits.readChunkBytes)
+        let (a, whole) = try await withVolume(request, context) { v -> (Attributes, Data?) in
             let a = try v.attributes(at: p.description)
             guard a.kind == .file else {
                 throw a.kind == .directory ? VolumeError.isADirectory(p.description) : VolumeError.invalidArgument("\(p) is not a regular file")
             }
-            return a
+            guard a.size <= inline else { return (a, nil) }
+            let data = try v.read(a.ino, offset: 0, count: Int(a.size))
+            // Changed between the two reads: leave it to the streamed answer, which cuts.
+            guard Validators(try v.getattr(a.ino)).etag == Validators(a).etag, data.count == Int(a.size) else { return (a, nil) }
+            return (a, data)
         }
         let validators = Validators(a)
         if validators.preconditionFails(request) { throw APIFailure("precondition_failed", "the file changed: If-Match / If-Unmodified-Since do not hold") }
@@ -156,30 +164,48 @@ struct FileRoutes: Sendable {
         headers[.lastModified] = validators.lastModified
         headers[.eTag] = validators.etag
         if let r = range { headers[.contentRange] = "bytes \(r.start)-\(r.start + r.length - 1)/\(a.size)" }
+        if let whole {
+            let bytes = whole.dropFirst(Int(start)).prefix(Int(length))
+            return Response(status: range == nil ? .ok : .partialContent, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
         let owner = try RequestHelpers.scope(request, context)
         let ref = try context.parameters.require("volume")
         let host = self.host, bridge = self.bridge, chunk = limits.readChunkBytes
-        let ino = a.ino, etag = validators.etag
+        let ino = a.ino, etag = validators.etag, end = start + length
         let body = ResponseBody(contentLength: Int(length)) { writer in
-            var offset = start, remaining = length
-            while remaining > 0 {
-                let n = Int(min(Int64(chunk), remaining)), at = offset
-                // Each piece is read from the inode the ETag names and kept only while the file is still that
-                // version: a file replaced or changed meanwhile cuts the transfer instead of mixing the new
-                // version's bytes into the old one's body.
-                let data = try await bridge.run {
-                    try host.withVolume(ref, owner: owner) { v -> Data in
-                        let data = try v.read(ino, offset: at, count: n)
-                        guard Validators(try v.getattr(ino)).etag == etag else {
-                            throw APIFailure("precondition_failed", "\(p) changed during the download; the transfer is cut")
+            // Each piece is read from the inode the ETag names and kept only while the file is still that
+            // version: a file replaced or changed meanwhile cuts the transfer instead of mixing the new
+            // version's bytes into the old one's body. One piece is read ahead while the one before is
+            // written to the socket (at most two in memory), and the first piece read in each block asks
+            // the disk for the next block (`Volume.prefetch`).
+            @Sendable func piece(at: Int64, count n: Int) -> Task<Data, any Error> {
+                Task {
+                    try await bridge.run {
+                        try host.withVolume(ref, owner: owner) { v -> Data in
+                            let data = try v.read(ino, offset: at, count: n)
+                            guard Validators(try v.getattr(ino)).etag == etag else {
+                                throw APIFailure("precondition_failed", "\(p) changed during the download; the transfer is cut")
+                            }
+                            let bs = Int64(v.blockSize), following = (at / bs + 1) * bs
+                            if following < end, at == start || at % bs < Int64(n) {
+                                try? v.prefetch(ino, offset: following, count: Int(min(bs, end - following)))
+                            }
+                            return data
                         }
-                        return data
                     }
                 }
+            }
+            var offset = start, remaining = length
+            var next: Task<Data, any Error>? = remaining > 0 ? piece(at: offset, count: Int(min(Int64(chunk), remaining))) : nil
+            defer { next?.cancel() }
+            while let current = next {
+                let data = try await current.value
+                next = nil
                 if data.isEmpty { break }
-                try await writer.write(ByteBuffer(bytes: data))
                 offset += Int64(data.count)
                 remaining -= Int64(data.count)
+                if remaining > 0 { next = piece(at: offset, count: Int(min(Int64(chunk), remaining))) }
+                try await writer.write(ByteBuffer(bytes: data))
             }
             try await writer.finish(nil)
         }
