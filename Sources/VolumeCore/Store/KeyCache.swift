@@ -6,8 +6,8 @@ import Synchronization
 /// read that found them, and only while the data directory's key epoch (`SharedCounter`, `keys.epoch`)
 /// is the one read before that registry read. Every revoke, in this process or in another one on the
 /// same data directory (`volumectl apikey revoke`), bumps the epoch after its commit, so a revoked key
-/// is refused from the moment the revoke returns; `seconds` only bounds what bypasses the store (the
-/// registry edited by hand). An expiry is checked on every hit. Unknown, revoked or expired keys are
+/// is refused from the moment the revoke returns; `seconds` only bounds what bypasses the epoch (the
+/// registry edited by hand, or a revoke by a process that could not map `keys.epoch` for writing). An expiry is checked on every hit. Unknown, revoked or expired keys are
 /// never kept: each of those reads the registry. Without an epoch (it could not be mapped) nothing is kept.
 final class KeyCache: Sendable {
     struct Hit {
