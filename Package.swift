@@ -87,7 +87,7 @@ let package = Package(
         .executableTarget(
             name: "volumed",
             dependencies: [
-                "VolumeServer", "VolumeCore", "SandboxRuntime",
+                "VolumeServer", "VolumeCore", "SandboxRuntime", "CSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,6 +1,7 @@
-// C helpers the core needs that Swift cannot import directly: zlib's init macros, syncfs(2), sync_file_range(2), O_DIRECT and open file description locks.
+// C helpers the core needs that Swift cannot import directly: zlib's init macros, syncfs(2), sync_file_range(2), O_DIRECT, open file description locks, atomics in shared memory and mallopt.
 #define _GNU_SOURCE
 #include <unistd.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include "CSupport.h"
 
@@ -11,6 +12,17 @@ int csupport_deflate_init2(z_streamp strm, int level, int window_bits) {
 }
 
 int csupport_syncfs(int fd) { return syncfs(fd); }
+
+int csupport_malloc_policy(int arenas, int mmap_threshold) {
+    int ok = 1;
+    if (arenas > 0) ok &= mallopt(M_ARENA_MAX, arenas);
+    if (mmap_threshold > 0) ok &= mallopt(M_MMAP_THRESHOLD, mmap_threshold);
+    return ok;
+}
+
+unsigned long long csupport_shared_load(const unsigned long long *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+
+unsigned long long csupport_shared_add(unsigned long long *p, unsigned long long n) { return __atomic_add_fetch(p, n, __ATOMIC_SEQ_CST); }
 
 int csupport_start_writeback(int fd) { return sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE); }
 

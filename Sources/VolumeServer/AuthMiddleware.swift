@@ -2,8 +2,11 @@
 import Hummingbird
 import VolumeCore
 
-/// Looks the key up in the registry (by its SHA-256) on every request, so a revoked or expired key
-/// stops working at once. Missing, wrong, expired or revoked: 401 with the JSON error body.
+/// Looks the key up by its SHA-256: in the store's cache of keys verified in the last
+/// `VolumeStore.keyCacheSeconds` (in memory, on the event loop: no trip to the bridge), else in the
+/// registry on the bridge. A key revoked through this daemon stops working at once, an expired one at its
+/// expiry, one revoked by another process within `keyCacheSeconds`. Missing, wrong, expired or revoked:
+/// 401 with the JSON error body.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = VolumeRequestContext
     let host: VolumeHost
@@ -16,7 +19,9 @@ struct AuthMiddleware: RouterMiddleware {
         if request.uri.path.hasPrefix(SignedURLRoutes.prefix) { return try await next(request, context) }  // checked by its signature
         guard let key = Self.key(in: request) else { throw APIFailure.unauthorized }
         let store = host.store
-        guard let info = try await bridge.run({ try store.authenticate(apiKey: key) }) else { throw APIFailure.unauthorized }
+        let found: APIKeyInfo?
+        if let hit = store.cachedAuthentication(apiKey: key) { found = hit } else { found = try await bridge.run({ try store.authenticate(apiKey: key) }) }
+        guard let info = found else { throw APIFailure.unauthorized }
         var context = context
         context.principal = Principal(keyID: info.id, tenant: info.tenant, role: info.role)
         return try await next(request, context)

@@ -140,12 +140,20 @@ struct FileRoutes: Sendable {
 
     @Sendable func read(_ request: Request, context: VolumeRequestContext) async throws -> Response {
         let p = try path(request)
-        let a = try await withVolume(request, context) { v -> Attributes in
+        // A file of at most one piece is read in the same call as its attributes (one trip to the bridge),
+        // unless the request is conditional (a 304 needs no bytes).
+        let conditional = request.headers[.ifNoneMatch] != nil || request.headers[.ifModifiedSince] != nil
+        let inline = conditional ? 0 : Int64(limits.readChunkBytes)
+        let (a, whole) = try await withVolume(request, context) { v -> (Attributes, Data?) in
             let a = try v.attributes(at: p.description)
             guard a.kind == .file else {
                 throw a.kind == .directory ? VolumeError.isADirectory(p.description) : VolumeError.invalidArgument("\(p) is not a regular file")
             }
-            return a
+            guard a.size <= inline else { return (a, nil) }
+            let data = try v.read(a.ino, offset: 0, count: Int(a.size))
+            // Changed between the two reads: leave it to the streamed answer, which cuts.
+            guard Validators(try v.getattr(a.ino)).etag == Validators(a).etag, data.count == Int(a.size) else { return (a, nil) }
+            return (a, data)
         }
         let validators = Validators(a)
         if validators.preconditionFails(request) { throw APIFailure("precondition_failed", "the file changed: If-Match / If-Unmodified-Since do not hold") }
@@ -156,30 +164,48 @@ struct FileRoutes: Sendable {
         headers[.lastModified] = validators.lastModified
         headers[.eTag] = validators.etag
         if let r = range { headers[.contentRange] = "bytes \(r.start)-\(r.start + r.length - 1)/\(a.size)" }
+        if let whole {
+            let bytes = whole.dropFirst(Int(start)).prefix(Int(length))
+            return Response(status: range == nil ? .ok : .partialContent, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
         let owner = try RequestHelpers.scope(request, context)
         let ref = try context.parameters.require("volume")
         let host = self.host, bridge = self.bridge, chunk = limits.readChunkBytes
-        let ino = a.ino, etag = validators.etag
+        let ino = a.ino, etag = validators.etag, end = start + length
         let body = ResponseBody(contentLength: Int(length)) { writer in
-            var offset = start, remaining = length
-            while remaining > 0 {
-                let n = Int(min(Int64(chunk), remaining)), at = offset
-                // Each piece is read from the inode the ETag names and kept only while the file is still that
-                // version: a file replaced or changed meanwhile cuts the transfer instead of mixing the new
-                // version's bytes into the old one's body.
-                let data = try await bridge.run {
-                    try host.withVolume(ref, owner: owner) { v -> Data in
-                        let data = try v.read(ino, offset: at, count: n)
-                        guard Validators(try v.getattr(ino)).etag == etag else {
-                            throw APIFailure("precondition_failed", "\(p) changed during the download; the transfer is cut")
+            // Each piece is read from the inode the ETag names and kept only while the file is still that
+            // version: a file replaced or changed meanwhile cuts the transfer instead of mixing the new
+            // version's bytes into the old one's body. One piece is read ahead while the one before is
+            // written to the socket (at most two in memory), and the first piece read in each block asks
+            // the disk for the next block (`Volume.prefetch`).
+            @Sendable func piece(at: Int64, count n: Int) -> Task<Data, any Error> {
+                Task {
+                    try await bridge.run {
+                        try host.withVolume(ref, owner: owner) { v -> Data in
+                            let data = try v.read(ino, offset: at, count: n)
+                            guard Validators(try v.getattr(ino)).etag == etag else {
+                                throw APIFailure("precondition_failed", "\(p) changed during the download; the transfer is cut")
+                            }
+                            let bs = Int64(v.blockSize), following = (at / bs + 1) * bs
+                            if following < end, at == start || at % bs < Int64(n) {
+                                try? v.prefetch(ino, offset: following, count: Int(min(bs, end - following)))
+                            }
+                            return data
                         }
-                        return data
                     }
                 }
+            }
+            var offset = start, remaining = length
+            var next: Task<Data, any Error>? = remaining > 0 ? piece(at: offset, count: Int(min(Int64(chunk), remaining))) : nil
+            defer { next?.cancel() }
+            while let current = next {
+                let data = try await current.value
+                next = nil
                 if data.isEmpty { break }
-                try await writer.write(ByteBuffer(bytes: data))
                 offset += Int64(data.count)
                 remaining -= Int64(data.count)
+                if remaining > 0 { next = piece(at: offset, count: Int(min(Int64(chunk), remaining))) }
+                try await writer.write(ByteBuffer(bytes: data))
             }
             try await writer.finish(nil)
         }
@@ -199,6 +225,9 @@ struct FileRoutes: Sendable {
         let maxFile = limits.maxFileBytes
         let tooLarge = APIFailure("too_large", "a file body is at most \(ByteSize.format(maxFile ?? 0)) on this daemon; nothing was written")
         if let m = maxFile, let d = declared, d > m { throw tooLarge }
+        if let d = declared, d <= Int64(limits.smallWriteBytes) {
+            return try await writeSmall(request, context, p, size: Int(d), parents: parents, mode: mode, owner: owner)
+        }
         // Checks that need no body: the parent directory, and what is at the path now.
         let existing = try await withVolume(request, context) { v in try v.prepareStreamedWrite(p, createParents: parents) }
         let pipe = BodyPipe()
@@ -215,5 +244,30 @@ struct FileRoutes: Sendable {
         }
         await RequestHelpers.stream(request, into: pipe, declared: declared, limit: maxFile, tooLarge: tooLarge)
         return try JSONResponse.make(try await work, status: existing == nil ? .created : .ok)
+    }
+
+    /// A PUT whose Content-Length is at most `limits.smallWriteBytes`: the body is read whole first (a
+    /// body that ends early is 400 and nothing is written), then checked and written in one call on the
+    /// bridge (`Volume.writeFile(_:data:...)`), under the import lease as every PUT. Same outcome and
+    /// errors as the streamed write.
+    func writeSmall(_ request: Request, _ context: VolumeRequestContext, _ p: VolumePath, size: Int,
+                    parents: Bool, mode: UInt32?, owner: FileOwner) async throws -> Response {
+        let tenant = try RequestHelpers.scope(request, context)
+        let ref = try context.parameters.require("volume")
+        let body = try await RequestHelpers.collect(request, limit: size,
+            tooLarge: APIFailure("length_mismatch", "the body is longer than its Content-Length (\(size) bytes); nothing was written"))
+        guard body.readableBytes == size else {
+            throw APIFailure("length_mismatch", "the body has \(body.readableBytes) bytes but its Content-Length said \(size); nothing was written")
+        }
+        let data = Data(body.readableBytesView)
+        let host = self.host
+        let (created, written) = try await bridge.run { () -> (Bool, Int64) in
+            try host.withImport(ref, owner: tenant) { v in
+                let existing = try v.prepareStreamedWrite(p, createParents: parents)
+                let n = try v.writeFile(p, data: data, mode: mode ?? existing ?? 0o644, owner: owner, caller: owner.caller())
+                return (existing == nil, n)
+            }
+        }
+        return try JSONResponse.make(WriteResponse(path: p.description, size: written), status: created ? .created : .ok)
     }
 }

@@ -10,6 +10,10 @@ public struct ServerLimits: Sendable {
     public var maxFileBytes: Int64? = nil
     /// A multipart batch write (held in memory: the core writes a batch in one transaction).
     public var maxBatchBytes: Int = 64 << 20
+    /// A file body with a Content-Length up to this is read whole and written in one step (one call on
+    /// the bridge, no streaming import); longer ones, and bodies without a length, stream. 1 MiB: what a
+    /// download reads per piece, less than the 4 MiB block the streaming import would allocate for it.
+    public var smallWriteBytes: Int = 1 << 20
     /// Bytes per read from the core when a file streams out.
     public var readChunkBytes: Int = 1 << 20
     /// Seconds between heartbeat comments on an idle watch stream.

@@ -31,9 +31,13 @@ public final class VolumeHost: @unchecked Sendable {
         return try body(&s)
     }
 
+    /// The registry's `import` leases of the imports running in this host, one per volume.
+    let importLeases: ImportLeases
+
     public init(store: VolumeStore, idleSeconds: Double) {
         self.store = store
         self.idleSeconds = idleSeconds
+        importLeases = ImportLeases(store: store)
     }
 
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
@@ -59,9 +63,14 @@ public final class VolumeHost: @unchecked Sendable {
 
     /// Runs an import into the volume `ref` names (a PUT, a tar.gz upload, a tus upload landing): borrowed
     /// as `withVolume` does, and under an `import` lease in the registry, so that a deletion from another
-    /// process (which cannot see this host's borrowers) is refused while it runs.
+    /// process (which cannot see this host's borrowers) is refused while it runs. Concurrent imports into
+    /// one volume share one registry lease (`ImportLeases`): the first takes it, the last releases it.
     public func withImport<T>(_ ref: String, owner: String?, _ body: (Volume) throws -> T) throws -> T {
-        try withVolume(ref, owner: owner) { v in try store.withLease(volume: v.id, purpose: .import) { try body(v) } }
+        try withVolume(ref, owner: owner) { v in
+            try importLeases.enter(v.id)
+            defer { importLeases.leave(v.id) }
+            return try body(v)
+        }
     }
 
     /// Deletes the volume `ref` names once its borrowers (an upload in flight, say) are done; requests

@@ -140,6 +140,7 @@ struct Volumed: AsyncParsableCommand {
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info
 
         FileLimit.raise()
+        if let m = MallocPolicy.apply() { logger.info("\(m)") }
         let store: VolumeStore
         let keyFile: URL
         let transfers: Transfers

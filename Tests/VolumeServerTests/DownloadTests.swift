@@ -89,6 +89,28 @@ final class DownloadTests: DaemonTestCase {
         XCTAssertEqual(try d.read(vol, "/big.bin", key: key).body, Data(repeating: 0xEE, count: size))
     }
 
+    /// A file of several 4 MiB blocks comes back byte for byte, whole and in ranges that start and end
+    /// inside blocks and pieces: the download reads a piece ahead and asks for the next block early.
+    func testADownloadOfSeveralBlocksComesBackWholeAndInRanges() throws {
+        let size = (9 << 20) + 4321
+        var data = Data(count: size)
+        data.withUnsafeMutableBytes { raw in
+            for i in stride(from: 0, to: size - 7, by: 8) { raw.storeBytes(of: UInt64(i).littleEndian, toByteOffset: i, as: UInt64.self) }
+            for i in (size - size % 8)..<size { raw[i] = UInt8(truncatingIfNeeded: i) }
+        }
+        try d.put(vol, "/blocks.bin", data, key: key)
+        let whole = try d.read(vol, "/blocks.bin", key: key)
+        XCTAssertEqual(whole.status, 200)
+        XCTAssertEqual(whole.body.count, size)
+        XCTAssertTrue(whole.body == data, "the whole file came back different")
+        let path = "/v1/volumes/\(vol)/files/content?path=/blocks.bin"
+        for (a, b) in [(3 << 20, (5 << 20) + 17), ((4 << 20) - 1, (8 << 20) + 1), (123, size - 1), ((8 << 20) + 5, size - 1)] {
+            let r = try d.get(path, key: key, headers: ["Range": "bytes=\(a)-\(b)"])
+            XCTAssertEqual(r.status, 206)
+            XCTAssertTrue(r.body == data[a...b], "bytes \(a)-\(b) came back different")
+        }
+    }
+
     func testDirectoryAndVolumeAsTarGz() throws {
         try d.put(vol, "/proj/a.txt", Data("alpha".utf8), key: key, query: "&parents=true")
         try d.put(vol, "/proj/sub/b.bin", Data((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }), key: key, query: "&parents=true")

@@ -357,4 +357,87 @@ final class FileRouteTests: DaemonTestCase {
         XCTAssertEqual(try d.get("/v1/volumes/\(vol)", key: key).status, 200, "the volume is still there")
         XCTAssertEqual(try d.get(base + "/stat?path=/up.bin", key: key).object()["size"] as? Int, 64 << 20, "the upload landed")
     }
+
+    /// A PUT small enough to be read whole before it is written (Content-Length up to 1 MiB), cut after half
+    /// its body: nothing is written, the old content stays, and the next PUT works.
+    func testASmallPutCutMidBodyLeavesTheOldContent() throws {
+        let old = Data("the old content\n".utf8)
+        try d.put(vol, "/small.txt", old, key: key)
+        let script = """
+        import socket, sys, time
+        s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+        s.sendall(("PUT " + sys.argv[4] + " HTTP/1.1\\r\\nHost: x\\r\\nX-API-Key: " + sys.argv[3] +
+                   "\\r\\nContent-Length: 200000\\r\\n\\r\\n").encode())
+        s.sendall(b"n" * 100000)
+        time.sleep(0.3)
+        s.close()
+        """
+        for path in ["/small.txt", "/fresh.txt"] {
+            XCTAssertEqual(try d.python(script, [key, base + "/content?path=" + path]).status, 0)
+        }
+        for _ in 0..<10 {
+            XCTAssertEqual(try d.read(vol, "/small.txt", key: key).body, old)
+            XCTAssertEqual(try d.get(base + "/exists?path=/fresh.txt", key: key).object()["exists"] as? Bool, false)
+            usleep(50_000)
+        }
+        try d.put(vol, "/small.txt", Data("new".utf8), key: key)
+        XCTAssertEqual(try d.read(vol, "/small.txt", key: key).text, "new")
+    }
+
+    /// A small PUT that replaces a file and would pass the cap is 507 and leaves the file as it was; one
+    /// that fits once the replaced bytes are counted is written.
+    func testASmallPutOverTheCapIs507AndLeavesTheOldContent() throws {
+        XCTAssertEqual(try d.volumectl("quota", "set", vol, "100KiB").status, 0)
+        let keep = Data(repeating: 1, count: 60_000)
+        try d.put(vol, "/keep.bin", keep, key: key)
+        let over = try d.request("PUT", base + "/content?path=/keep.bin", key: key, body: Data(repeating: 2, count: 110_000))
+        XCTAssertEqual(over.status, 507, over.text)
+        XCTAssertEqual(over.errorCode, "quota_exceeded")
+        XCTAssertEqual(try d.read(vol, "/keep.bin", key: key).body, keep)
+        XCTAssertEqual(try d.get("/v1/volumes/\(vol)", key: key).object()["used_bytes"] as? Int, 60_000)
+        // 90,000 bytes replace the 60,000: within the cap.
+        let fits = try d.request("PUT", base + "/content?path=/keep.bin", key: key, body: Data(repeating: 3, count: 90_000))
+        XCTAssertEqual(fits.status, 200, fits.text)
+        XCTAssertEqual(try d.read(vol, "/keep.bin", key: key).body, Data(repeating: 3, count: 90_000))
+    }
+
+    /// Overlapping uploads into one volume share one import lease in the registry: it is held from the
+    /// first upload's start until the last one ends, so another process's deletion is refused while the
+    /// second upload still runs after the first has landed, and allowed once both are done.
+    func testOverlappingUploadsHoldTheImportLeaseUntilTheLastOneEnds() throws {
+        let ctl = try Daemon.volumectl.get().path
+        let script = """
+        import socket, subprocess, sys
+        host, port, key, vol, ctl, data = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
+        half = 24 << 20
+        def start(path):
+            a = socket.create_connection((host, port))
+            a.sendall(("PUT /v1/volumes/%s/files/content?path=%s HTTP/1.1\\r\\nHost: x\\r\\nX-API-Key: %s\\r\\nContent-Length: %d\\r\\n\\r\\n" % (vol, path, key, 2 * half)).encode())
+            a.sendall(b"a" * half)
+            return a
+        def finish(a):
+            a.sendall(b"b" * half)
+            a.settimeout(120)
+            return a.recv(4096).split(b"\\r\\n")[0].decode().split(" ")[1]
+        env = {"PATH": "/usr/bin:/bin", "VOLUMES_API_KEY": "", "VOLUMES_ENDPOINT": "", "VOLUMES_DATA_DIR": "", "VOLUMES_TENANT": ""}
+        def delete():
+            return subprocess.run([ctl, "--data-dir", data, "--owner", "acme", "volume", "delete", vol], capture_output=True, text=True, env=env)
+        a = start("/a.bin")
+        b = start("/b.bin")
+        print("a", finish(a))
+        r = delete()
+        print("delete-during-b", r.returncode, "import lease" in r.stderr)
+        print("b", finish(b))
+        r = delete()
+        print("delete-after", r.returncode, r.stderr.strip().replace("\\n", " "))
+        """
+        let r = try d.python(script, [key, vol, ctl, d.dataDir])
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 4, r.stdout + r.stderr + d.log())
+        guard lines.count == 4 else { return }
+        XCTAssertEqual(lines[0], "a 201")
+        XCTAssertEqual(lines[1], "delete-during-b 4 True", "the lease went with the first upload while the second still ran: \(r.stdout)")
+        XCTAssertEqual(lines[2], "b 201")
+        XCTAssertTrue(lines[3].hasPrefix("delete-after 0"), "the lease outlived the last upload: \(lines[3])")
+    }
 }

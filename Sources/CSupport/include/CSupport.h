@@ -1,4 +1,4 @@
-// C helpers Swift cannot import directly: zlib's init macros, syncfs(2), sync_file_range(2), O_DIRECT, open file description locks, placing a mount in another mount namespace, and starting a detached process.
+// C helpers Swift cannot import directly: zlib's init macros, syncfs(2), sync_file_range(2), O_DIRECT, open file description locks, atomics in shared memory, placing a mount in another mount namespace, and starting a detached process.
 #ifndef CSUPPORT_H
 #define CSUPPORT_H
 #include <zlib.h>
@@ -21,6 +21,13 @@ int csupport_clear_direct(int fd);
 /// from `byte` of fd: `type` 0 unlocks, 1 takes a read lock, 2 a write lock. The constants need
 /// _GNU_SOURCE. 0, or -1 and errno (EAGAIN: another description holds a conflicting lock).
 int csupport_ofd_lock(int fd, long long byte, long long count, int type, int wait);
+/// Atomic (sequentially consistent) load and add of a 64-bit counter in memory shared between processes
+/// (a MAP_SHARED mapping of a file): Swift's atomics cannot be placed at such an address.
+unsigned long long csupport_shared_load(const unsigned long long *p);
+unsigned long long csupport_shared_add(unsigned long long *p, unsigned long long n);
+/// mallopt(M_ARENA_MAX, arenas) and mallopt(M_MMAP_THRESHOLD, mmap_threshold) (malloc.h, which Swift's
+/// Glibc module does not export); a value <= 0 leaves that setting alone. 1 when every call succeeded.
+int csupport_malloc_policy(int arenas, int mmap_threshold);
 
 /// The step of a placement that failed (`stage` of csupport_place_mount and csupport_unplace_mount).
 enum {

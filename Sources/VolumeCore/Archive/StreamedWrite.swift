@@ -30,4 +30,62 @@ extension Volume {
         options.holdWriteLockWhenEmpty = false
         return try importTree(from: source, into: path.parent.description, options: options)
     }
+
+    /// Creates or replaces the file at `path` with `data`, which the caller holds whole (a small HTTP
+    /// PUT): the same outcome as `writeFile(_:streaming:options:)` of a source with these bytes (a new
+    /// inode under the name, missing parents made, nothing written through a symlink, the cap checked
+    /// before anything is stored and again in the commit), but in one step on the calling thread: the
+    /// blocks stored and synced, then one catalog transaction. None of the streaming import's threads
+    /// or records. An error or the cap leave the old content. Returns the file's size.
+    @discardableResult
+    public func writeFile(_ path: VolumePath, data: Data, mode: UInt32, owner: FileOwner, caller: Caller) throws -> Int64 {
+        guard !path.isRoot else { throw VolumeError.isADirectory("/ is the volume root; give a file path") }
+        let size = Int64(data.count)
+        try Volume.checkFileEnd(offset: size, "write of \(path)")
+        let dest = path.parent
+        // The cap before anything is stored, counting what the file replaces (as the streaming import does).
+        try read { db in
+            var replaced: Int64 = 0
+            var ino = Catalog.rootIno
+            for (i, c) in path.components.enumerated() {
+                guard let a = try Catalog.lookupAttributes(db, parent: ino, name: Data(c.utf8)) else { break }
+                if i == path.components.count - 1 { replaced = a.kind == .file ? a.size : 0 }
+                guard a.kind == .directory else { break }
+                ino = a.ino
+            }
+            let usage = try Catalog.meta(db, .usageBytes) + reserved.withLock { $0 }
+            let cap = try Catalog.meta(db, .capBytes)
+            if size - replaced > 0, usage + size - replaced > cap {
+                throw VolumeError.quotaExceeded(volume: id, usage: usage, cap: cap, requested: size - replaced)
+            }
+        }
+        // Blocks of `blockSize` bytes; all-zero ones are holes, as in an import.
+        var pieces: [Data] = []
+        var indexes: [Int64] = []
+        var off = data.startIndex, index: Int64 = 0
+        while off < data.endIndex {
+            let end = min(off + blockSize, data.endIndex)
+            let piece = data[off..<end]
+            if !isAllZero(piece) {
+                pieces.append(piece)
+                indexes.append(index)
+            }
+            off = end
+            index += 1
+        }
+        // Stored, then referenced: held meanwhile, so gc keeps the chunks (see `WriteHolds`).
+        let hold = try beginHold()
+        defer { endHold(hold) }
+        let ids = pieces.isEmpty ? [] : try chunks.put(batch: pieces)
+        if durability == .full && !ids.isEmpty { try chunks.sync() }
+        let meta = ImportMeta(components: [path.name], mode: mode, uid: owner.uid, gid: owner.gid, mtime: Nanos.now(), entry: 1)
+        try mutate(origin: caller.origin) { db, events in
+            let w = try CatalogImportWriter(db, volume: self, destination: dest, caller: caller)
+            try w.file(meta, seq: 1, size: size, blocks: ids.count)
+            for (k, id) in ids.enumerated() { try w.block(seq: 1, index: indexes[k], id: id, len: pieces[k].count) }
+            try w.finish()
+            events = w.events
+        }
+        return size
+    }
 }

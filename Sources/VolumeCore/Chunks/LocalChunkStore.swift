@@ -33,6 +33,7 @@ public final class LocalChunkStore: ChunkStore {
     let small: SmallChunkPacks
     private let rootFD: FileDescriptor
     private let now: @Sendable () -> Date
+    private let syncs = SyncCoalescer()
     /// Seconds after which a temp file is a crash's leftover: writing one chunk takes milliseconds.
     static let staleTempAge = 3600
 
@@ -273,10 +274,13 @@ public final class LocalChunkStore: ChunkStore {
         }
     }
 
+    /// Flushes what was stored before the call. Concurrent calls share their flushes (`SyncCoalescer`).
     public func sync() throws {
-        let unsynced = try small.unsynced()
-        try syscall("syncfs \(root.path)") { csupport_syncfs(rootFD.rawValue) }
-        try small.markDurable(unsynced)
+        try syncs.sync {
+            let unsynced = try small.unsynced()
+            try syscall("syncfs \(root.path)") { csupport_syncfs(rootFD.rawValue) }
+            try small.markDurable(unsynced)
+        }
     }
 
     /// Rewrites the small chunks of mostly deleted packs and removes those packs.

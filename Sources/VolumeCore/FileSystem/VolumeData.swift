@@ -170,6 +170,23 @@ extension Volume {
         return try ReadSegment.execute(plan, chunks: chunks)
     }
 
+    /// Asks the chunk store to start loading the committed blocks of `ino` that cover `count` bytes
+    /// from `offset` into the page cache, and returns at once (`ChunkStore.prefetch`): a reader going
+    /// through a file in pieces (a download) names the block after the one it is in, so the disk works
+    /// on it while the current one is sent.
+    public func prefetch(_ ino: UInt64, offset: Int64, count: Int) throws {
+        guard offset >= 0, count > 0 else { return }
+        let bs = Int64(blockSize)
+        let ids = try read { db -> [ChunkID] in
+            let rows = try Row.fetchCursor(db.cachedStatement(sql: "SELECT chunk FROM block WHERE ino = ? AND idx BETWEEN ? AND ?"),
+                                           arguments: [Int64(ino), offset / bs, (offset + Int64(count) - 1) / bs])
+            var out: [ChunkID] = []
+            while let r = try rows.next() { if let id = ChunkID(bytes: r[0]) { out.append(id) } }
+            return out
+        }
+        if !ids.isEmpty { chunks.prefetch(ids) }
+    }
+
     /// Writes `data` at `offset` into the write-back buffer of `ino`. Fails with `quotaExceeded`
     /// (EDQUOT) before changing anything when the file would grow past the cap.
     @discardableResult

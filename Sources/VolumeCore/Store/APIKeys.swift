@@ -72,7 +72,9 @@ extension VolumeStore {
     /// Revokes a key (idempotent); `notFound` for an unknown ID, or one of another tenant when `tenant` is given.
     @discardableResult
     public func revokeAPIKey(_ id: String, tenant: String? = nil, now: Date = Date()) throws -> APIKeyInfo {
-        try registry.write { db in
+        // Once the revoke has committed, every process's cached keys stop counting (`KeyCache`).
+        defer { keyCache.invalidate() }
+        return try registry.write { db in
             try db.execute(sql: """
                 UPDATE api_key SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND (? IS NULL OR tenant_id = ?)
                 """, arguments: [now.timeIntervalSince1970, id, tenant, tenant])
@@ -84,15 +86,30 @@ extension VolumeStore {
         }
     }
 
-    /// The key a secret names, when it is active (not revoked, not expired); nil otherwise.
+    /// The key a secret names, when it is active (not revoked, not expired); nil otherwise. An active
+    /// key is kept in memory for up to `keyCacheSeconds` (see `KeyCache`); a revoke, through this store
+    /// or another process's on the same data directory, takes effect at once.
     public func authenticate(apiKey: String, now: Date = Date()) throws -> APIKeyInfo? {
         guard apiKey.hasPrefix(Self.apiKeyPrefix), apiKey.utf8.count < 200 else { return nil }
+        let hash = Self.keyHash(apiKey)
+        if let hit = keyCache.lookup(hash, now: now) { return hit }
+        let stamp = keyCache.stamp()
         let row = try registry.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM api_key WHERE secret_sha256 = ?", arguments: [Self.keyHash(apiKey)])
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM api_key WHERE secret_sha256 = ?"), arguments: [hash])
         }
         guard let row else { return nil }
         let info = Self.keyInfo(row, now: now)
-        return info.active ? info : nil
+        guard info.active else { return nil }
+        keyCache.insert(hash, info, expiresAt: row["expires_at"], stamp: stamp)
+        return info
+    }
+
+    /// The key a secret names when this store verified it active within `keyCacheSeconds` (and it has
+    /// not expired since); nil when the registry must be asked (`authenticate`). Never blocks on I/O:
+    /// callable from an event loop.
+    public func cachedAuthentication(apiKey: String, now: Date = Date()) -> APIKeyInfo? {
+        guard apiKey.hasPrefix(Self.apiKeyPrefix), apiKey.utf8.count < 200 else { return nil }
+        return keyCache.lookup(Self.keyHash(apiKey), now: now)
     }
 
     static func keyHash(_ key: String) -> Data { Data(SHA256.hash(data: Data(key.utf8))) }

@@ -21,6 +21,12 @@ public final class VolumeStore: Sendable {
     public let liveness: Liveness
     /// Volumes open in this process (see `OpenVolumes.swift` for closing idle ones).
     let open = Mutex<[String: Volume]>([:])
+    /// Seconds an active API key stays verified in memory (`authenticate`) at most. A revoke through any
+    /// store on the data directory takes effect at once (`KeyCache`); this bounds only a change made
+    /// around the store (the registry edited by hand).
+    public static let keyCacheSeconds: Double = 2
+    /// API keys this store verified recently.
+    let keyCache: KeyCache
 
     /// Opens (creating if needed) the store in `dataDir`. `chunks` defaults to a local store in `dataDir/chunks`.
     /// Volumes left hidden by an `import --create` whose process is gone are removed. `clock` and
@@ -43,6 +49,7 @@ public final class VolumeStore: Sendable {
         registry = try DatabaseOpening.pool(at: dataDir.appendingPathComponent("registry.sqlite").path, synchronous: "FULL",
                                             readers: 4, migrator: RegistrySchema.migrator)
         holds = WriteHolds(dataDir: dataDir)
+        keyCache = KeyCache(seconds: Self.keyCacheSeconds, epoch: SharedCounter(path: dataDir.appendingPathComponent("keys.epoch").path))
         try removeStaleImports()
     }
 
@@ -119,10 +126,11 @@ public final class VolumeStore: Sendable {
     /// Resolves a volume ID or a name that is unique among the caller's volumes to an ID.
     public func resolve(_ ref: String, owner: String?) throws -> String {
         let ids = try registry.read { db in
-            try String.fetchAll(db, sql: """
+            // Cached statements: every request resolves its volume, and preparing anew costs more than the query.
+            try String.fetchAll(db.cachedStatement(sql: """
                 SELECT id FROM volume WHERE state = 'active' AND (id = ? OR name = ?) AND (? IS NULL OR owner_id = ?)
                 ORDER BY id = ? DESC
-                """, arguments: [ref, ref, owner, owner, ref])
+                """), arguments: [ref, ref, owner, owner, ref])
         }
         guard let first = ids.first else { throw VolumeError.notFound("volume '\(ref)'; list volumes with 'volumectl volume list'") }
         if first == ref || ids.count == 1 { return first }
@@ -279,7 +287,7 @@ public final class VolumeStore: Sendable {
 
     private func row(_ id: String, owner: String?) throws -> Row {
         guard let r = try registry.read({ db in
-            try Row.fetchOne(db, sql: "SELECT * FROM volume WHERE id = ? AND state = 'active' AND (? IS NULL OR owner_id = ?)",
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM volume WHERE id = ? AND state = 'active' AND (? IS NULL OR owner_id = ?)"),
                              arguments: [id, owner, owner])
         }) else { throw VolumeError.notFound("volume '\(id)'") }
         return r
