@@ -201,17 +201,21 @@ final class TransferCLITests: XCTestCase {
         return (attrs?[.size] as? Int) ?? 0
     }
 
+    /// A WAL emptied by a closing store: its header and the one page written back after the truncation
+    /// (so that the next opener need not write; see `Volume.close`), with SQLite's 4 KiB pages.
+    private let checkpointedWAL = 32 + 24 + 4096
+
     /// Runs `args` while this process has just committed to volume `id` (so its WAL holds frames)
     /// and keeps its own store open; a command that closes the store it opened checkpoints the
-    /// catalog on its way out and leaves the WAL empty, one that does not leaves it as it was.
+    /// catalog on its way out and leaves the WAL emptied, one that does not leaves it as it was.
     private func assertClosesItsStore(_ id: String, _ args: [String], expect: Int32 = 0,
                                       file: StaticString = #filePath, line: UInt = #line) throws {
         let store = try VolumeStore(dataDir: URL(fileURLWithPath: dataDir))
         defer { try? store.close() }
         try store.volume(id, owner: nil).writeFile("/dirt-\(UUID().uuidString)", data: Data("x".utf8))
-        XCTAssertGreaterThan(walSize(id), 0, "the commit above is in the WAL", file: file, line: line)
+        XCTAssertGreaterThan(walSize(id), checkpointedWAL, "the commit above is in the WAL", file: file, line: line)
         try volumectl(args, expect: expect, file: file, line: line)
-        XCTAssertEqual(walSize(id), 0, "volumectl \(args.joined(separator: " ")) left the catalog's WAL: it did not close its store",
+        XCTAssertLessThanOrEqual(walSize(id), checkpointedWAL, "volumectl \(args.joined(separator: " ")) left the catalog's WAL: it did not close its store",
                        file: file, line: line)
     }
 
@@ -220,7 +224,7 @@ final class TransferCLITests: XCTestCase {
     func testTransferCommandsCloseTheirStoreOnSuccessAndOnError() throws {
         try volumectl(["import", try hostile("many"), "--create", "fresh", "--quiet"])
         let fresh = try withStore { try $0.resolve("fresh", owner: nil) }
-        XCTAssertEqual(walSize(fresh), 0, "import --create left the new catalog's WAL")
+        XCTAssertLessThanOrEqual(walSize(fresh), checkpointedWAL, "import --create left the new catalog's WAL")
         let id = try withStore { s -> String in
             let id = try s.createVolume(owner: "default", name: "t").volumeId
             _ = try s.setVolumeQuota(id, bytes: 16 << 20)

@@ -28,7 +28,18 @@ extension Volume {
         guard !path.isRoot else { throw VolumeError.isADirectory("/ is the volume root; give a file path") }
         var options = options
         options.holdWriteLockWhenEmpty = false
-        return try importTree(from: source, into: path.parent.description, options: options)
+        return try asOneFile { try importTree(from: source, into: path.parent.description, options: options) }
+    }
+
+    /// Runs an import of one file (`body`) and reports the cap as for a file write: the import's
+    /// "stopped at entry 1 'name'" says nothing there, and the one-step write (`writeFile(_:data:...)`)
+    /// reports it without that.
+    public func asOneFile<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch VolumeError.quotaExceeded(_, let usage, let cap, let requested) {
+            throw VolumeError.quotaExceeded(volume: id, usage: usage, cap: cap, requested: requested)
+        }
     }
 
     /// Creates or replaces the file at `path` with `data`, which the caller holds whole (a small HTTP

@@ -39,7 +39,12 @@ extension LocalBackend {
             }
             defer { bar.finish() }
             // An import lease, as every import into an existing volume holds: a deletion is refused meanwhile.
-            return (id, try store.withLease(volume: id, purpose: .import) { try vol.importTree(from: importSource, into: directory, options: options) })
+            let isFile = (try? FileManager.default.attributesOfItem(atPath: source)[.type] as? FileAttributeType) == .typeRegular
+            return (id, try store.withLease(volume: id, purpose: .import) {
+                let run = { try vol.importTree(from: importSource, into: directory, options: options) }
+                // One file reports the cap as `files put` and the daemon's PUT do.
+                return isFile ? try vol.asOneFile(run) : try run()
+            })
         }
     }
 
