@@ -102,14 +102,22 @@ public struct BubblewrapRuntime: SandboxRuntime {
     public func freeze(_ handle: RuntimeHandle) throws {
         guard handle.isAlive else { throw RuntimeError("the sandbox's processes are gone") }
         // Stop every process of the namespace, again until a pass finds none running (a fork
-        // during a pass is caught by the next one).
-        for _ in 0..<50 {
-            let running = ProcessTable.members(ofNamespaceOf: handle.pid).filter { ProcessTable.state(of: $0) != "T" }
+        // during a pass is caught by the next one). A zombie runs nothing (a child that exited just
+        // before its parent stopped stays one until the resume); a process in a system call it
+        // cannot leave (D: an fsync through a mount whose server is busy) stops when the call
+        // returns, so the bound is seconds, not milliseconds.
+        var pause: UInt32 = 1_000
+        for _ in 0..<200 {
+            let running = ProcessTable.members(ofNamespaceOf: handle.pid).filter {
+                guard let state = ProcessTable.state(of: $0) else { return false }
+                return !["T", "t", "Z", "X"].contains(state)
+            }
             if running.isEmpty { return }
             for p in running { Glibc.kill(p, SIGSTOP) }
-            usleep(2_000)
+            usleep(pause)
+            pause = min(pause * 2, 50_000)
         }
-        throw RuntimeError("the sandbox's processes did not all stop")
+        throw RuntimeError("the sandbox's processes did not all stop within 10 s (a process blocked in a system call?)")
     }
 
     public func thaw(_ handle: RuntimeHandle) throws {

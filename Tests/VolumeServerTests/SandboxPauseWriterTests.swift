@@ -82,7 +82,7 @@ final class SandboxPauseWriterTests: XCTestCase {
         XCTAssertEqual(paused.status, 0, paused.stderr)
         let pid = try h.initPid(id)
         for p in SandboxRuntimeTests.namespaceMembers(pid) {
-            XCTAssertTrue(SandboxRuntimeTests.state(p).contains("T"), "process \(p) is stopped while paused: \(SandboxRuntimeTests.state(p))")
+            XCTAssertTrue(SandboxRuntimeTests.runsNothing(p), "process \(p) is stopped while paused: \(SandboxRuntimeTests.state(p))")
         }
         let att = try XCTUnwrap(try h.attachments(id).first)
         XCTAssertEqual(att["state"] as? String, "released", "\(att); pause said: \(paused.stdout) \(paused.stderr); daemon log: \(h.d.log().suffix(6000))")

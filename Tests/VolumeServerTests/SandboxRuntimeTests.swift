@@ -54,6 +54,13 @@ final class SandboxRuntimeTests: XCTestCase {
         return status.split(separator: "\n").first { $0.hasPrefix("State:") }.map(String.init) ?? "(gone)"
     }
 
+    /// Whether `pid` runs nothing: stopped, or a zombie (a child that exited just before its parent
+    /// stopped stays one until the parent runs again), or gone.
+    static func runsNothing(_ pid: Int32) -> Bool {
+        let s = state(pid)
+        return s.contains("T (") || s.contains("t (") || s.contains("Z (") || s == "(gone)"
+    }
+
     /// volumectl against the daemon with a tenant key.
     func ctl(_ d: Daemon, _ key: String, _ args: [String]) throws -> Daemon.ToolRun {
         try Daemon.runTool(try Daemon.volumectl.get().path, args,
@@ -153,8 +160,14 @@ final class SandboxRuntimeTests: XCTestCase {
         // A background process in the sandbox, beside its init.
         let bg = try exec(d, key, id, ["sh", "-c", "sleep 1000 >/dev/null 2>&1 &"])
         XCTAssertEqual(bg.status, 0, bg.stderr)
+        // And a zombie: a process whose child exited and is never reaped (pause used to wait for it
+        // to stop, which a zombie never does, and failed with "did not all stop").
+        let parent = try exec(d, key, id, ["sh", "-c", "python3 -c 'import os, time\nif os.fork() == 0: os._exit(0)\ntime.sleep(1000)' >/dev/null 2>&1 &"])
+        XCTAssertEqual(parent.status, 0, parent.stderr)
         let pid = try XCTUnwrap(Self.runtimeRecords(d).first?.pid)
-        XCTAssertGreaterThanOrEqual(Self.namespaceMembers(pid).count, 3, "init, its sleep, and the background sleep")
+        XCTAssertTrue(SandboxHarness.wait(seconds: 30) { Self.namespaceMembers(pid).contains { Self.state($0).contains("Z (") } },
+                      "a zombie in the sandbox: \(Self.namespaceMembers(pid).map(Self.state))")
+        XCTAssertGreaterThanOrEqual(Self.namespaceMembers(pid).count, 5, "init, its sleep, the background sleep, the python and its zombie")
         XCTAssertEqual(try exec(d, key, id, ["cat", "/sub/f.txt"]).stdout, "kept\n", "the subpath is the mount's root")
         let ro = try exec(d, key, id, ["sh", "-c", "echo no > /data/x"])
         XCTAssertNotEqual(ro.status, 0)
@@ -170,7 +183,7 @@ final class SandboxRuntimeTests: XCTestCase {
 
         let paused = try ctl(d, key, ["sandbox", "pause", id])
         XCTAssertEqual(paused.status, 0, paused.stderr)
-        for p in Self.namespaceMembers(pid) { XCTAssertTrue(Self.state(p).contains("T"), "process \(p) is stopped while paused: \(Self.state(p))") }
+        for p in Self.namespaceMembers(pid) { XCTAssertTrue(Self.runsNothing(p), "process \(p) is stopped while paused: \(Self.state(p))") }
         let refused = try exec(d, key, id, ["true"])
         XCTAssertEqual(refused.status, 4, "exec in a paused sandbox is a conflict: \(refused.stderr)")
         XCTAssertTrue(refused.stderr.contains("paused"), refused.stderr)
