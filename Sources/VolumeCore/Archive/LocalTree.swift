@@ -21,6 +21,8 @@ public final class LocalTreeSource: ImportSource {
     private var entry = 0
     public private(set) var bytesConsumed: Int64 = 0
     public let totalBytes: Int64?
+    /// Whether `path` is one regular file (not a directory tree).
+    public let isFile: Bool
 
     /// Walks `path`, which becomes `name` in the destination (its own base name by default).
     public init(path: String, name: String? = nil) throws {
@@ -29,6 +31,7 @@ public final class LocalTreeSource: ImportSource {
             let e = errno
             throw e == ENOENT ? VolumeError.notFound(path) : VolumeError.io("stat \(path)", errno: e)
         }
+        isFile = (st.st_mode & S_IFMT) == S_IFREG
         rootPath = path
         let base = name ?? URL(fileURLWithPath: path).lastPathComponent
         try VolumePath.validate(name: base)
@@ -37,6 +40,15 @@ public final class LocalTreeSource: ImportSource {
     }
 
     deinit { if fd >= 0 { close(fd) } }
+
+    /// An upload of `path` to `dest` (`upload PATH VOLUME:DEST`, locally and over an endpoint): into the
+    /// directory `dest` under its own base name when `intoDestination`, else as `dest` itself. Returns
+    /// the source and the volume directory it is imported into.
+    public static func upload(_ path: String, to dest: VolumePath, intoDestination: Bool) throws -> (source: LocalTreeSource, directory: String) {
+        if intoDestination { return (try LocalTreeSource(path: path), dest.description) }
+        guard !dest.isRoot else { throw VolumeError.invalidArgument("cannot upload onto the volume root") }
+        return (try LocalTreeSource(path: path, name: dest.name), dest.parent.description)
+    }
 
     /// Bytes of the regular files below `path`, for progress.
     private static func du(_ path: String, isRoot: Bool = true) throws -> Int64 {

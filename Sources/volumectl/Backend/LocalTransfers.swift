@@ -25,25 +25,13 @@ extension LocalBackend {
                 let source = try StreamFileSource(input: input, name: dest.name, mode: mode)
                 return (id, try store.withLease(volume: id, purpose: .import) { try vol.writeFile(dest, streaming: source, options: options) })
             }
-            let importSource: ImportSource
-            let directory: String
-            do {
-                if intoDest {
-                    importSource = try LocalTreeSource(path: source)
-                    directory = dest.description
-                } else {
-                    guard !dest.isRoot else { throw VolumeError.invalidArgument("cannot upload onto the volume root") }
-                    importSource = try LocalTreeSource(path: source, name: dest.name)
-                    directory = dest.parent.description
-                }
-            }
+            let (importSource, directory) = try LocalTreeSource.upload(source, to: dest, intoDestination: intoDest)
             defer { bar.finish() }
             // An import lease, as every import into an existing volume holds: a deletion is refused meanwhile.
-            let isFile = (try? FileManager.default.attributesOfItem(atPath: source)[.type] as? FileAttributeType) == .typeRegular
             return (id, try store.withLease(volume: id, purpose: .import) {
                 let run = { try vol.importTree(from: importSource, into: directory, options: options) }
                 // One file reports the cap as `files put` and the daemon's PUT do.
-                return isFile ? try vol.asOneFile(run) : try run()
+                return importSource.isFile ? try vol.asOneFile(run) : try run()
             })
         }
     }

@@ -12,16 +12,7 @@ extension RemoteBackend {
                     quiet: Bool) throws -> (String, ImportReport) {
         let files = client.volume(id).files
         let dest = try VolumePath(loc.path)
-        let tree: LocalTreeSource
-        let directory: String
-        if intoDest {
-            tree = try LocalTreeSource(path: source)
-            directory = dest.description
-        } else {
-            guard !dest.isRoot else { throw VolumeError.invalidArgument("cannot upload onto the volume root") }
-            tree = try LocalTreeSource(path: source, name: dest.name)
-            directory = dest.parent.description
-        }
+        let (tree, directory) = try LocalTreeSource.upload(source, to: dest, intoDestination: intoDest)
         defer { bar.finish() }
         let options = TransferOptions(
             progress: { bar.update($0) },
