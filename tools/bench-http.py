@@ -42,26 +42,24 @@ class Target:
             h.append("Content-Type: application/octet-stream")
         return ("\r\n".join(h) + "\r\n\r\n").encode() + body
 
-    def put(self, i, body):
+    def _path(self, i, route):
+        """File i's URL path: the file itself on a peer, the files API's `route` on volumed."""
         name = f"{self.dir}/f{i:06d}"
         if self.kind == "volumed":
-            q = urllib.parse.quote(name, safe="/")
-            return self._req("PUT", f"/v1/volumes/{self.vol}/files/content?path={q}", body), False
-        return self._req("PUT", name, body), False
+            return f"/v1/volumes/{self.vol}/files/{route}?path={urllib.parse.quote(name, safe='/')}"
+        return name
+
+    def put(self, i, body):
+        return self._req("PUT", self._path(i, "content"), body), False
 
     def get(self, i):
-        name = f"{self.dir}/f{i:06d}"
-        if self.kind == "volumed":
-            q = urllib.parse.quote(name, safe="/")
-            return self._req("GET", f"/v1/volumes/{self.vol}/files/content?path={q}"), False
-        return self._req("GET", name), False
+        return self._req("GET", self._path(i, "content")), False
 
     def stat(self, i):
-        name = f"{self.dir}/f{i:06d}"
+        # volumed answers a JSON entry; a peer's HEAD answers the file's headers.
         if self.kind == "volumed":
-            q = urllib.parse.quote(name, safe="/")
-            return self._req("GET", f"/v1/volumes/{self.vol}/files/stat?path={q}"), False
-        return self._req("HEAD", name), True
+            return self._req("GET", self._path(i, "stat")), False
+        return self._req("HEAD", self._path(i, "stat")), True
 
 
 class Conn:
