@@ -4,9 +4,9 @@ import VolumeCore
 
 /// Looks the key up by its SHA-256: in the store's cache of keys verified in the last
 /// `VolumeStore.keyCacheSeconds` (in memory, on the event loop: no trip to the bridge), else in the
-/// registry on the bridge. A key revoked through this daemon stops working at once, an expired one at its
-/// expiry, one revoked by another process within `keyCacheSeconds`. Missing, wrong, expired or revoked:
-/// 401 with the JSON error body.
+/// registry on the bridge. A revoked key stops working at once, whichever process on this data directory
+/// revoked it (every revoke voids every process's cache: `KeyCache`), an expired one at its expiry.
+/// Missing, wrong, expired or revoked: 401 with the JSON error body.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = VolumeRequestContext
     let host: VolumeHost
