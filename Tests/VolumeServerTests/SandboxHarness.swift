@@ -25,14 +25,22 @@ struct SandboxHarness {
     }
 
     /// volumectl against the daemon with the tenant key.
-    func ctl(_ args: [String]) throws -> Daemon.ToolRun {
+    func ctl(_ args: [String]) throws -> Daemon.ToolRun { try Self.ctl(d, key, args) }
+
+    /// `sandbox create` with `extra`, returning the new ID.
+    func create(_ extra: [String], file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        try Self.create(d, key, extra, file: file, line: line)
+    }
+
+    /// volumectl against daemon `d` with `key` (no data directory, no tenant from the environment).
+    static func ctl(_ d: Daemon, _ key: String, _ args: [String]) throws -> Daemon.ToolRun {
         try Daemon.runTool(try Daemon.volumectl.get().path, args,
                            env: ["VOLUMES_ENDPOINT": d.url, "VOLUMES_API_KEY": key, "VOLUMES_DATA_DIR": "", "VOLUMES_TENANT": ""])
     }
 
-    /// `sandbox create` with `extra`, returning the new ID.
-    func create(_ extra: [String], file: StaticString = #filePath, line: UInt = #line) throws -> String {
-        let r = try ctl(["sandbox", "create"] + extra)
+    /// `sandbox create` with `extra` on daemon `d`, returning the new ID (printed alone).
+    static func create(_ d: Daemon, _ key: String, _ extra: [String], file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let r = try ctl(d, key, ["sandbox", "create"] + extra)
         XCTAssertEqual(r.status, 0, r.stderr + d.log(), file: file, line: line)
         let id = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         XCTAssertTrue(id.hasPrefix("sbx-"), "create prints the ID: \(r.stdout)", file: file, line: line)

@@ -62,18 +62,11 @@ final class SandboxRuntimeTests: XCTestCase {
     }
 
     /// volumectl against the daemon with a tenant key.
-    func ctl(_ d: Daemon, _ key: String, _ args: [String]) throws -> Daemon.ToolRun {
-        try Daemon.runTool(try Daemon.volumectl.get().path, args,
-                           env: ["VOLUMES_ENDPOINT": d.url, "VOLUMES_API_KEY": key, "VOLUMES_DATA_DIR": "", "VOLUMES_TENANT": ""])
-    }
+    func ctl(_ d: Daemon, _ key: String, _ args: [String]) throws -> Daemon.ToolRun { try SandboxHarness.ctl(d, key, args) }
 
     /// `sandbox create` printing the new ID.
     func createSandbox(_ d: Daemon, _ key: String, _ extra: [String], file: StaticString = #filePath, line: UInt = #line) throws -> String {
-        let r = try ctl(d, key, ["sandbox", "create"] + extra)
-        XCTAssertEqual(r.status, 0, r.stderr + d.log(), file: file, line: line)
-        let id = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        XCTAssertTrue(id.hasPrefix("sbx-"), "create prints the ID: \(r.stdout)", file: file, line: line)
-        return id
+        try SandboxHarness.create(d, key, extra, file: file, line: line)
     }
 
     func exec(_ d: Daemon, _ key: String, _ id: String, _ argv: [String]) throws -> Daemon.ToolRun {
