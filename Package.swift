@@ -48,7 +48,7 @@ let package = Package(
         .executableTarget(
             name: "volumectl",
             dependencies: [
-                "VolumeCore", "VolumeFUSE", "VolumeClient", "VolumeAPI",
+                "VolumeCore", "VolumeFUSE", "VolumeClient", "VolumeAPI", "CSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]

@@ -24,7 +24,8 @@ enum MountServerLaunch {
 
     /// Runs `volumectl` with `arguments` (which must include `--foreground`), its output appended to
     /// `log`. Blocks until the server reports, exits or times out.
-    static func start(volumectl: String, arguments: [String], log: String) throws -> Outcome {
+    static func start(volumectl: String, arguments: [String], log: String, launcher: MountLauncher? = nil) throws -> Outcome {
+        if let launcher, let outcome = launched(by: launcher, arguments: arguments, log: log) { return outcome }
         let out = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard out >= 0 else { return .failed("cannot open the log \(log): \(String(cString: strerror(errno)))") }
         defer { close(out) }
@@ -62,30 +63,74 @@ enum MountServerLaunch {
         }
     }
 
+    /// Has `launcher` fork the server; nil when it could not (then the caller starts the server itself).
+    static func launched(by launcher: MountLauncher, arguments: [String], log: String) -> Outcome? {
+        guard let fd = launcher.request(arguments: arguments, log: log) else { return nil }
+        defer { close(fd) }
+        var reader = LineReader(fd: fd)
+        // The launcher forks at once; a launcher that does not answer within seconds is wedged.
+        let first = reader.next(timeout: 10)
+        guard case .line(let line) = first, line.hasPrefix("pid "), let pid = Int32(line.dropFirst(4)) else {
+            // No server was forked (the launcher refused, died or hung): nothing to clean up.
+            launcher.drop()
+            return nil
+        }
+        switch reader.next(timeout: readyTimeout) {
+        case .line(let line) where line.hasPrefix("ready "):
+            return .ready(pid: pid)
+        case .line(let line) where line.hasPrefix("error: "):
+            return .failed(String(line.dropFirst(7)))
+        case .line(let line):
+            return .failed("the mount server said '\(line)'; see \(log)")
+        case .end:
+            return .failed("the mount server exited before mounting; see \(log)")
+        case .timeout:
+            kill(pid, SIGKILL)
+            return .failed("the mount server did not report within \(Int(readyTimeout)) s (killed); see \(log)")
+        }
+    }
+
+    /// Lines from a descriptor, one at a time, keeping what was read past a line for the next.
+    struct LineReader {
+        let fd: Int32
+        var pending = Data()
+
+        init(fd: Int32) { self.fd = fd }
+
+        mutating func next(timeout: Double) -> Read {
+            var buf = [UInt8](repeating: 0, count: 4096)
+            let deadline = Date().addingTimeInterval(timeout)
+            while !pending.contains(UInt8(ascii: "\n")) {
+                let left = deadline.timeIntervalSinceNow
+                if left <= 0 { return .timeout }
+                var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                let ready = poll(&p, 1, Int32(min(left * 1000, 60_000)) + 1)
+                if ready < 0 {
+                    if errno == EINTR { continue }
+                    break
+                }
+                if ready == 0 { continue }
+                let n = read(fd, &buf, buf.count)
+                if n > 0 { pending.append(contentsOf: buf[0..<n]); continue }
+                if n < 0 && (errno == EINTR || errno == EAGAIN) { continue }
+                break
+            }
+            guard let end = pending.firstIndex(of: UInt8(ascii: "\n")) else {
+                let rest = String(decoding: pending, as: UTF8.self)
+                pending.removeAll()
+                return rest.isEmpty ? .end : .line(rest)
+            }
+            let line = String(decoding: pending[pending.startIndex..<end], as: UTF8.self)
+            pending.removeSubrange(pending.startIndex...end)
+            return .line(line)
+        }
+    }
+
     enum Read { case line(String), end, timeout }
 
     /// Reads one line from `fd` (only one: helpers of the server, fusermount3, may keep the pipe open).
     static func readLine(_ fd: Int32, timeout: Double) -> Read {
-        var reply = Data()
-        var buf = [UInt8](repeating: 0, count: 4096)
-        let deadline = Date().addingTimeInterval(timeout)
-        while !reply.contains(UInt8(ascii: "\n")) {
-            let left = deadline.timeIntervalSinceNow
-            if left <= 0 { return .timeout }
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&p, 1, Int32(min(left * 1000, 60_000)) + 1)
-            if ready < 0 {
-                if errno == EINTR { continue }
-                break
-            }
-            if ready == 0 { continue }
-            let n = read(fd, &buf, buf.count)
-            if n > 0 { reply.append(contentsOf: buf[0..<n]); continue }
-            if n < 0 && (errno == EINTR || errno == EAGAIN) { continue }
-            break
-        }
-        let text = String(decoding: reply, as: UTF8.self)
-        guard let end = text.firstIndex(of: "\n") else { return text.isEmpty ? .end : .line(text) }
-        return .line(String(text[..<end]))
+        var reader = LineReader(fd: fd)
+        return reader.next(timeout: timeout)
     }
 }

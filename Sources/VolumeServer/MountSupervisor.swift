@@ -19,6 +19,8 @@ public final class MountSupervisor: @unchecked Sendable {
     public let mountRoot: URL
     /// The `volumectl` executable that serves mounts.
     public let volumectl: String
+    /// Forks mount servers from a warm process (nil: each is started anew, `volumectl mount --foreground`).
+    public let launcher: MountLauncher?
     /// Attachments being mounted or unmounted now: one operation per attachment at a time.
     private var busy: Set<String> = []
     private let cond = NSCondition()
@@ -26,10 +28,15 @@ public final class MountSupervisor: @unchecked Sendable {
     /// destroy kills the processes before it records the end, and must not see them called gone meanwhile).
     private var transitioning: [String: Int] = [:]
 
-    public init(store: VolumeStore, mountRoot: URL, volumectl: String) {
+    /// `warmLauncher`: fork mount servers from one `volumectl mount-launcher` (`MountLauncher`, its log
+    /// in `mountRoot/launcher.log`) rather than start the binary for each; started by the first mount.
+    public init(store: VolumeStore, mountRoot: URL, volumectl: String, warmLauncher: Bool = false) {
         self.store = store
         self.mountRoot = mountRoot
         self.volumectl = volumectl
+        launcher = warmLauncher
+            ? MountLauncher(volumectl: volumectl, dataDir: store.dataDir.path, log: mountRoot.appendingPathComponent("launcher.log").path)
+            : nil
     }
 
     /// `volumectl` beside this process's executable (how volumed and volumectl are installed and built).
@@ -113,7 +120,8 @@ public final class MountSupervisor: @unchecked Sendable {
         if a.subpath != "/" { args += ["--subpath", a.subpath] }
         if let owner = try Self.sandboxUser(a, store: store) { args += ["--map-root", owner.description] }
         let pid: Int32
-        switch try MountServerLaunch.start(volumectl: volumectl, arguments: args, log: mountRoot.appendingPathComponent(a.id + ".log").path) {
+        switch try MountServerLaunch.start(volumectl: volumectl, arguments: args, log: mountRoot.appendingPathComponent(a.id + ".log").path,
+                                             launcher: launcher) {
         case .ready(let p):
             pid = p
         case .failed(let why):

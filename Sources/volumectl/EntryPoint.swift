@@ -6,7 +6,13 @@ extension Volumectl {
     /// Parses and runs the command. Help and version go to stdout as usual; every error is one line on
     /// stderr. Errors from a command body already printed their line (see `reporting`) and carry their code.
     static func main() {
-        let arguments = hoistingGlobalOptions(Array(CommandLine.arguments.dropFirst()))
+        run(Array(CommandLine.arguments.dropFirst()))
+    }
+
+    /// `main()` for `arguments` (without the program name): also how a forked mount server runs its
+    /// command (`mount-launcher`). Returns when the command succeeded; exits otherwise.
+    static func run(_ commandLine: [String]) {
+        let arguments = hoistingGlobalOptions(commandLine)
         do {
             var command = try parseAsRoot(arguments)
             try command.run()

@@ -25,6 +25,7 @@ struct Volumectl: ParsableCommand {
             GCCommand.self,
             MountCommand.self,
             UnmountCommand.self,
+            MountLauncherCommand.self,
             ImportCommand.self,
             ExportCommand.self,
             UploadCommand.self,

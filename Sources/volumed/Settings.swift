@@ -20,6 +20,8 @@ struct Settings {
     var gcGrace: Double
     var journalKeepEvents: Int64
     var journalKeepSeconds: Double
+    /// Fork mount servers from a warm `volumectl mount-launcher` (`MountLauncher`).
+    var mountLauncher = true
 
     /// The config file's keys (all optional).
     struct File: Decodable {
@@ -39,6 +41,7 @@ struct Settings {
         var signing_secret: String?
         var watch_heartbeat_seconds: Double?
         var tenant_namespace_pid: Bool?
+        var mount_launcher: Bool?
         var gc_interval_seconds: Double?
         var gc_grace_seconds: Double?
         var journal_keep_events: Int64?

@@ -74,6 +74,8 @@ struct Volumed: AsyncParsableCommand {
     var volumectlPath: String?
     @Option(name: .customLong("sandbox-runtime"), help: "bwrap: run the processes of sandboxes created with \"runtime\": \"bwrap\" (needs root and bubblewrap); none: records and mounts only (default none; $VOLUMED_SANDBOX_RUNTIME).")
     var sandboxRuntime: String?
+    @Flag(name: .customLong("mount-launcher"), inversion: .prefixedNo, help: "Fork mount servers from one warm 'volumectl mount-launcher' process instead of starting volumectl for each mount (default on; $VOLUMED_MOUNT_LAUNCHER=0 turns it off).")
+    var mountLauncher: Bool?
     @Flag(name: .customLong("tenant-namespace-pid"), help: "Let tenant keys give namespace_pid (the daemon places mounts in that process's mount namespace); by default only operator keys may, the host's sandbox manager's ($VOLUMED_TENANT_NAMESPACE_PID=1).")
     var tenantNamespacePid = false
 
@@ -107,7 +109,7 @@ struct Volumed: AsyncParsableCommand {
         limits.watchHeartbeatSeconds = try number(watchHeartbeat, "VOLUMED_WATCH_HEARTBEAT", file.watch_heartbeat_seconds, limits.watchHeartbeatSeconds)
         guard limits.watchHeartbeatSeconds > 0 else { throw SettingsError("--watch-heartbeat must be positive") }
         limits.tenantNamespacePid = tenantNamespacePid || e("VOLUMED_TENANT_NAMESPACE_PID") == "1" || file.tenant_namespace_pid == true
-        let s = Settings(
+        var s = Settings(
             dataDir: URL(fileURLWithPath: dataDir ?? e("VOLUMED_DATA_DIR") ?? file.data_dir ?? Settings.defaultDataDir(env)),
             listenHost: host, listenPort: port,
             socket: socket ?? e("VOLUMED_SOCKET") ?? file.socket,
@@ -123,6 +125,7 @@ struct Volumed: AsyncParsableCommand {
             gcGrace: try number(gcGrace, "VOLUMED_GC_GRACE", file.gc_grace_seconds, VolumeStore.defaultGrace),
             journalKeepEvents: try number(journalKeepEvents, "VOLUMED_JOURNAL_KEEP_EVENTS", file.journal_keep_events, Volume.journalRetainEvents),
             journalKeepSeconds: try number(journalKeepSeconds, "VOLUMED_JOURNAL_KEEP_SECONDS", file.journal_keep_seconds, Volume.journalRetainSeconds))
+        s.mountLauncher = mountLauncher ?? e("VOLUMED_MOUNT_LAUNCHER").map { $0 != "0" } ?? file.mount_launcher ?? true
         guard s.uploadExpirySeconds > 0 else { throw SettingsError("--upload-expiry must be positive") }
         guard s.gcInterval >= 0, s.gcGrace >= 0, s.journalKeepEvents >= 0, s.journalKeepSeconds >= 0 else {
             throw SettingsError("--gc-interval, --gc-grace and the journal retention must not be negative")
@@ -160,7 +163,8 @@ struct Volumed: AsyncParsableCommand {
         let env = ProcessInfo.processInfo.environment
         let mountRootPath = mountRoot ?? env["VOLUMED_MOUNT_ROOT"].flatMap { $0.isEmpty ? nil : $0 } ?? s.dataDir.appendingPathComponent("mounts").path
         let supervisor = MountSupervisor(store: store, mountRoot: URL(fileURLWithPath: mountRootPath).standardizedFileURL,
-                                         volumectl: volumectlPath ?? env["VOLUMED_VOLUMECTL"].flatMap { $0.isEmpty ? nil : $0 } ?? MountSupervisor.siblingVolumectl())
+                                         volumectl: volumectlPath ?? env["VOLUMED_VOLUMECTL"].flatMap { $0.isEmpty ? nil : $0 } ?? MountSupervisor.siblingVolumectl(),
+                                         warmLauncher: s.mountLauncher)
         let runtimeName = sandboxRuntime ?? env["VOLUMED_SANDBOX_RUNTIME"].flatMap { $0.isEmpty ? nil : $0 } ?? "none"
         var runtime: (any SandboxRuntime)?
         switch runtimeName {
@@ -187,6 +191,13 @@ struct Volumed: AsyncParsableCommand {
         // Before listening: converge the attachment records with the kernel's mount table.
         do {
             try FileManager.default.createDirectory(at: supervisor.mountRoot, withIntermediateDirectories: true)
+            if let launcher = supervisor.launcher {
+                if launcher.start() {
+                    Output.line("volumed: mount launcher started (pid \(launcher.launcherPID))")
+                } else {
+                    logger.warning("the mount launcher did not start; mount servers are started one by one (see \(launcher.log))")
+                }
+            }
             // Sandboxes first (one whose processes are gone is destroyed), then their mounts.
             let sandboxes = try await bridge.run { try runner.reconcile() }
             Output.line("volumed: reconciled sandboxes: \(sandboxes)")
@@ -265,6 +276,7 @@ struct Volumed: AsyncParsableCommand {
             failed = true
         }
         try? await bridge.shutdown()
+        supervisor.launcher?.stop()
         if let socket = s.socket { unlink(socket) }
         Output.line("volumed: stopped")
         if failed { throw ExitCode(70) }

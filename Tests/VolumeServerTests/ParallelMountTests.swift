@@ -49,7 +49,8 @@ final class ParallelMountTests: XCTestCase {
     /// A daemon serving mounts through `barrier`'s shim; its mounts are taken down at teardown.
     func daemon(_ barrier: Barrier) throws -> Daemon {
         try XCTSkipUnless(getuid() == 0 && FileManager.default.fileExists(atPath: "/dev/fuse"), "needs root and /dev/fuse")
-        let d = try Daemon(arguments: ["--volumectl", barrier.shim])
+        // Servers started one by one (no mount launcher), so that each start goes through the shim.
+        let d = try Daemon(arguments: ["--volumectl", barrier.shim, "--no-mount-launcher"])
         addTeardownBlock {
             d.stop()
             SandboxRouteTests.unmountAll(under: d.dataDir + "/mounts")

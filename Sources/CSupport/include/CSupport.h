@@ -1,4 +1,4 @@
-// C helpers Swift cannot import directly: zlib's init macros, syncfs(2), sync_file_range(2), O_DIRECT, open file description locks, atomics in shared memory, placing a mount in another mount namespace, and starting a detached process.
+// C helpers Swift cannot import directly: zlib's init macros, syncfs(2), sync_file_range(2), O_DIRECT, open file description locks, atomics in shared memory, placing a mount in another mount namespace, starting a detached process, and the mount launcher's fork and descriptor passing.
 #ifndef CSUPPORT_H
 #define CSUPPORT_H
 #include <zlib.h>
@@ -60,4 +60,19 @@ int csupport_unplace_mount(int pid, const char *target, int *stage);
 int csupport_spawn_detached(const char *path, char *const argv[], char *const envp[], int out, int ready, int *pid);
 /// pipe2(fds, O_CLOEXEC) (needs _GNU_SOURCE): no descriptor of it leaks into a program another thread starts meanwhile.
 int csupport_pipe_cloexec(int fds[2]);
+/// In a single-threaded process (volumectl mount-launcher): forks a grandchild in a new session, as
+/// csupport_spawn_detached does but without exec: it returns 0 in the grandchild, whose stdin is
+/// /dev/null, stdout and stderr `log` (appended; /dev/null when it cannot be opened), descriptor 3
+/// `conn`, no other descriptor and an empty signal mask; in the caller the grandchild's pid, or -errno.
+int csupport_fork_detached(const char *log, int conn);
+/// recvmsg of one message of at most `len` bytes with at most one descriptor (SCM_RIGHTS, received
+/// close-on-exec) in `*fd` (-1 when none). The message's length (0: the peer closed), or -1 and errno.
+long csupport_recv_with_fd(int sock, void *buf, unsigned long len, int *fd);
+/// sendmsg of `len` bytes and descriptor `fd` (SCM_RIGHTS), without SIGPIPE. 0 or an errno value.
+int csupport_send_with_fd(int sock, const void *buf, unsigned long len, int fd);
+/// socketpair(AF_UNIX, type | SOCK_CLOEXEC) (SOCK_CLOEXEC needs _GNU_SOURCE).
+int csupport_socketpair_cloexec(int type, int fds[2]);
+/// Writes `title` over this process's argument strings (what ps and /proc/PID/cmdline show), cut to
+/// the room they take, the rest zeroed.
+void csupport_set_title(char **argv, int argc, const char *title);
 #endif
