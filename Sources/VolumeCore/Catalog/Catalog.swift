@@ -31,7 +31,7 @@ enum Catalog {
 
     /// Creates the root directory and the meta rows of a new catalog.
     static func initialize(_ db: Database, blockSize: Int, capBytes: Int64, now: Nanos) throws {
-        guard try Int.fetchOne(db, sql: "SELECT count(*) FROM inode") == 0 else { return }
+        guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM inode)") == false else { return }
         try db.execute(sql: """
             INSERT INTO inode (ino, kind, mode, uid, gid, size, nlink, atime, mtime, ctime)
             VALUES (1, 2, 493, 0, 0, 0, 2, ?, ?, ?)

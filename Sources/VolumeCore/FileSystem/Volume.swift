@@ -76,7 +76,9 @@ public final class Volume: Sendable {
         try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = 16384") }
         // Only a new catalog is written to here: opening an existing one must not wait for another
         // process's write lock (an import into an empty volume holds it until its one commit).
-        if try pool.read({ try Int.fetchOne($0, sql: "SELECT count(*) FROM inode") ?? 0 }) == 0 {
+        // (EXISTS stops at the first row; count(*) read the whole inode table, 12 ms of every mount of a
+        // 100,000-file volume.)
+        if try pool.read({ try Bool.fetchOne($0, sql: "SELECT EXISTS (SELECT 1 FROM inode)") ?? false }) == false {
             try pool.write { db in try Catalog.initialize(db, blockSize: blockSize, capBytes: capBytes, now: .now()) }
         }
         let bs = try pool.read { db in Int(try Catalog.meta(db, .blockSize)) }
