@@ -93,6 +93,10 @@ final class MountLauncherTests: XCTestCase {
             XCTAssertTrue(log.contains("mount server \(pid) forked by the mount launcher (pid \(launcher))"), log)
         }
         XCTAssertEqual(Self.launchers(of: d), [launcher], "still the one launcher")
+        // Each server holds its volume's mount lease as itself (not as the launcher it was forked from).
+        let leases = try Daemon.runTool("/usr/bin/env", ["sqlite3", d.dataDir + "/registry.sqlite",
+                                                         "SELECT holder_pid FROM lease WHERE purpose = 'mount' AND volume_id = '\(vol)'"])
+        XCTAssertEqual(Set(leases.stdout.split(separator: "\n").compactMap { Int32($0) }), Set(pids), leases.stdout)
     }
 
     /// A launcher killed between attaches: the next attach still mounts (the daemon starts that server

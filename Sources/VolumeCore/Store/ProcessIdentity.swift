@@ -1,5 +1,6 @@
 // Who owns a piece of unfinished work: a process named so that a reused pid or a reboot is not mistaken for it.
 import Foundation
+import Synchronization
 
 /// A process on this host, as `boot/pid/start`: the kernel's boot ID, the pid, and the process's start
 /// time in clock ticks since boot (field 22 of `/proc/PID/stat`). A pid the kernel has since given to
@@ -9,8 +10,16 @@ public struct ProcessIdentity: Hashable, Sendable, Codable, CustomStringConverti
     public let pid: Int32
     public let start: UInt64
 
-    /// This process.
-    public static let current: ProcessIdentity = ProcessIdentity(boot: bootID, pid: getpid(), start: startTime(of: getpid()) ?? 0)
+    /// This process: worked out again after a fork (a mount server forked by `volumectl mount-launcher`
+    /// must not claim its leases as the launcher).
+    public static var current: ProcessIdentity {
+        let pid = getpid()
+        if let known = currentCache.withLock({ $0 }), known.pid == pid { return known }
+        let identity = ProcessIdentity(boot: bootID, pid: pid, start: startTime(of: pid) ?? 0)
+        currentCache.withLock { $0 = identity }
+        return identity
+    }
+    private static let currentCache = Mutex<ProcessIdentity?>(nil)
 
     /// The kernel's boot ID (empty where it cannot be read).
     public static let bootID: String = ((try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)) ?? "")
