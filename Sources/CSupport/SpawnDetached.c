@@ -20,9 +20,9 @@ struct spawn_result { pid_t pid; int error; };
 
 /// In the grandchild: a session of its own, default signal handling and an empty mask (dispositions
 /// set to ignore survive exec, and volumed ignores SIGPIPE), stdin from /dev/null, stdout and stderr
-/// to `out`, `ready` as descriptor 3, nothing else of the parent's, then exec. Only async-signal-safe
-/// calls: the parent has other threads. Exits 127 when the exec fails (the parent then sees EOF on 3).
-static void grandchild(const char *path, char *const argv[], char *const envp[], int out, int ready) {
+/// to `out`, `ready` as descriptor 3, nothing else of the parent's. Only async-signal-safe calls: the
+/// parent may have other threads. Exits 127 when a descriptor cannot be set up.
+static void become_detached(int out, int ready) {
     setsid();
     sigset_t none;
     sigemptyset(&none);
@@ -44,49 +44,11 @@ static void grandchild(const char *path, char *const argv[], char *const envp[],
         long max = sysconf(_SC_OPEN_MAX);
         for (int fd = 4; fd < (max > 0 ? max : 65536); fd++) close(fd);
     }
-    execve(path, argv, envp);
-    _exit(127);
 }
 
-int csupport_spawn_detached(const char *path, char *const argv[], char *const envp[], int out, int ready, int *pid) {
-    int pipefd[2];
-    *pid = 0;
-    if (pipe2(pipefd, O_CLOEXEC) != 0) return errno;
-    pid_t middle = fork();
-    if (middle < 0) {
-        int e = errno;
-        close(pipefd[0]);
-        close(pipefd[1]);
-        return e;
-    }
-    if (middle == 0) {
-        struct spawn_result r = { 0, 0 };
-        pid_t g = fork();
-        if (g == 0) grandchild(path, argv, envp, out, ready);
-        if (g < 0) r.error = errno; else r.pid = g;
-        ssize_t unused = write(pipefd[1], &r, sizeof r);
-        (void)unused;
-        _exit(0);
-    }
-    close(pipefd[1]);
-    struct spawn_result r = { 0, 0 };
-    ssize_t n;
-    do { n = read(pipefd[0], &r, sizeof r); } while (n < 0 && errno == EINTR);
-    close(pipefd[0]);
-    int status = 0;
-    while (waitpid(middle, &status, 0) < 0 && errno == EINTR) {}
-    if (n != (ssize_t)sizeof r) return ECHILD;
-    if (r.error != 0) return r.error;
-    *pid = r.pid;
-    return 0;
-}
-
-int csupport_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
-
-// The mount launcher's side (volumectl mount-launcher, a warm process that forks mount servers): it is
-// single-threaded, so fork() needs no care about other threads' locks.
-
-int csupport_fork_detached(const char *log, int conn) {
+/// Forks a middle process that forks the grandchild (set up by `become_detached`) and exits at once;
+/// reaps the middle one. Returns 0 in the grandchild, its pid here, or -errno.
+static pid_t fork_detached(int out, int ready) {
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) != 0) return -errno;
     pid_t middle = fork();
@@ -100,20 +62,7 @@ int csupport_fork_detached(const char *log, int conn) {
         struct spawn_result r = { 0, 0 };
         pid_t g = fork();
         if (g == 0) {
-            setsid();
-            sigset_t none;
-            sigemptyset(&none);
-            sigprocmask(SIG_SETMASK, &none, NULL);
-            int null = open("/dev/null", O_RDONLY);
-            int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-            if (out < 0) out = open("/dev/null", O_WRONLY);
-            int c = fcntl(conn, F_DUPFD, 10), o = fcntl(out, F_DUPFD, 10);
-            if (null < 0 || c < 0 || o < 0) _exit(127);
-            if (dup2(null, 0) < 0 || dup2(o, 1) < 0 || dup2(o, 2) < 0 || dup2(c, 3) < 0) _exit(127);
-            if (syscall(__NR_close_range, 4, ~0U, 0) != 0) {
-                long max = sysconf(_SC_OPEN_MAX);
-                for (int fd = 4; fd < (max > 0 ? max : 65536); fd++) close(fd);
-            }
+            become_detached(out, ready);
             return 0;
         }
         if (g < 0) r.error = errno; else r.pid = g;
@@ -131,6 +80,32 @@ int csupport_fork_detached(const char *log, int conn) {
     if (n != (ssize_t)sizeof r) return -ECHILD;
     if (r.error != 0) return -r.error;
     return r.pid;
+}
+
+int csupport_spawn_detached(const char *path, char *const argv[], char *const envp[], int out, int ready, int *pid) {
+    *pid = 0;
+    pid_t g = fork_detached(out, ready);
+    if (g == 0) {
+        execve(path, argv, envp);
+        _exit(127);  // the parent sees EOF on `ready`
+    }
+    if (g < 0) return -g;
+    *pid = g;
+    return 0;
+}
+
+int csupport_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+// The mount launcher's side (volumectl mount-launcher, a warm process that forks mount servers): it is
+// single-threaded, so fork() needs no care about other threads' locks.
+
+int csupport_fork_detached(const char *log, int conn) {
+    int out = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (out < 0) out = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (out < 0) return -errno;
+    pid_t g = fork_detached(out, conn);
+    if (g != 0) close(out);
+    return g;
 }
 
 long csupport_recv_with_fd(int sock, void *buf, unsigned long len, int *fd) {

@@ -46,7 +46,15 @@ enum MountServerLaunch {
         let rc = csupport_spawn_detached(volumectl, cArgs, cEnv, out, writeEnd, &pid)
         close(writeEnd)
         guard rc == 0 else { return .failed("cannot start \(volumectl): \(String(cString: strerror(rc)))") }
-        switch readLine(readEnd, timeout: readyTimeout) {
+        var reader = LineReader(fd: readEnd)
+        return report(&reader, pid: pid, log: log)
+    }
+
+    /// The server's report on `reader`: `ready`, `error: ...`, or nothing (it died, or it is killed
+    /// after `readyTimeout`: started just now and never reported, it may hold a half-made mount, which
+    /// the caller's next start detaches).
+    static func report(_ reader: inout LineReader, pid: Int32, log: String) -> Outcome {
+        switch reader.next(timeout: readyTimeout) {
         case .line(let line) where line.hasPrefix("ready "):
             return .ready(pid: pid)
         case .line(let line) where line.hasPrefix("error: "):
@@ -56,8 +64,6 @@ enum MountServerLaunch {
         case .end:
             return .failed("the mount server exited before mounting; see \(log)")
         case .timeout:
-            // Ours: started just now and never reported; it may hold a half-made mount, which the
-            // caller's next start detaches.
             kill(pid, SIGKILL)
             return .failed("the mount server did not report within \(Int(readyTimeout)) s (killed); see \(log)")
         }
@@ -75,22 +81,11 @@ enum MountServerLaunch {
             launcher.drop()
             return nil
         }
-        switch reader.next(timeout: readyTimeout) {
-        case .line(let line) where line.hasPrefix("ready "):
-            return .ready(pid: pid)
-        case .line(let line) where line.hasPrefix("error: "):
-            return .failed(String(line.dropFirst(7)))
-        case .line(let line):
-            return .failed("the mount server said '\(line)'; see \(log)")
-        case .end:
-            return .failed("the mount server exited before mounting; see \(log)")
-        case .timeout:
-            kill(pid, SIGKILL)
-            return .failed("the mount server did not report within \(Int(readyTimeout)) s (killed); see \(log)")
-        }
+        return report(&reader, pid: pid, log: log)
     }
 
-    /// Lines from a descriptor, one at a time, keeping what was read past a line for the next.
+    /// Lines from a descriptor, one at a time, keeping what was read past a line for the next (a server
+    /// reports only its first lines: helpers it starts, fusermount3, may keep the descriptor open).
     struct LineReader {
         let fd: Int32
         var pending = Data()
@@ -127,10 +122,4 @@ enum MountServerLaunch {
     }
 
     enum Read { case line(String), end, timeout }
-
-    /// Reads one line from `fd` (only one: helpers of the server, fusermount3, may keep the pipe open).
-    static func readLine(_ fd: Int32, timeout: Double) -> Read {
-        var reader = LineReader(fd: fd)
-        return reader.next(timeout: timeout)
-    }
 }
