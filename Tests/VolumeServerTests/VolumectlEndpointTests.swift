@@ -21,6 +21,18 @@ final class VolumectlEndpointTests: XCTestCase {
         var has: [String: String] = [:]
         /// Run on the fresh output directory before the command, in each world.
         var setupOut: ((String) throws -> Void)? = nil
+        /// Checks the command's stdout in each world: nil, or what is wrong with it.
+        var check: ((String) -> String?)? = nil
+    }
+
+    /// A check of a `files ls -R --json` listing: it lists `count` entries, each owned by `uid:gid`.
+    static func everyEntryOwned(by uid: Int, _ gid: Int, count: Int) -> (String) -> String? {
+        { out in
+            guard let entries = (try? JSONSerialization.jsonObject(with: Data(out.utf8))) as? [[String: Any]] else { return "not a JSON list: \(out)" }
+            if entries.count != count { return "\(entries.count) entries, not \(count): \(out)" }
+            let wrong = entries.filter { ($0["uid"] as? Int) != uid || ($0["gid"] as? Int) != gid }
+            return wrong.isEmpty ? nil : "owned by others than \(uid):\(gid): \(wrong)"
+        }
     }
 
     static func steps(_ scratch: String) -> [Step] {
@@ -141,6 +153,18 @@ final class VolumectlEndpointTests: XCTestCase {
             Step(args: ["import", scratch + "/blob.tar.gz", "--create", "nested", "--path", "/a/b", "--json"], expect: 0),
             Step(args: ["files", "ls", "nested", "/", "-R"], expect: 0),
             Step(args: ["import", scratch + "/blob.tar.gz", "--volume", "missing"], expect: 3),
+            // As a user: every entry an upload or import writes is that user's, in both worlds.
+            Step(args: ["upload", scratch + "/tree2", "data:/owned/", "--user", "1000:100"], expect: 0),
+            Step(args: ["upload", scratch + "/blob.bin", "data:/owned/one.bin", "--user", "1000:100"], expect: 0),
+            Step(args: ["upload", "-", "data:/owned/stdin.bin", "--user", "1000:100"], stdin: Data(repeating: 7, count: 3000), expect: 0),
+            Step(args: ["import", scratch + "/blob.tar.gz", "--volume", "data", "--path", "/owned/imp", "--user", "1000:100"], expect: 0),
+            Step(args: ["files", "ls", "data", "/owned", "-R", "--json"], expect: 0, check: everyEntryOwned(by: 1000, 100, count: 13)),
+            Step(args: ["import", scratch + "/blob.tar.gz", "--create", "owned", "--user", "1000"], expect: 0),
+            Step(args: ["files", "ls", "owned", "/", "-R", "--json"], expect: 0, check: everyEntryOwned(by: 1000, 1000, count: 2)),
+            Step(args: ["volume", "delete", "owned"], expect: 0),
+            Step(args: ["upload", scratch + "/tree2", "data:/x/", "--user", "alice"], expect: 64),
+            Step(args: ["import", scratch + "/blob.tar.gz", "--volume", "data", "--user", "alice"], expect: 64),
+            Step(args: ["files", "rm", "data", "/owned", "-r"], expect: 0),
             Step(args: ["import", scratch + "/no-such.tar.gz", "--volume", "data"], expect: 3),
             Step(args: ["volume", "delete", "nested", "--force"], expect: 0),
             Step(args: ["files", "rm", "data", "/d"], expect: 4),
@@ -200,6 +224,11 @@ final class VolumectlEndpointTests: XCTestCase {
             }
             let (local, remote) = (runs[0], runs[1])
             let name = step.args.joined(separator: " ").replacingOccurrences(of: scratch.path, with: "LOCAL")
+            if let check = step.check {
+                for (world, run) in [("local", local), ("remote", remote)] {
+                    if let wrong = check(run.stdout) { XCTFail("\(name) (\(world)): \(wrong)") }
+                }
+            }
             XCTAssertEqual(local.status, step.expect, "local \(name): \(local.stderr)")
             if local.status != remote.status { mismatches.append("\(name): exit \(local.status) locally, \(remote.status) remotely (\(remote.stderr))") }
             if trees.count == 2, trees[0] != trees[1] {

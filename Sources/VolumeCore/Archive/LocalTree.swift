@@ -23,6 +23,8 @@ public final class LocalTreeSource: ImportSource {
     public let totalBytes: Int64?
     /// Whether `path` is one regular file (not a directory tree).
     public let isFile: Bool
+    /// When set, every entry is this owner's instead of its local owner's (`upload --user`).
+    public var owner: FileOwner?
 
     /// Walks `path`, which becomes `name` in the destination (its own base name by default).
     public init(path: String, name: String? = nil) throws {
@@ -86,7 +88,7 @@ public final class LocalTreeSource: ImportSource {
         var st = stat()
         guard (isRoot ? stat(local, &st) : lstat(local, &st)) == 0 else { throw VolumeError.io("stat \(local)", errno: errno) }
         let mtime = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
-        let meta = ImportMeta(components: comps, mode: UInt32(st.st_mode) & 0o7777, uid: st.st_uid, gid: st.st_gid,
+        let meta = ImportMeta(components: comps, mode: UInt32(st.st_mode) & 0o7777, uid: owner?.uid ?? st.st_uid, gid: owner?.gid ?? st.st_gid,
                               mtime: mtime, entry: entry)
         switch st.st_mode & S_IFMT {
         case S_IFDIR:

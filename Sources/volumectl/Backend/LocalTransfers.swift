@@ -3,17 +3,19 @@ import Foundation
 import VolumeCore
 
 extension LocalBackend {
-    func upload(source: String, to loc: VolumeLocation, mode: UInt32, bar: TransferProgressBar, quiet: Bool) throws -> (String, ImportReport) {
+    func upload(source: String, to loc: VolumeLocation, mode: UInt32, user: FileOwner?, bar: TransferProgressBar, quiet: Bool) throws -> (String, ImportReport) {
         try global.withStore { store -> (String, ImportReport) in
             let id = try store.resolve(loc.volume, owner: global.scope)
             let vol = try store.volume(id, owner: global.scope)
             let dest = try VolumePath(loc.path)
             let destIsDir = (try? vol.stat(dest.description).type == "dir") ?? false
             let intoDest = destIsDir || loc.path.hasSuffix("/")
-            let options = TransferOptions(
+            var options = TransferOptions(
+                caller: (user ?? .root).caller(),
                 progress: { bar.update($0) },
                 onDrop: { d in if !quiet { bar.log("volumectl: skipped '\(d.path)': \(d.reason)") } },
                 isCancelled: TransferSignals.isCancelled)
+            options.keepSourceOwners = user == nil
             if source == "-" {
                 guard !intoDest else {
                     throw VolumeError.isADirectory("\(loc.path) is a directory; give the path of the file to write, like \(loc.volume):\(dest.isRoot ? "" : dest.description)/data.bin")
@@ -22,10 +24,11 @@ extension LocalBackend {
                 _ = try vol.prepareStreamedWrite(dest, createParents: true)
                 let input = FileByteSource(fd: 0, name: "standard input", isCancelled: TransferSignals.isCancelled)
                 defer { bar.finish() }
-                let source = try StreamFileSource(input: input, name: dest.name, mode: mode)
+                let source = try StreamFileSource(input: input, name: dest.name, mode: mode, owner: user)
                 return (id, try store.withLease(volume: id, purpose: .import) { try vol.writeFile(dest, streaming: source, options: options) })
             }
             let (importSource, directory) = try LocalTreeSource.upload(source, to: dest, intoDestination: intoDest)
+            importSource.owner = user
             defer { bar.finish() }
             // An import lease, as every import into an existing volume holds: a deletion is refused meanwhile.
             return (id, try store.withLease(volume: id, purpose: .import) {
@@ -54,8 +57,8 @@ extension LocalBackend {
         }
     }
 
-    func importArchive(blob: String, create: String?, volume: String?, path: String, owner: String?, bar: TransferProgressBar,
-                       quiet: Bool) throws -> (ImportReport, String, String?) {
+    func importArchive(blob: String, create: String?, volume: String?, path: String, owner: String?, user: FileOwner?,
+                       bar: TransferProgressBar, quiet: Bool) throws -> (ImportReport, String, String?) {
         let name = blob == "-" ? "standard input" : blob
         let input: FileByteSource
         if blob == "-" {
@@ -84,10 +87,12 @@ extension LocalBackend {
             }
             let createdID = create == nil ? nil : vol.id
             do {
-                let options = TransferOptions(
+                var options = TransferOptions(
+                    caller: (user ?? .root).caller(),
                     progress: { bar.update($0) },
                     onDrop: { d in if !quiet { bar.log("volumectl: dropped entry \(d.entry) '\(d.path)': \(d.reason)") } },
                     isCancelled: TransferSignals.isCancelled)
+                options.keepSourceOwners = user == nil
                 let report = try vol.importArchive(from: input, name: name, totalBytes: input.knownSize, into: path, options: options)
                 if let id = createdID { _ = try store.publishVolume(id) }
                 return (report, vol.id, createdID)

@@ -11,7 +11,7 @@ import Glibc
 #endif
 
 extension RemoteBackend {
-    func upload(source: String, to loc: VolumeLocation, mode: UInt32, bar: TransferProgressBar, quiet: Bool) throws -> (String, ImportReport) {
+    func upload(source: String, to loc: VolumeLocation, mode: UInt32, user: FileOwner?, bar: TransferProgressBar, quiet: Bool) throws -> (String, ImportReport) {
         let id = try volumeInfo(loc.volume).volumeId
         let files = client.volume(id).files
         let dest = try VolumePath(loc.path)
@@ -31,7 +31,7 @@ extension RemoteBackend {
             // The path given is followed when it is a symlink, as locally; anything but one file is a tree.
             var st = stat()
             guard stat(source, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-                return try uploadTree(source: source, to: loc, volumeId: id, intoDest: intoDest, bar: bar, quiet: quiet)
+                return try uploadTree(source: source, to: loc, volumeId: id, intoDest: intoDest, user: user, bar: bar, quiet: quiet)
             }
             fileMode = UInt32(st.st_mode) & 0o7777
             size = Int64(st.st_size)
@@ -52,7 +52,8 @@ extension RemoteBackend {
         let modeText = String(fileMode, radix: 8)
         let path = source == "-" ? "/dev/stdin" : source
         let written = try blocking {
-            try await files.write(targetText, stream: try FileChunks(path: path, progress: progress), length: total, parents: true, mode: modeText)
+            try await files.write(targetText, stream: try FileChunks(path: path, progress: progress), length: total, parents: true, mode: modeText,
+                                  user: user?.description)
         }
         var report = ImportReport(volumeId: id, destination: target.parent.description)
         report.entries = 1
@@ -94,8 +95,8 @@ extension RemoteBackend {
         return (id, report)
     }
 
-    func importArchive(blob: String, create: String?, volume: String?, path: String, owner: String?, bar: TransferProgressBar,
-                       quiet: Bool) throws -> (ImportReport, String, String?) {
+    func importArchive(blob: String, create: String?, volume: String?, path: String, owner: String?, user: FileOwner?,
+                       bar: TransferProgressBar, quiet: Bool) throws -> (ImportReport, String, String?) {
         let destination = try VolumePath(path)
         let name = blob == "-" ? "standard input" : blob
         var size: Int64? = nil
@@ -116,8 +117,9 @@ extension RemoteBackend {
         }
         let client = owner == nil ? self.client : self.client.acting(for: owner)
         let path = blob == "-" ? "/dev/stdin" : blob
-        // Into an existing volume, or a new one below its root: the archive route unpacks into a directory.
-        if create == nil || !destination.isRoot {
+        // Into an existing volume, a new one below its root, or as a user: the archive route unpacks into
+        // a directory (the Phase 1 create keeps the archive's owners).
+        if create == nil || !destination.isRoot || user != nil {
             let volumeId: String
             var made: String? = nil
             if let create {
@@ -131,7 +133,9 @@ extension RemoteBackend {
             let answer: ArchiveUploadResponse
             do {
                 defer { bar.finish() }
-                answer = try blocking { try await files.uploadArchive(into: dir, archive: try FileChunks(path: path, progress: progress), length: total) }
+                answer = try blocking {
+                    try await files.uploadArchive(into: dir, archive: try FileChunks(path: path, progress: progress), length: total, user: user?.description)
+                }
             } catch {
                 // A volume this command made holds nothing of a failed import: it goes again.
                 if let made { _ = try? deleteVolume(made, force: false) }

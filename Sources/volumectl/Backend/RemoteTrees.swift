@@ -8,8 +8,8 @@ import VolumeCore
 extension RemoteBackend {
     /// `upload DIR VOLUME:/PATH`: the local walk (and its drops) of the local upload, written as a tar.gz and
     /// unpacked by the daemon in one commit (a failed or cut upload leaves the volume as it was).
-    func uploadTree(source: String, to loc: VolumeLocation, volumeId id: String, intoDest: Bool, bar: TransferProgressBar,
-                    quiet: Bool) throws -> (String, ImportReport) {
+    func uploadTree(source: String, to loc: VolumeLocation, volumeId id: String, intoDest: Bool, user: FileOwner?,
+                    bar: TransferProgressBar, quiet: Bool) throws -> (String, ImportReport) {
         let files = client.volume(id).files
         let dest = try VolumePath(loc.path)
         let (tree, directory) = try LocalTreeSource.upload(source, to: dest, intoDestination: intoDest)
@@ -20,7 +20,7 @@ extension RemoteBackend {
             isCancelled: TransferSignals.isCancelled)
         let (walked, answer) = try StreamBridge.upload(
             produce: { sink in try SourceArchiver.write(tree, to: sink, volumeId: id, destination: directory, options: options) },
-            send: { chunks in try await files.uploadArchive(into: directory, archive: chunks, length: nil) })
+            send: { chunks in try await files.uploadArchive(into: directory, archive: chunks, length: nil, user: user?.description) })
         // The daemon counts what it stored; the drops are the local walk's plus any of its own.
         var report = walked
         let s = answer.import

@@ -17,14 +17,16 @@ protocol VolumeBackend {
     func withFiles<T>(_ ref: String, _ body: (any FilesBackend) throws -> T) throws -> T
 
     /// `upload SOURCE VOLUME:/PATH`: a local file, directory or '-' (stdin); returns the volume ID and the report.
-    func upload(source: String, to loc: VolumeLocation, mode: UInt32, bar: TransferProgressBar, quiet: Bool) throws -> (String, ImportReport)
+    /// With `user`, everything it writes is that user's (as `files put --user`); without, a tree keeps its owners.
+    func upload(source: String, to loc: VolumeLocation, mode: UInt32, user: FileOwner?, bar: TransferProgressBar, quiet: Bool) throws -> (String, ImportReport)
     /// `download VOLUME:/PATH LOCAL`.
     func download(_ loc: VolumeLocation, to destination: String, bar: TransferProgressBar) throws -> (String, ExportReport)
     /// `export VOLUME [--path P] -o OUT`: the tar.gz written to `output` (opened once the volume and path are found).
     func export(_ ref: String, path: String, level: Int, options: TransferOptions, to output: ExportOutput) throws -> (String, ExportReport)
     /// `import BLOB --create NAME | --volume VOLUME [--path P]`: returns the report, the volume ID and the new volume's ID.
-    func importArchive(blob: String, create: String?, volume: String?, path: String, owner: String?, bar: TransferProgressBar,
-                       quiet: Bool) throws -> (ImportReport, String, String?)
+    /// With `user`, every entry is that user's; without, entries keep the archive's owners.
+    func importArchive(blob: String, create: String?, volume: String?, path: String, owner: String?, user: FileOwner?,
+                       bar: TransferProgressBar, quiet: Bool) throws -> (ImportReport, String, String?)
 
     /// `apikey create/list/revoke` (operator calls).
     func createAPIKey(tenant: String, operator: Bool, expiresIn: TimeInterval?) throws -> NewAPIKey

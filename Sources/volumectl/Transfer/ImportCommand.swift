@@ -37,6 +37,9 @@ struct ImportCommand: ParsableCommand {
     @Option(name: .customLong("path"), help: "Directory in the volume to import into (created when missing).")
     var path: String = "/"
 
+    @Option(help: ArgumentHelp("Make every entry this user's: root, UID or UID:GID (default: keep the archive's owners).", valueName: "user"))
+    var user: String?
+
     @Flag(name: .customLong("quiet"), help: "No progress bar and no list of dropped entries on stderr.")
     var quiet = false
 
@@ -44,6 +47,7 @@ struct ImportCommand: ParsableCommand {
         guard (volume == nil) != (create == nil) else {
             throw ValidationError("give exactly one of --volume VOLUME (an existing volume) or --create NAME (a new one)")
         }
+        if let user { _ = try parseUser(user) }
     }
 
     func run() throws {
@@ -54,7 +58,7 @@ struct ImportCommand: ParsableCommand {
             let bar = TransferProgressBar(verb: "import", quiet: quiet)
             defer { bar.finish() }
             let (report, volumeID, createdID) = try global.backend().importArchive(
-                blob: blob, create: create, volume: volume, path: path, owner: global.scope, bar: bar, quiet: quiet)
+                blob: blob, create: create, volume: volume, path: path, owner: global.scope, user: try user.map(parseUser), bar: bar, quiet: quiet)
             bar.finish()
             if global.json {
                 try printJSON(TransferSummary(report: report, extra: ["input": name], flags: ["created": createdID != nil],

@@ -36,12 +36,16 @@ struct UploadCommand: ParsableCommand {
     @Option(name: .customLong("mode"), help: "Permission bits of a file uploaded from standard input (octal).")
     var mode: String = "0644"
 
+    @Option(help: ArgumentHelp("Make everything uploaded this user's: root, UID or UID:GID (default: a directory keeps its owners).", valueName: "user"))
+    var user: String?
+
     @Flag(name: .customLong("quiet"), help: "No progress bar and no list of skipped entries on stderr.")
     var quiet = false
 
     func validate() throws {
         _ = try VolumeLocation(destination)
         guard let m = UInt32(mode, radix: 8), m <= 0o7777 else { throw ValidationError("--mode must be octal permission bits like 0644") }
+        if let user { _ = try parseUser(user) }
     }
 
     func run() throws {
@@ -50,7 +54,8 @@ struct UploadCommand: ParsableCommand {
             let started = Date()
             let loc = try VolumeLocation(destination)
             let bar = TransferProgressBar(verb: "upload", quiet: quiet)
-            let (id, report) = try global.backend().upload(source: source, to: loc, mode: UInt32(mode, radix: 8)!, bar: bar, quiet: quiet)
+            let (id, report) = try global.backend().upload(source: source, to: loc, mode: UInt32(mode, radix: 8)!, user: try user.map(parseUser),
+                                                                  bar: bar, quiet: quiet)
             if global.json {
                 try printJSON(TransferSummary(report: report, extra: ["source": source], seconds: Date().timeIntervalSince(started)))
             } else {
