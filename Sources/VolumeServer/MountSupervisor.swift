@@ -29,7 +29,8 @@ public final class MountSupervisor: @unchecked Sendable {
     private var transitioning: [String: Int] = [:]
 
     /// `warmLauncher`: fork mount servers from one `volumectl mount-launcher` (`MountLauncher`, its log
-    /// in `mountRoot/launcher.log`) rather than start the binary for each; started by the first mount.
+    /// in `mountRoot/launcher.log`) rather than start the binary for each; volumed starts it before reconcile,
+    /// and a mount request starts it again when it is gone.
     public init(store: VolumeStore, mountRoot: URL, volumectl: String, warmLauncher: Bool = false) {
         self.store = store
         self.mountRoot = mountRoot
