@@ -158,21 +158,26 @@ final class FileRouteTests: DaemonTestCase {
         XCTAssertEqual(try d.read(vol, "/keep.bin", key: key).body, keep)
     }
 
-    func testACutUploadLeavesTheOldContent() throws {
-        let old = Data("the old content\n".utf8)
-        try d.put(vol, "/doc.txt", old, key: key)
-        // Declares 4 MiB, sends 1.5 MiB, and closes the connection.
+    /// A PUT of `path` that declares `declared` bytes, sends `sent` of them, and closes the connection.
+    func cutPut(_ path: String, declared: Int, sent: Int, file: StaticString = #filePath, line: UInt = #line) throws {
         let script = """
         import socket, sys, time
         s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
         s.sendall(("PUT " + sys.argv[4] + " HTTP/1.1\\r\\nHost: x\\r\\nX-API-Key: " + sys.argv[3] +
-                   "\\r\\nContent-Length: 4194304\\r\\n\\r\\n").encode())
-        s.sendall(b"n" * (1536 * 1024))
+                   "\\r\\nContent-Length: " + sys.argv[5] + "\\r\\n\\r\\n").encode())
+        s.sendall(b"n" * int(sys.argv[6]))
         time.sleep(0.3)
         s.close()
         """
-        let r = try d.python(script, [key, base + "/content?path=/doc.txt"])
-        XCTAssertEqual(r.status, 0, r.stderr)
+        let r = try d.python(script, [key, base + "/content?path=" + path, String(declared), String(sent)])
+        XCTAssertEqual(r.status, 0, r.stderr, file: file, line: line)
+    }
+
+    func testACutUploadLeavesTheOldContent() throws {
+        let old = Data("the old content\n".utf8)
+        try d.put(vol, "/doc.txt", old, key: key)
+        // Declares 4 MiB, sends 1.5 MiB, and closes the connection.
+        try cutPut("/doc.txt", declared: 4 << 20, sent: 1536 << 10)
         // The daemon notices the cut when the stream ends; whatever it is doing then, the old content stays.
         for _ in 0..<20 {
             XCTAssertEqual(try d.read(vol, "/doc.txt", key: key).body, old)
@@ -363,18 +368,7 @@ final class FileRouteTests: DaemonTestCase {
     func testASmallPutCutMidBodyLeavesTheOldContent() throws {
         let old = Data("the old content\n".utf8)
         try d.put(vol, "/small.txt", old, key: key)
-        let script = """
-        import socket, sys, time
-        s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
-        s.sendall(("PUT " + sys.argv[4] + " HTTP/1.1\\r\\nHost: x\\r\\nX-API-Key: " + sys.argv[3] +
-                   "\\r\\nContent-Length: 200000\\r\\n\\r\\n").encode())
-        s.sendall(b"n" * 100000)
-        time.sleep(0.3)
-        s.close()
-        """
-        for path in ["/small.txt", "/fresh.txt"] {
-            XCTAssertEqual(try d.python(script, [key, base + "/content?path=" + path]).status, 0)
-        }
+        for path in ["/small.txt", "/fresh.txt"] { try cutPut(path, declared: 200_000, sent: 100_000) }
         for _ in 0..<10 {
             XCTAssertEqual(try d.read(vol, "/small.txt", key: key).body, old)
             XCTAssertEqual(try d.get(base + "/exists?path=/fresh.txt", key: key).object()["exists"] as? Bool, false)
