@@ -14,27 +14,19 @@ enum StreamBridge {
     /// as an async sequence of buffers. An error of `produce` makes that sequence fail (so the request is cut and
     /// the daemon keeps nothing of it) and is the error thrown; otherwise `send`'s error is.
     static func upload<P, S: Sendable>(produce: (ByteSink) throws -> P, send: @escaping @Sendable (PipeChunks) async throws -> S) throws -> (P, S) {
-        signal(SIGPIPE, SIG_IGN)
-        let (readFD, writeFD) = try makePipe()
         let failed = ResultBox<Bool>()
-        let chunks = PipeChunks(fd: readFD, failed: failed)
         let sent = ResultBox<S>()
-        let done = DispatchSemaphore(value: 0)
-        Task.detached {
-            do { sent.set(.success(try await send(chunks))) } catch { sent.set(.failure(error)) }
-            // Nothing reads any more: a producer still writing gets EPIPE.
-            close(readFD)
-            done.signal()
-        }
-        let produced: Result<P, any Error>
-        do {
-            produced = .success(try produce(FileByteSink(fd: writeFD, name: "the upload stream", isCancelled: TransferSignals.isCancelled)))
-        } catch {
-            produced = .failure(error)
-            failed.set(.success(true))
-        }
-        close(writeFD)
-        done.wait()
+        let produced: Result<P, any Error> = try overPipe(taskReads: true, task: { readFD in
+            do { sent.set(.success(try await send(PipeChunks(fd: readFD, failed: failed)))) } catch { sent.set(.failure(error)) }
+            // (Then nothing reads any more: a producer still writing gets EPIPE.)
+        }, here: { writeFD in
+            do {
+                return .success(try produce(FileByteSink(fd: writeFD, name: "the upload stream", isCancelled: TransferSignals.isCancelled)))
+            } catch {
+                failed.set(.success(true))
+                return .failure(error)
+            }
+        })
         switch (produced, Result { try sent.get() }) {
         case let (.success(p), .success(s)): return (p, s)
         case let (.failure(e), .failure(s)) where isBrokenPipe(e): throw remote(s)
@@ -47,11 +39,8 @@ enum StreamBridge {
     /// reads the pipe on this thread. A failed or cut download is `fetch`'s error (the consumer saw a truncated
     /// stream); a consumer that stops early closes the pipe and the download ends.
     static func download<C>(fetch: @escaping @Sendable () async throws -> FileDownload, consume: (ByteSource) throws -> C) throws -> C {
-        signal(SIGPIPE, SIG_IGN)
-        let (readFD, writeFD) = try makePipe()
         let fetched = ResultBox<Bool>()
-        let done = DispatchSemaphore(value: 0)
-        Task.detached {
+        let consumed: Result<C, any Error> = try overPipe(taskReads: false, task: { writeFD in
             do {
                 let d = try await fetch()
                 var total: Int64 = 0
@@ -81,23 +70,34 @@ enum StreamBridge {
                 // The connection went away mid-body (the daemon stopped, the network failed).
                 fetched.set(.failure(VolumeClientError(status: 0, code: "transport", message: "the download was cut: \(error)")))
             }
-            close(writeFD)
-            done.signal()
-        }
-        let consumed: Result<C, any Error>
-        do {
-            consumed = .success(try consume(FileByteSource(fd: readFD, name: "the download", isCancelled: TransferSignals.isCancelled)))
-        } catch {
-            consumed = .failure(error)
-        }
-        close(readFD)
-        done.wait()
+        }, here: { readFD in
+            Result { try consume(FileByteSource(fd: readFD, name: "the download", isCancelled: TransferSignals.isCancelled)) }
+        })
         if case .failure(let e) = Result(catching: { try fetched.get() }) {
             // Interrupted here first: say so, not what the cut connection looked like.
             if case .failure(let c) = consumed, let ve = c as? VolumeError, case .interrupted = ve { throw c }
             throw remote(e)
         }
         return try consumed.get()
+    }
+
+    /// A pipe between a detached task and this thread: `task` gets the read end when `taskReads` (else the
+    /// write end), `here` the other; each end is closed as soon as its side returns (so the other side sees
+    /// EOF or EPIPE), and this returns `here`'s result once both sides are done.
+    private static func overPipe<H>(taskReads: Bool, task: @escaping @Sendable (Int32) async -> Void, here: (Int32) -> H) throws -> H {
+        signal(SIGPIPE, SIG_IGN)
+        let (readFD, writeFD) = try makePipe()
+        let (taskFD, hereFD) = taskReads ? (readFD, writeFD) : (writeFD, readFD)
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            await task(taskFD)
+            close(taskFD)
+            done.signal()
+        }
+        let result = here(hereFD)
+        close(hereFD)
+        done.wait()
+        return result
     }
 
     private static func makePipe() throws -> (Int32, Int32) {
