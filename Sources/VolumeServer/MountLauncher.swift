@@ -57,20 +57,10 @@ public final class MountLauncher: @unchecked Sendable {
         let out = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         let outFD = out >= 0 ? out : open("/dev/null", O_WRONLY | O_CLOEXEC)
         defer { close(outFD) }
-        var env = ProcessInfo.processInfo.environment
-        env["VOLUMES_TENANT"] = nil
-        env["VOLUMECTL_MOUNT_READY_FD"] = "3"
         // The room a forked server's command line takes in ps (csupport_set_title writes over it).
         let room = String(repeating: " ", count: 1024)
-        let args = [volumectl, "mount-launcher", "--data-dir", dataDir, "--title-room", room]
-        let cArgs = args.map { strdup($0) } + [nil]
-        let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            cArgs.forEach { free($0) }
-            cEnv.forEach { free($0) }
-        }
-        var child: Int32 = 0
-        let rc = csupport_spawn_detached(volumectl, cArgs, cEnv, outFD, fds[1], &child)
+        let (rc, child) = MountServerLaunch.spawn(volumectl, ["mount-launcher", "--data-dir", dataDir, "--title-room", room],
+                                                  out: outFD, fd3: fds[1])
         close(fds[1])
         guard rc == 0 else {
             close(fds[0])

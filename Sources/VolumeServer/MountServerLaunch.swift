@@ -33,6 +33,17 @@ enum MountServerLaunch {
         guard csupport_pipe_cloexec(&fds) == 0 else { return .failed("pipe: \(String(cString: strerror(errno)))") }
         let (readEnd, writeEnd) = (fds[0], fds[1])
         defer { close(readEnd) }
+        let (rc, pid) = spawn(volumectl, arguments, out: out, fd3: writeEnd)
+        close(writeEnd)
+        guard rc == 0 else { return .failed("cannot start \(volumectl): \(String(cString: strerror(rc)))") }
+        var reader = LineReader(fd: readEnd)
+        return report(&reader, pid: pid, log: log)
+    }
+
+    /// Starts `volumectl ARGUMENTS` detached (`csupport_spawn_detached`) with the daemon's environment
+    /// less `VOLUMES_TENANT`, `out` as its stdout and stderr and `fd3` as its descriptor 3 (its ready
+    /// descriptor, `VOLUMECTL_MOUNT_READY_FD`): a mount server, or the mount launcher. 0 and the pid, or an errno value.
+    static func spawn(_ volumectl: String, _ arguments: [String], out: Int32, fd3: Int32) -> (rc: Int32, pid: Int32) {
         var env = ProcessInfo.processInfo.environment
         env["VOLUMES_TENANT"] = nil
         env["VOLUMECTL_MOUNT_READY_FD"] = "3"
@@ -43,11 +54,8 @@ enum MountServerLaunch {
             cEnv.forEach { free($0) }
         }
         var pid: Int32 = 0
-        let rc = csupport_spawn_detached(volumectl, cArgs, cEnv, out, writeEnd, &pid)
-        close(writeEnd)
-        guard rc == 0 else { return .failed("cannot start \(volumectl): \(String(cString: strerror(rc)))") }
-        var reader = LineReader(fd: readEnd)
-        return report(&reader, pid: pid, log: log)
+        let rc = csupport_spawn_detached(volumectl, cArgs, cEnv, out, fd3, &pid)
+        return (rc, pid)
     }
 
     /// The server's report on `reader`: `ready`, `error: ...`, or nothing (it died, or it is killed
