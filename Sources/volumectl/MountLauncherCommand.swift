@@ -2,6 +2,7 @@
 import ArgumentParser
 import CSupport
 import Foundation
+import VolumeCore
 
 #if canImport(Glibc)
 import Glibc
@@ -78,6 +79,9 @@ struct MountLauncherCommand: ParsableCommand {
         _ = FileManager.default.currentDirectoryPath
         _ = Volumectl.configuration
         _ = try? Volumectl.parseAsRoot(["mount", "warm-up", "/", "--foreground"])
+        // The boot ID and this process's identity (a forked server works its own out again: `ProcessIdentity.current`).
+        _ = ProcessIdentity.current
+        _ = Liveness.local
     }
 
     /// How many threads this process has (/proc/self/task).
