@@ -9,6 +9,12 @@ public enum APIKeyRole: String, Codable, Sendable {
 }
 
 /// A stored key, without its secret.
+/// An active key as `VolumeStore.keyCache` keeps it: what the registry said, and its expiry.
+struct CachedKey: Sendable {
+    var info: APIKeyInfo
+    var expiresAt: Double?
+}
+
 public struct APIKeyInfo: Codable, Sendable, Equatable {
     public var id: String
     public var tenant: String
@@ -72,7 +78,7 @@ extension VolumeStore {
     /// Revokes a key (idempotent); `notFound` for an unknown ID, or one of another tenant when `tenant` is given.
     @discardableResult
     public func revokeAPIKey(_ id: String, tenant: String? = nil, now: Date = Date()) throws -> APIKeyInfo {
-        // Once the revoke has committed, every process's cached keys stop counting (`KeyCache`).
+        // Once the revoke has committed, every process's cached keys stop counting (`keyCache`).
         defer { keyCache.invalidate() }
         return try registry.write { db in
             try db.execute(sql: """
@@ -87,12 +93,12 @@ extension VolumeStore {
     }
 
     /// The key a secret names, when it is active (not revoked, not expired); nil otherwise. An active
-    /// key is kept in memory for up to `keyCacheSeconds` (see `KeyCache`); a revoke, through this store
+    /// key is kept in memory for up to `keyCacheSeconds` (`keyCache`, an `EpochCache` on `keys.epoch`); a revoke, through this store
     /// or another process's on the same data directory, takes effect at once.
     public func authenticate(apiKey: String, now: Date = Date()) throws -> APIKeyInfo? {
         guard apiKey.hasPrefix(Self.apiKeyPrefix), apiKey.utf8.count < 200 else { return nil }
         let hash = Self.keyHash(apiKey)
-        if let hit = keyCache.lookup(hash, now: now) { return hit }
+        if let hit = cachedKey(hash, now: now) { return hit }
         let stamp = keyCache.stamp()
         let row = try registry.read { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM api_key WHERE secret_sha256 = ?"), arguments: [hash])
@@ -100,7 +106,7 @@ extension VolumeStore {
         guard let row else { return nil }
         let info = Self.keyInfo(row, now: now)
         guard info.active else { return nil }
-        keyCache.insert(hash, info, expiresAt: row["expires_at"], stamp: stamp)
+        keyCache.insert(hash, CachedKey(info: info, expiresAt: row["expires_at"]), stamp: stamp)
         return info
     }
 
@@ -109,7 +115,12 @@ extension VolumeStore {
     /// callable from an event loop.
     public func cachedAuthentication(apiKey: String, now: Date = Date()) -> APIKeyInfo? {
         guard apiKey.hasPrefix(Self.apiKeyPrefix), apiKey.utf8.count < 200 else { return nil }
-        return keyCache.lookup(Self.keyHash(apiKey), now: now)
+        return cachedKey(Self.keyHash(apiKey), now: now)
+    }
+
+    /// The active key with this hash, from `keyCache`, unless it has expired by `now`.
+    private func cachedKey(_ hash: Data, now: Date) -> APIKeyInfo? {
+        keyCache.lookup(hash) { k in k.expiresAt.map { $0 > now.timeIntervalSince1970 } ?? true }?.info
     }
 
     static func keyHash(_ key: String) -> Data { Data(SHA256.hash(data: Data(key.utf8))) }

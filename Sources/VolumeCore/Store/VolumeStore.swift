@@ -22,11 +22,16 @@ public final class VolumeStore: Sendable {
     /// Volumes open in this process (see `OpenVolumes.swift` for closing idle ones).
     let open = Mutex<[String: Volume]>([:])
     /// Seconds an active API key stays verified in memory (`authenticate`) at most. A revoke through any
-    /// store on the data directory takes effect at once (`KeyCache`); this bounds only a change made
+    /// store on the data directory takes effect at once (`keyCache`); this bounds only a change made
     /// around the store (the registry edited by hand).
     public static let keyCacheSeconds: Double = 2
-    /// API keys this store verified recently.
-    let keyCache: KeyCache
+    /// API keys this store verified recently, by the SHA-256 of their secret, so that a request's key
+    /// check need not read the registry. Only active keys are kept; a revoke bumps `keys.epoch`.
+    let keyCache: EpochCache<Data, CachedKey>
+    /// Volume references (an ID or a name, with the tenant that asked) this store resolved recently, so
+    /// that a files request need not read the registry. Any commit that touches a volume row, in any
+    /// process of the data directory, bumps `volumes.epoch` (`VolumeRowObserver`).
+    let resolved: EpochCache<ResolveKey, String>
 
     /// Opens (creating if needed) the store in `dataDir`. `chunks` defaults to a local store in `dataDir/chunks`.
     /// Volumes left hidden by an `import --create` whose process is gone are removed. `clock` and
@@ -49,7 +54,10 @@ public final class VolumeStore: Sendable {
         registry = try DatabaseOpening.pool(at: dataDir.appendingPathComponent("registry.sqlite").path, synchronous: "FULL",
                                             readers: 4, migrator: RegistrySchema.migrator)
         holds = WriteHolds(dataDir: dataDir)
-        keyCache = KeyCache(seconds: Self.keyCacheSeconds, epoch: SharedCounter(path: dataDir.appendingPathComponent("keys.epoch").path))
+        keyCache = EpochCache(seconds: Self.keyCacheSeconds, epoch: SharedCounter(path: dataDir.appendingPathComponent("keys.epoch").path))
+        let volumesEpoch = SharedCounter(path: dataDir.appendingPathComponent("volumes.epoch").path)
+        resolved = EpochCache(seconds: Self.keyCacheSeconds, epoch: volumesEpoch)
+        if let volumesEpoch { registry.add(transactionObserver: VolumeRowObserver(epoch: volumesEpoch), extent: .databaseLifetime) }
         try removeStaleImports()
     }
 
@@ -124,7 +132,12 @@ public final class VolumeStore: Sendable {
     }
 
     /// Resolves a volume ID or a name that is unique among the caller's volumes to an ID.
+    /// A reference resolved in the last `keyCacheSeconds` is answered from memory (`resolved`) while no
+    /// commit has touched a volume row since.
     public func resolve(_ ref: String, owner: String?) throws -> String {
+        let key = ResolveKey(ref: ref, owner: owner)
+        if let id = resolved.lookup(key) { return id }
+        let stamp = resolved.stamp()
         let ids = try registry.read { db in
             // Cached statements: every request resolves its volume, and preparing anew costs more than the query.
             try String.fetchAll(db.cachedStatement(sql: """
@@ -133,13 +146,20 @@ public final class VolumeStore: Sendable {
                 """), arguments: [ref, ref, owner, owner, ref])
         }
         guard let first = ids.first else { throw VolumeError.notFound("volume '\(ref)'; list volumes with 'volumectl volume list'") }
-        if first == ref || ids.count == 1 { return first }
+        if first == ref || ids.count == 1 {
+            resolved.insert(key, first, stamp: stamp)
+            return first
+        }
         throw VolumeError.invalidArgument("the name '\(ref)' matches \(ids.count) volumes (\(ids.joined(separator: ", "))); use the volume ID")
     }
 
     /// The open volume, for file operations. `notFound` for another tenant's.
     public func volume(_ id: String, owner: String?) throws -> Volume {
+        // An open volume that `resolve` found active and the caller's, with no volume row changed since.
+        if resolved.lookup(ResolveKey(ref: id, owner: owner)) == id, let v = open.withLock({ $0[id] }) { return v }
+        let stamp = resolved.stamp()
         let r = try row(id, owner: owner)
+        resolved.insert(ResolveKey(ref: id, owner: owner), id, stamp: stamp)
         if let v = open.withLock({ $0[id] }) { return v }
         let cap = try effectiveCap(volumeOverride: r["quota_bytes"], owner: r["owner_id"])
         let v = try Volume(id: id, catalogPath: catalogPath(id), chunks: chunks, holds: holds, durability: options.durability,
