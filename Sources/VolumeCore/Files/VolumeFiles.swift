@@ -19,10 +19,9 @@ extension Volume {
             if comp == "." || comp.isEmpty { continue }
             if comp == ".." { _ = stack.popLast(); continue }
             let cur = stack.last?.attrs ?? root
-            let here = "/" + (stack.map(\.name) + [comp]).joined(separator: "/")
             guard cur.kind == .directory else { throw VolumeError.notADirectory(VolumePath(trusted: stack.map(\.name)).description) }
             guard let a = try Catalog.lookupAttributes(db, parent: cur.ino, name: Data(comp.utf8)) else {
-                throw VolumeError.notFound(here)
+                throw VolumeError.notFound("/" + (stack.map(\.name) + [comp]).joined(separator: "/"))
             }
             if a.kind == .symlink && (!pending.isEmpty || followLast) {
                 hops += 1
@@ -78,9 +77,11 @@ extension Volume {
     // MARK: Reading
 
     /// `stat`: the entry at `path` (a symlink itself, not its target).
+    /// Like `exists` and `attributes(at:)`, a quick read: each component is looked up at the latest
+    /// commit rather than in one snapshot (a kernel path walk does the same), for a fraction of the cost.
     public func stat(_ path: String) throws -> EntryInfo {
         let p = try VolumePath(path)
-        return try read { db in
+        return try quickRead { db in
             let (canon, a) = try resolve(db, p, followLast: false)
             return EntryInfo(path: canon, attributes: a, target: a.kind == .symlink ? try Catalog.target(db, a.ino) : nil)
         }
@@ -89,7 +90,7 @@ extension Volume {
     /// Whether `path` exists (a dangling symlink exists).
     public func exists(_ path: String) throws -> Bool {
         let p = try VolumePath(path)
-        return try read { db in
+        return try quickRead { db in
             do { _ = try resolve(db, p, followLast: false); return true } catch VolumeError.notFound { return false } catch VolumeError.notADirectory { return false }
         }
     }
@@ -97,7 +98,7 @@ extension Volume {
     /// The attributes at `path`, following symlinks.
     public func attributes(at path: String) throws -> Attributes {
         let p = try VolumePath(path)
-        return try read { db in try resolve(db, p).1 }
+        return try quickRead { db in try resolve(db, p).1 }
     }
 
     /// Reads a whole file, or `length` bytes from `offset`.
