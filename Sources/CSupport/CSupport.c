@@ -24,6 +24,12 @@ unsigned long long csupport_shared_load(const unsigned long long *p) { return __
 
 unsigned long long csupport_shared_add(unsigned long long *p, unsigned long long n) { return __atomic_add_fetch(p, n, __ATOMIC_SEQ_CST); }
 
+static _Thread_local int thread_mark;
+
+void csupport_set_thread_mark(int mark) { thread_mark = mark; }
+
+int csupport_thread_mark(void) { return thread_mark; }
+
 int csupport_start_writeback(int fd) { return sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE); }
 
 int csupport_create_direct(const char *path, unsigned int mode) {

@@ -26,12 +26,17 @@ struct FileRoutes: Sendable {
         router.post(RouterPath(base + "/batch"), use: batch)
     }
 
-    /// Runs `body` on the bridge with the request's volume borrowed from the host.
-    func withVolume<T: Sendable>(_ request: Request, _ context: VolumeRequestContext,
+    /// Runs `body` on the bridge with the request's volume borrowed from the host. `quick`: `body` is a
+    /// short read (`BlockingBridge.quick`), run in place on the handler's thread when the volume is
+    /// already resolved and open (nothing to read from the registry, no catalog to open).
+    func withVolume<T: Sendable>(_ request: Request, _ context: VolumeRequestContext, quick: Bool = false,
                                  _ body: @escaping @Sendable (Volume) throws -> T) async throws -> T {
         let owner = try RequestHelpers.scope(request, context)
         let ref = try context.parameters.require("volume")
         let host = self.host
+        if quick, host.store.isResolvedAndOpen(ref, owner: owner) {
+            return try await bridge.quick { try host.withVolume(ref, owner: owner, body) }
+        }
         return try await bridge.run { try host.withVolume(ref, owner: owner, body) }
     }
 
@@ -50,12 +55,12 @@ struct FileRoutes: Sendable {
 
     @Sendable func stat(_ request: Request, context: VolumeRequestContext) async throws -> Response {
         let p = try path(request)
-        return try JSONResponse.make(EntryResponse(try await withVolume(request, context) { try $0.stat(p.description) }))
+        return try JSONResponse.make(EntryResponse(try await withVolume(request, context, quick: true) { try $0.stat(p.description) }))
     }
 
     @Sendable func exists(_ request: Request, context: VolumeRequestContext) async throws -> Response {
         let p = try path(request)
-        return try JSONResponse.make(ExistsResponse(exists: try await withVolume(request, context) { try $0.exists(p.description) }))
+        return try JSONResponse.make(ExistsResponse(exists: try await withVolume(request, context, quick: true) { try $0.exists(p.description) }))
     }
 
     @Sendable func remove(_ request: Request, context: VolumeRequestContext) async throws -> Response {
@@ -144,7 +149,7 @@ struct FileRoutes: Sendable {
         // unless the request is conditional (a 304 needs no bytes).
         let conditional = request.headers[.ifNoneMatch] != nil || request.headers[.ifModifiedSince] != nil
         let inline = conditional ? 0 : Int64(limits.readChunkBytes)
-        let (a, whole) = try await withVolume(request, context) { v -> (Attributes, Data?) in
+        let (a, whole) = try await withVolume(request, context, quick: true) { v -> (Attributes, Data?) in
             let a = try v.attributes(at: p.description)
             guard a.kind == .file else {
                 throw a.kind == .directory ? VolumeError.isADirectory(p.description) : VolumeError.invalidArgument("\(p) is not a regular file")

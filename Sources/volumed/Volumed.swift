@@ -212,7 +212,9 @@ struct Volumed: AsyncParsableCommand {
 
         var services: [any Service] = []
         let addressFile = s.addressFile
-        services.append(Application(
+        // Connections and handlers run on the handlers' executor (`HandlerExecutor`), not Swift's shared pool.
+        let handlers = HandlerExecutor()
+        services.append(ExecutorPreferringService(service: Application(
             responder: responder, server: http,
             configuration: .init(address: .hostname(s.listenHost, port: s.listenPort), serverName: "volumed"),
             onServerRunning: { channel in
@@ -223,14 +225,14 @@ struct Volumed: AsyncParsableCommand {
                 Output.line("volumed: listening on \(url)")
                 Output.line("volumed: data directory \(s.dataDir.path); operator key in \(keyFile.path)")
             },
-            logger: logger))
+            logger: logger), executor: handlers))
         if let socket = s.socket {
             unlink(socket)  // a stale socket from a previous run
-            services.append(Application(
+            services.append(ExecutorPreferringService(service: Application(
                 responder: responder, server: http,
                 configuration: .init(address: .unixDomainSocket(path: socket), serverName: "volumed"),
                 onServerRunning: { _ in Output.line("volumed: listening on unix:\(socket)") },
-                logger: logger))
+                logger: logger), executor: handlers))
         }
         // The chores below log through a copy (`logger` is a var, which a @Sendable job cannot capture).
         let log = logger
@@ -276,6 +278,7 @@ struct Volumed: AsyncParsableCommand {
             failed = true
         }
         try? await bridge.shutdown()
+        try? await handlers.shutdown()
         supervisor.launcher?.stop()
         if let socket = s.socket { unlink(socket) }
         Output.line("volumed: stopped")

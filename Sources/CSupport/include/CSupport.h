@@ -25,6 +25,10 @@ int csupport_ofd_lock(int fd, long long byte, long long count, int type, int wai
 /// (a MAP_SHARED mapping of a file): Swift's atomics cannot be placed at such an address.
 unsigned long long csupport_shared_load(const unsigned long long *p);
 unsigned long long csupport_shared_add(unsigned long long *p, unsigned long long n);
+/// A flag of the calling thread (a C11 _Thread_local): set by the threads of the HTTP handlers' executor,
+/// read by the bridge to run short core calls in place there.
+void csupport_set_thread_mark(int mark);
+int csupport_thread_mark(void);
 /// mallopt(M_ARENA_MAX, arenas) and mallopt(M_MMAP_THRESHOLD, mmap_threshold) (malloc.h, which Swift's
 /// Glibc module does not export); a value <= 0 leaves that setting alone. 1 when every call succeeded.
 int csupport_malloc_policy(int arenas, int mmap_threshold);

@@ -171,6 +171,13 @@ public final class VolumeStore: Sendable {
         }
     }
 
+    /// Whether `ref` was resolved for `owner` recently, with no volume row changed since, and its volume
+    /// is open in this process: then `resolve` and `volume(_:owner:)` answer from memory. Never blocks.
+    public func isResolvedAndOpen(_ ref: String, owner: String?) -> Bool {
+        guard let id = resolved.lookup(ResolveKey(ref: ref, owner: owner)) else { return false }
+        return open.withLock { $0[id] != nil }
+    }
+
     /// This process, as a lease holder of this store's host.
     public var currentHolder: LeaseHolder { LeaseHolder(host: liveness.host, process: .current) }
 
