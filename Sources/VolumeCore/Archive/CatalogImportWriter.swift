@@ -10,7 +10,8 @@ final class RawStatement {
     let statement: Statement
     var handle: OpaquePointer { statement.sqliteStatement }
 
-    init(_ db: Database, _ sql: String) throws { statement = try db.makeStatement(sql: sql) }
+    /// The connection's cached statement for `sql`: a small import (one HTTP PUT) prepares nothing.
+    init(_ db: Database, _ sql: String) throws { statement = try db.cachedStatement(sql: sql) }
 
     /// Binds with `bind`, steps once, resets. Returns the SQLite result code (SQLITE_DONE on success)
     /// and throws for anything but SQLITE_DONE or, when `allowConstraint`, a constraint violation.
@@ -68,7 +69,7 @@ final class CatalogImportWriter {
         self.volume = volume
         self.caller = caller
         now = Nanos.now()
-        maxOld = try Int64.fetchOne(db, sql: "SELECT max(ino) FROM inode") ?? 0
+        maxOld = try Int64.fetchOne(db.cachedStatement(sql: "SELECT max(ino) FROM inode")) ?? 0
         insInode = try RawStatement(db, "INSERT INTO inode (kind, mode, uid, gid, size, nlink, atime, mtime, ctime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
         insEntry = try RawStatement(db, "INSERT INTO dentry (parent, name, ino) VALUES (?, ?, ?)")
         insBlock = try RawStatement(db, "INSERT INTO block (ino, idx, chunk, len) VALUES (?, ?, ?, ?)")
@@ -153,7 +154,7 @@ final class CatalogImportWriter {
                 throw VolumeError.alreadyExists("entry \(m.entry) '\(m.path)': a non-empty directory of that name exists in the volume")
             }
             try Catalog.deleteEntry(db, parent: parent, name: name)
-            try db.execute(sql: "UPDATE inode SET nlink = nlink - 1 WHERE ino = ?", arguments: [Int64(parent)])
+            try db.cachedStatement(sql: "UPDATE inode SET nlink = nlink - 1 WHERE ino = ?").execute(arguments: [Int64(parent)])
             try Catalog.deleteInode(db, a)
         } else {
             try Catalog.deleteEntry(db, parent: parent, name: name)
@@ -261,7 +262,7 @@ final class CatalogImportWriter {
             events.append(.inode(ino))
         }
         for (ino, t) in oldDirTimes {
-            try db.execute(sql: "UPDATE inode SET mtime = ? WHERE ino = ?", arguments: [t, Int64(ino)])
+            try db.cachedStatement(sql: "UPDATE inode SET mtime = ? WHERE ino = ?").execute(arguments: [t, Int64(ino)])
         }
         try volume.checkQuota(db, adding: usage)
         try Catalog.addMeta(db, .usageBytes, usage)

@@ -55,7 +55,8 @@ extension Volume {
         try Volume.checkFileEnd(offset: size, "write of \(path)")
         let dest = path.parent
         // The cap before anything is stored, counting what the file replaces (as the streaming import does).
-        try read { db in
+        // A quick read: the commit checks the cap again, so these statements need not share a snapshot.
+        try quickRead { db in
             var replaced: Int64 = 0
             var ino = Catalog.rootIno
             for (i, c) in path.components.enumerated() {

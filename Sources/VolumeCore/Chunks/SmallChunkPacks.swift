@@ -169,7 +169,7 @@ final class SmallChunkPacks: Sendable {
         init(_ db: Database, _ packs: SmallChunkPacks) throws {
             self.db = db
             self.packs = packs
-            if let row = try Row.fetchOne(db, sql: "SELECT id, size FROM pack WHERE sealed = 0 ORDER BY id DESC LIMIT 1") {
+            if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT id, size FROM pack WHERE sealed = 0 ORDER BY id DESC LIMIT 1")) {
                 pack = row[0]
                 size = row[1]
             } else {
@@ -204,8 +204,8 @@ final class SmallChunkPacks: Sendable {
             do { _ = try file.fd.writeAll(toAbsoluteOffset: start, UnsafeRawBufferPointer(buffer)) } catch let e as Errno {
                 throw VolumeError.io("write pack \(pack)", errno: e.rawValue)
             }
-            try db.execute(sql: "UPDATE pack SET size = ?, live = live + ?, sealed = ?, boot = ? WHERE id = ?",
-                           arguments: [size, size - start, size >= packs.packLimit ? 1 : 0, ProcessIdentity.bootID, pack])
+            try db.cachedStatement(sql: "UPDATE pack SET size = ?, live = live + ?, sealed = ?, boot = ? WHERE id = ?")
+                .execute(arguments: [size, size - start, size >= packs.packLimit ? 1 : 0, ProcessIdentity.bootID, pack])
         }
     }
 
@@ -320,7 +320,7 @@ final class SmallChunkPacks: Sendable {
     /// The packs with bytes no sync has flushed yet, and their sizes now (read before a sync).
     func unsynced() throws -> [(pack: Int64, size: Int64)] {
         try db.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, size FROM pack WHERE durable < size").map { ($0[0], $0[1]) }
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT id, size FROM pack WHERE durable < size")).map { ($0[0], $0[1]) }
         }
     }
 
@@ -329,7 +329,7 @@ final class SmallChunkPacks: Sendable {
         guard !synced.isEmpty else { return }
         try db.write { db in
             for (pack, size) in synced {
-                try db.execute(sql: "UPDATE pack SET durable = max(durable, ?) WHERE id = ?", arguments: [size, pack])
+                try db.cachedStatement(sql: "UPDATE pack SET durable = max(durable, ?) WHERE id = ?").execute(arguments: [size, pack])
             }
         }
     }
