@@ -11,16 +11,20 @@ extension Volume {
     /// no symlink leads outside the volume. Returns the canonical path and the attributes.
     func resolve(_ db: Database, _ path: VolumePath, followLast: Bool = true) throws -> (VolumePath, Attributes) {
         var stack: [(name: String, attrs: Attributes)] = []
-        guard let root = try Catalog.attributes(db, Catalog.rootIno) else { throw VolumeError.corrupt("volume \(id) has no root") }
+        // The root's row is read only when the answer is the root: a lookup needs just its inode number.
+        func root() throws -> Attributes {
+            guard let r = try Catalog.attributes(db, Catalog.rootIno) else { throw VolumeError.corrupt("volume \(id) has no root") }
+            return r
+        }
         var pending = ArraySlice(path.components)
         var hops = 0
         while let comp = pending.first {
             pending = pending.dropFirst()
             if comp == "." || comp.isEmpty { continue }
             if comp == ".." { _ = stack.popLast(); continue }
-            let cur = stack.last?.attrs ?? root
-            guard cur.kind == .directory else { throw VolumeError.notADirectory(VolumePath(trusted: stack.map(\.name)).description) }
-            guard let a = try Catalog.lookupAttributes(db, parent: cur.ino, name: Data(comp.utf8)) else {
+            let cur = stack.last?.attrs
+            guard cur.map({ $0.kind == .directory }) ?? true else { throw VolumeError.notADirectory(VolumePath(trusted: stack.map(\.name)).description) }
+            guard let a = try Catalog.lookupAttributes(db, parent: cur?.ino ?? Catalog.rootIno, name: Data(comp.utf8)) else {
                 throw VolumeError.notFound("/" + (stack.map(\.name) + [comp]).joined(separator: "/"))
             }
             if a.kind == .symlink && (!pending.isEmpty || followLast) {
@@ -33,7 +37,7 @@ extension Volume {
             }
             stack.append((comp, a))
         }
-        var attrs = stack.last?.attrs ?? root
+        var attrs = try stack.last?.attrs ?? root()
         if let f = openFiles.withLock({ $0[attrs.ino] }) { f.overlay(&attrs) }
         return (VolumePath(trusted: stack.map(\.name)), attrs)
     }
