@@ -139,7 +139,7 @@ struct Volumed: AsyncParsableCommand {
     func run() async throws {
         let s: Settings
         do { s = try settings() } catch let e as SettingsError { throw ValidationError(e.description) }
-        var logger = Logger(label: "volumed")
+        var logger = Logger(label: "volumed") { LazyMetadataLogHandler(label: $0) }
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info
 
         FileLimit.raise()
