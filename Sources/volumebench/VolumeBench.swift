@@ -4,11 +4,11 @@ import Foundation
 import VolumeCore
 
 @main
-struct VolumeBench: ParsableCommand {
+struct VolumeBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "volumebench",
         abstract: "Benchmarks of the volume store, each next to its peer in the same run. Run tools/bench-core.sh.",
-        subcommands: [Throughput.self, Dedup.self, Scale.self, RandomWrite.self, MetaOps.self]
+        subcommands: [Throughput.self, Dedup.self, Scale.self, RandomWrite.self, MetaOps.self, HelloServer.self]
     )
 }
 
