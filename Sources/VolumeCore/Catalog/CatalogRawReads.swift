@@ -66,6 +66,23 @@ extension Catalog {
         return out
     }
 
+    /// The block references of `ino` from block `first` to `last`, by block index.
+    static func blocks(_ db: Database, _ ino: UInt64, from first: Int, to last: Int) throws -> [Int: BlockRef] {
+        var out: [Int: BlockRef] = [:]
+        var bad: Int?
+        try step(db, db.cachedStatement(sql: "SELECT idx, chunk, len FROM block WHERE ino = ? AND idx BETWEEN ? AND ?"), { s in
+            sqlite3_bind_int64(s, 1, Int64(bitPattern: ino))
+            sqlite3_bind_int64(s, 2, Int64(first))
+            sqlite3_bind_int64(s, 3, Int64(last))
+        }) { s in
+            let idx = Int(sqlite3_column_int64(s, 0))
+            guard let chunk = ChunkID(bytes: blob(s, 1)) else { bad = idx; return }
+            out[idx] = BlockRef(chunk: chunk, len: Int(sqlite3_column_int64(s, 2)))
+        }
+        if let bad { throw VolumeError.corrupt("block \(bad) of inode \(ino) names no valid chunk; run fsck") }
+        return out
+    }
+
     static func decodeAttributes(_ s: OpaquePointer) -> Attributes {
         func i(_ c: Int32) -> Int64 { sqlite3_column_int64(s, c) }
         return Attributes(ino: UInt64(i(0)), kind: FileKind(rawValue: Int(i(1))) ?? .file, mode: UInt32(truncatingIfNeeded: i(2)),

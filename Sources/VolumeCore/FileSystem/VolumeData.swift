@@ -137,7 +137,12 @@ extension Volume {
     // MARK: Read and write
 
     /// Reads up to `count` bytes at `offset`; fewer at end of file, none past it.
-    public func read(_ ino: UInt64, offset: Int64, count: Int) throws -> Data {
+    ///
+    /// `snapshot: false` (a file that no process has open here): the attributes and the block map are
+    /// read with quick reads, not in one snapshot, for a fraction of the cost. A change in between can
+    /// then mix two versions, so only a caller that checks the file's version afterwards (the HTTP
+    /// read compares ETags) may ask for it.
+    public func read(_ ino: UInt64, offset: Int64, count: Int, snapshot: Bool = true) throws -> Data {
         guard offset >= 0, count >= 0 else { throw VolumeError.invalidArgument("negative offset or count") }
         let plan: [ReadSegment]
         if let f = openFiles.withLock({ $0[ino] }) {
@@ -154,18 +159,16 @@ extension Volume {
                 return f.plan(st, offset: offset, count: count, blockSize: blockSize)
             }
         } else {
-            plan = try read { db -> [ReadSegment] in
+            let planned = { (db: Database) throws -> [ReadSegment] in
                 guard let a = try Catalog.attributes(db, ino) else { throw VolumeError.notFound("inode \(ino)") }
                 guard a.kind == .file else { throw VolumeError.isADirectory("inode \(ino)") }
                 let end = min(a.size, offset + Int64(count))
                 guard end > offset else { return [] }
-                let first = Int(offset / Int64(blockSize)), last = Int((end - 1) / Int64(blockSize))
-                var blocks: [Int: BlockRef] = [:]
-                let rows = try Row.fetchCursor(db.cachedStatement(sql: "SELECT idx, chunk, len FROM block WHERE ino = ? AND idx BETWEEN ? AND ?"),
-                                               arguments: [Int64(ino), first, last])
-                while let r = try rows.next() { blocks[r[0]] = BlockRef(chunk: ChunkID(bytes: r[1])!, len: r[2]) }
-                return ReadSegment.plan(offset: offset, end: end, blockSize: blockSize) { idx in blocks[idx].map { .chunk($0) } }
+                let first = Int(offset / Int64(self.blockSize)), last = Int((end - 1) / Int64(self.blockSize))
+                let blocks = try Catalog.blocks(db, ino, from: first, to: last)
+                return ReadSegment.plan(offset: offset, end: end, blockSize: self.blockSize) { idx in blocks[idx].map { .chunk($0) } }
             }
+            plan = snapshot ? try read(planned) : try quickRead(planned)
         }
         return try ReadSegment.execute(plan, chunks: chunks)
     }
