@@ -46,6 +46,8 @@ final class PackFile: Sendable {
 /// deduplicated against and deleted in place.
 final class SmallChunkPacks: Sendable {
     let db: DatabasePool
+    /// Connections for `location`, the one-statement lookup every read of a small chunk makes.
+    private let quick: QuickReaders
     /// A pack is sealed (no longer appended to) once it holds this many bytes.
     let packLimit: Int64
     private let dir: String
@@ -97,6 +99,7 @@ final class SmallChunkPacks: Sendable {
         }
         db = try DatabaseOpening.pool(at: root.appendingPathComponent("small.sqlite").path, foreignKeys: false,
                                       migrator: Self.migrator)
+        quick = QuickReaders(path: root.appendingPathComponent("small.sqlite").path)
         // Checkpoint every 64 MiB of WAL rather than every 4 MiB: index rows of a bulk import
         // otherwise spend much of their time in checkpoints (the writer connection runs them).
         try db.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = 16384") }
@@ -237,7 +240,7 @@ final class SmallChunkPacks: Sendable {
 
     /// Where chunk `id` is packed, or nil.
     func location(_ id: ChunkID) throws -> PackedLocation? {
-        try db.read { db in
+        try quick.read { db in
             try Self.location(db, try db.cachedStatement(sql: "SELECT pack, pos, len FROM packed WHERE id = ?")) { id.bytes.bind($0, 1) }
         }
     }

@@ -37,8 +37,8 @@ public final class Volume: Sendable {
     private let observers = Mutex<(next: Int, list: [Int: @Sendable (ChangeEvent, Int) -> Void])>((0, [:]))
     /// Which change sequence numbers this process committed, to tell other processes' commits apart.
     let changes = Mutex(ChangeTracker())
-    /// Idle reader connections of `quickRead`.
-    let quickReaders = Mutex<[DatabaseQueue]>([])
+    /// The connections of `quickRead`.
+    let quickReaders: QuickReaders
     /// Seconds a change may wait to be committed with others (0: each commits on its own).
     let commitWindow: Double
     /// The open group of changes when `commitWindow` is set.
@@ -60,6 +60,7 @@ public final class Volume: Sendable {
         self.id = id
         self.commitWindow = durability == .relaxed ? max(0, commitWindow) : 0
         self.catalogPath = catalogPath
+        quickReaders = QuickReaders(path: catalogPath)
         self.chunks = chunks
         self.holds = holds
         self.durability = durability
@@ -100,7 +101,7 @@ public final class Volume: Sendable {
     /// when no other process is in the way.
     func close() throws {
         try settle()
-        for q in quickReaders.withLock({ r -> [DatabaseQueue] in defer { r = [] }; return r }) { try q.close() }
+        try quickReaders.close()
         // SQLite checkpoints when its last connection to a file closes, but GRDB closes a pool's
         // writer before its readers, so that never happens and every process left its commits in
         // the WAL (up to 64 MiB, which every later reader must index). Without waiting: a busy
@@ -149,14 +150,6 @@ public final class Volume: Sendable {
     }
 
     // MARK: Transactions
-
-    func makeQuickReader() throws -> DatabaseQueue {
-        var config = Configuration()
-        config.readonly = true
-        config.busyMode = .timeout(30)
-        config.prepareDatabase { db in try db.execute(sql: "PRAGMA cache_size = -4000") }
-        return try DatabaseQueue(path: catalogPath, configuration: config)
-    }
 
     /// Fails with `quotaExceeded` when adding `delta` bytes would pass the cap.
     /// `ownReservation` is what the caller itself already holds in `reserved`.
