@@ -25,7 +25,7 @@ public struct EntryInfo: Codable, Sendable, Equatable {
         type = a.kind.apiName
         size = a.kind == .directory ? 0 : a.size
         self.path = path.description
-        mode = String(format: "0%o", a.mode)
+        mode = "0" + String(a.mode, radix: 8)  // as "0%o" formats it, without Foundation's formatter (a stat's hot path)
         modified = EntryInfo.iso(a.mtime)
         self.target = target.map { String(decoding: $0, as: UTF8.self) }
         uid = a.uid
