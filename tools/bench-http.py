@@ -293,7 +293,7 @@ def report(results, targets):
         for p in peers:
             cells.append("%.2f" % (ours / med[p]) if ours and med.get(p) else "-")
         bar, verdict = "", ""
-        if w in bars and ours:
+        if w in bars and ours and any(med.get(p) for p in bars[w][0].split()):
             main, r1, other, r2 = bars[w]
             ok = all(ours / med[p] >= r1 for p in main.split() if med.get(p))
             bar = " and ".join(f">= {r1}x {p}" for p in main.split())

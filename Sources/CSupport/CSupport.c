@@ -13,10 +13,11 @@ int csupport_deflate_init2(z_streamp strm, int level, int window_bits) {
 
 int csupport_syncfs(int fd) { return syncfs(fd); }
 
-int csupport_malloc_policy(int arenas, int mmap_threshold) {
+int csupport_malloc_policy(int arenas, int mmap_threshold, int trim_threshold) {
     int ok = 1;
     if (arenas > 0) ok &= mallopt(M_ARENA_MAX, arenas);
     if (mmap_threshold > 0) ok &= mallopt(M_MMAP_THRESHOLD, mmap_threshold);
+    if (trim_threshold > 0) ok &= mallopt(M_TRIM_THRESHOLD, trim_threshold);
     return ok;
 }
 

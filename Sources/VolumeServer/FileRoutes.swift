@@ -188,7 +188,8 @@ struct FileRoutes: Sendable {
                 Task {
                     try await bridge.run {
                         try host.withVolume(ref, owner: owner) { v -> Data in
-                            let data = try v.read(ino, offset: at, count: n)
+                            // Not in one snapshot: the ETag check below catches a change made meanwhile.
+                            let data = try v.read(ino, offset: at, count: n, snapshot: false)
                             guard Validators(try v.getattr(ino)).etag == etag else {
                                 throw APIFailure("precondition_failed", "\(p) changed during the download; the transfer is cut")
                             }

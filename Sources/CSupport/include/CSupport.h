@@ -29,9 +29,10 @@ unsigned long long csupport_shared_add(unsigned long long *p, unsigned long long
 /// read by the bridge to run short core calls in place there.
 void csupport_set_thread_mark(int mark);
 int csupport_thread_mark(void);
-/// mallopt(M_ARENA_MAX, arenas) and mallopt(M_MMAP_THRESHOLD, mmap_threshold) (malloc.h, which Swift's
-/// Glibc module does not export); a value <= 0 leaves that setting alone. 1 when every call succeeded.
-int csupport_malloc_policy(int arenas, int mmap_threshold);
+/// mallopt(M_ARENA_MAX, arenas), mallopt(M_MMAP_THRESHOLD, mmap_threshold) and mallopt(M_TRIM_THRESHOLD,
+/// trim_threshold) (malloc.h, which Swift's Glibc module does not export); a value <= 0 leaves that
+/// setting alone. 1 when every call succeeded.
+int csupport_malloc_policy(int arenas, int mmap_threshold, int trim_threshold);
 
 /// The step of a placement that failed (`stage` of csupport_place_mount and csupport_unplace_mount).
 enum {
