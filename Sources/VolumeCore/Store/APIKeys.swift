@@ -8,13 +8,13 @@ public enum APIKeyRole: String, Codable, Sendable {
     case tenant, `operator`
 }
 
-/// A stored key, without its secret.
 /// An active key as `VolumeStore.keyCache` keeps it: what the registry said, and its expiry.
 struct CachedKey: Sendable {
     var info: APIKeyInfo
     var expiresAt: Double?
 }
 
+/// A stored key, without its secret.
 public struct APIKeyInfo: Codable, Sendable, Equatable {
     public var id: String
     public var tenant: String
@@ -78,8 +78,8 @@ extension VolumeStore {
     /// Revokes a key (idempotent); `notFound` for an unknown ID, or one of another tenant when `tenant` is given.
     @discardableResult
     public func revokeAPIKey(_ id: String, tenant: String? = nil, now: Date = Date()) throws -> APIKeyInfo {
-        // Once the revoke has committed, every process's cached keys stop counting (`keyCache`).
-        defer { keyCache.invalidate() }
+        // Once the revoke has committed, every process's cached keys stop counting (`keyCache`: the
+        // registry's observer bumps `keys.epoch`).
         return try registry.write { db in
             try db.execute(sql: """
                 UPDATE api_key SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND (? IS NULL OR tenant_id = ?)

@@ -4,22 +4,21 @@ import Synchronization
 
 /// Values read from the registry, each kept for at most `seconds` (monotonic) after the read that found
 /// it, and only while `epoch` (a `SharedCounter` every process of the data directory maps) is still the
-/// value read before that read. A writer bumps the epoch after its commit, so from the moment the
+/// value read before that read. The writer bumps the epoch after its commit (`RegistryEpochObserver`), so from the moment the
 /// commit returns no process answers from what it read before: a reader that took its stamp after the
 /// bump reads the new rows, one that took it before holds an entry of an older epoch, never used.
 /// `seconds` bounds only what bypasses the epoch (the registry edited by hand, a writer killed between
 /// its commit and its bump). Without an epoch (the file could not be mapped) nothing is kept.
 final class EpochCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
-    struct Entry {
-        var value: Value
-        var readAt: UInt64
-        var epoch: UInt64
-    }
-
     /// When a read was made: the epoch and the monotonic time, taken before it (`stamp`).
     struct Stamp {
         var epoch: UInt64
         var readAt: UInt64
+    }
+
+    struct Entry {
+        var value: Value
+        var stamp: Stamp
     }
 
     let seconds: Double
@@ -43,7 +42,7 @@ final class EpochCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         let t = Self.monotonicNanos()
         return entries.withLock { m -> Value? in
             guard let h = m[key] else { return nil }
-            guard h.epoch == e, Double(t &- h.readAt) / 1e9 < seconds, stillValid(h.value) else {
+            guard h.stamp.epoch == e, Double(t &- h.stamp.readAt) / 1e9 < seconds, stillValid(h.value) else {
                 m[key] = nil
                 return nil
             }
@@ -62,13 +61,7 @@ final class EpochCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         guard let stamp, seconds > 0 else { return }
         entries.withLock { m in
             if m.count >= maxEntries { m.removeAll(keepingCapacity: true) }
-            m[key] = Entry(value: value, readAt: stamp.readAt, epoch: stamp.epoch)
+            m[key] = Entry(value: value, stamp: stamp)
         }
-    }
-
-    /// Something changed: every process's entries stop counting.
-    func invalidate() {
-        epoch?.bump()
-        entries.withLock { $0.removeAll() }
     }
 }

@@ -26,11 +26,17 @@ public final class VolumeStore: Sendable {
     /// around the store (the registry edited by hand).
     public static let keyCacheSeconds: Double = 2
     /// API keys this store verified recently, by the SHA-256 of their secret, so that a request's key
-    /// check need not read the registry. Only active keys are kept; a revoke bumps `keys.epoch`.
+    /// check need not read the registry. Only active keys are kept. Any commit that touches an `api_key`
+    /// row (a revoke), in any process of the data directory, bumps `keys.epoch` (`RegistryEpochObserver`).
     let keyCache: EpochCache<Data, CachedKey>
-    /// Volume references (an ID or a name, with the tenant that asked) this store resolved recently, so
-    /// that a files request need not read the registry. Any commit that touches a volume row, in any
-    /// process of the data directory, bumps `volumes.epoch` (`VolumeRowObserver`).
+    /// A volume reference resolved for a caller: the ID or name asked for, and the tenant that asked
+    /// (nil: the operator).
+    struct ResolveKey: Hashable, Sendable {
+        var ref: String
+        var owner: String?
+    }
+    /// Volume references this store resolved recently, so that a files request need not read the
+    /// registry. Any commit that touches a `volume` row, in any process, bumps `volumes.epoch`.
     let resolved: EpochCache<ResolveKey, String>
 
     /// Opens (creating if needed) the store in `dataDir`. `chunks` defaults to a local store in `dataDir/chunks`.
@@ -54,11 +60,17 @@ public final class VolumeStore: Sendable {
         registry = try DatabaseOpening.pool(at: dataDir.appendingPathComponent("registry.sqlite").path, synchronous: "FULL",
                                             readers: 4, migrator: RegistrySchema.migrator)
         holds = WriteHolds(dataDir: dataDir)
-        keyCache = EpochCache(seconds: Self.keyCacheSeconds, epoch: SharedCounter(path: dataDir.appendingPathComponent("keys.epoch").path))
-        let volumesEpoch = SharedCounter(path: dataDir.appendingPathComponent("volumes.epoch").path)
-        resolved = EpochCache(seconds: Self.keyCacheSeconds, epoch: volumesEpoch)
-        if let volumesEpoch { registry.add(transactionObserver: VolumeRowObserver(epoch: volumesEpoch), extent: .databaseLifetime) }
+        keyCache = Self.registryCache(registry, of: "api_key", epoch: dataDir.appendingPathComponent("keys.epoch"))
+        resolved = Self.registryCache(registry, of: "volume", epoch: dataDir.appendingPathComponent("volumes.epoch"))
         try removeStaleImports()
+    }
+
+    /// A cache of what is read from the registry's `table`, valid while the counter in `file` holds,
+    /// which every commit touching `table` bumps (`RegistryEpochObserver`, in every process).
+    private static func registryCache<K, V>(_ registry: DatabasePool, of table: String, epoch file: URL) -> EpochCache<K, V> {
+        let epoch = SharedCounter(path: file.path)
+        if let epoch { registry.add(transactionObserver: RegistryEpochObserver(table: table, epoch: epoch), extent: .databaseLifetime) }
+        return EpochCache(seconds: keyCacheSeconds, epoch: epoch)
     }
 
     func catalogPath(_ id: String) -> String { dataDir.appendingPathComponent("volumes/\(id).sqlite").path }
