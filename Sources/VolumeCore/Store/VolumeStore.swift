@@ -167,8 +167,7 @@ public final class VolumeStore: Sendable {
 
     /// The open volume, for file operations. `notFound` for another tenant's.
     public func volume(_ id: String, owner: String?) throws -> Volume {
-        // An open volume that `resolve` found active and the caller's, with no volume row changed since.
-        if resolved.lookup(ResolveKey(ref: id, owner: owner)) == id, let v = open.withLock({ $0[id] }) { return v }
+        if let v = cachedOpenVolume(id, owner: owner), v.id == id { return v }
         let stamp = resolved.stamp()
         let r = try row(id, owner: owner)
         resolved.insert(ResolveKey(ref: id, owner: owner), id, stamp: stamp)
@@ -185,9 +184,13 @@ public final class VolumeStore: Sendable {
 
     /// Whether `ref` was resolved for `owner` recently, with no volume row changed since, and its volume
     /// is open in this process: then `resolve` and `volume(_:owner:)` answer from memory. Never blocks.
-    public func isResolvedAndOpen(_ ref: String, owner: String?) -> Bool {
-        guard let id = resolved.lookup(ResolveKey(ref: ref, owner: owner)) else { return false }
-        return open.withLock { $0[id] != nil }
+    public func isResolvedAndOpen(_ ref: String, owner: String?) -> Bool { cachedOpenVolume(ref, owner: owner) != nil }
+
+    /// The open volume `ref` was resolved to for `owner` (active and the caller's), with no volume row
+    /// changed since; nil when the registry or the catalog must be read. Memory only.
+    private func cachedOpenVolume(_ ref: String, owner: String?) -> Volume? {
+        guard let id = resolved.lookup(ResolveKey(ref: ref, owner: owner)) else { return nil }
+        return open.withLock { $0[id] }
     }
 
     /// This process, as a lease holder of this store's host.
