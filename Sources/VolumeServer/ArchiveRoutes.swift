@@ -68,7 +68,7 @@ struct ArchiveRoutes: Sendable {
         let p = try RequestHelpers.wrap { try VolumePath(RequestHelpers.query(request, "path") ?? "/") }
         let declared = try RequestHelpers.contentLength(request)
         let user = RequestHelpers.query(request, "user")
-        let fileOwner = try RequestHelpers.owner(user)
+        let fileOwner = try user.map { try RequestHelpers.owner($0) }  // nil: entries keep the archive's owners
         let limit = limits.maxImportBytes
         let tooLarge = APIFailure("too_large", "a tar.gz body is at most \(ByteSize.format(limit)); nothing was written")
         if let d = declared, d > limit { throw tooLarge }
@@ -79,10 +79,9 @@ struct ArchiveRoutes: Sendable {
         async let work: ImportReport = bridge.run {
             defer { pipe.closeReading() }
             return try host.withImport(ref, owner: owner) { v in
-                // With `user`, everything the archive brings is that user's (as extracting as that
-                // user would make it); without, entries keep the archive's owners.
-                var options = TransferOptions(caller: fileOwner.caller())
-                options.keepSourceOwners = user == nil
+                // With `user`, everything the archive brings is that user's; without, entries keep the archive's owners.
+                var options = TransferOptions()
+                options.writeAs(fileOwner)
                 options.holdWriteLockWhenEmpty = false
                 return try v.importArchive(from: pipe, name: "the request body", totalBytes: declared, into: p.description, options: options)
             }

@@ -95,6 +95,13 @@ public struct TransferOptions: Sendable {
     /// entry is owned by `caller`, as when a non-root user extracts an archive.
     public var keepSourceOwners = true
 
+    /// Writes as `user`: every entry is that user's (as extracting as that user would make it); nil:
+    /// written as root, entries keep the owners their source records (`keepSourceOwners`).
+    public mutating func writeAs(_ user: FileOwner?) {
+        caller = (user ?? .root).caller()
+        keepSourceOwners = user == nil
+    }
+
     public init(caller: Caller = .root, progress: (@Sendable (TransferProgress) -> Void)? = nil,
                 onDrop: (@Sendable (DroppedEntry) -> Void)? = nil,
                 isCancelled: @escaping @Sendable () -> Bool = { false }, maxListedDrops: Int = 1000) {

@@ -11,11 +11,10 @@ extension LocalBackend {
             let destIsDir = (try? vol.stat(dest.description).type == "dir") ?? false
             let intoDest = destIsDir || loc.path.hasSuffix("/")
             var options = TransferOptions(
-                caller: (user ?? .root).caller(),
                 progress: { bar.update($0) },
                 onDrop: { d in if !quiet { bar.log("volumectl: skipped '\(d.path)': \(d.reason)") } },
                 isCancelled: TransferSignals.isCancelled)
-            options.keepSourceOwners = user == nil
+            options.writeAs(user)
             if source == "-" {
                 guard !intoDest else {
                     throw VolumeError.isADirectory("\(loc.path) is a directory; give the path of the file to write, like \(loc.volume):\(dest.isRoot ? "" : dest.description)/data.bin")
@@ -88,11 +87,10 @@ extension LocalBackend {
             let createdID = create == nil ? nil : vol.id
             do {
                 var options = TransferOptions(
-                    caller: (user ?? .root).caller(),
                     progress: { bar.update($0) },
                     onDrop: { d in if !quiet { bar.log("volumectl: dropped entry \(d.entry) '\(d.path)': \(d.reason)") } },
                     isCancelled: TransferSignals.isCancelled)
-                options.keepSourceOwners = user == nil
+                options.writeAs(user)
                 let report = try vol.importArchive(from: input, name: name, totalBytes: input.knownSize, into: path, options: options)
                 if let id = createdID { _ = try store.publishVolume(id) }
                 return (report, vol.id, createdID)
